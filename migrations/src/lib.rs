@@ -1,0 +1,16 @@
+//! Schema migrations for the storefront database, shared by SQLite and PostgreSQL.
+//!
+//! Each migration is one file named by date; `Migrator` lists them in order.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_create_catalog;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_create_catalog::Migration)]
+    }
+}

@@ -1,0 +1,17 @@
+//! Parsed value types. Input is parsed into these at the edge ("parse, don't
+//! validate"): a value that exists is valid, so nothing past the handlers
+//! re-checks it.
+
+pub mod listing;
+pub mod money;
+pub mod page;
+pub mod search;
+pub mod slug;
+
+pub use listing::{
+    Dialect, ListingFilter, ListingQuery, ParamErrors, ProductSort, QueryPairs, page_request,
+};
+pub use money::Money;
+pub use page::PageRequest;
+pub use search::SearchQuery;
+pub use slug::Slug;

@@ -1,0 +1,123 @@
+//! Which page of a listing is asked for.
+
+pub const DEFAULT_PER_PAGE: u32 = 20;
+pub const MAX_PER_PAGE: u32 = 100;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PageRequest {
+    page: u32,
+    per_page: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PageError {
+    #[error("A valid integer is required.")]
+    NotAnInteger,
+    #[error("Ensure this value is greater than or equal to 1.")]
+    TooSmall,
+    #[error("Ensure this value is less than or equal to 100.")]
+    TooLarge,
+}
+
+impl Default for PageRequest {
+    fn default() -> Self {
+        PageRequest {
+            page: 1,
+            per_page: DEFAULT_PER_PAGE,
+        }
+    }
+}
+
+/// Parses a positive integer, refusing signs, blanks and overflow alike.
+fn positive(input: &str) -> Result<u32, PageError> {
+    let s = input.trim();
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(PageError::NotAnInteger);
+    }
+    match s.parse::<u32>() {
+        Ok(0) => Err(PageError::TooSmall),
+        Ok(n) => Ok(n),
+        Err(_) => Err(PageError::TooLarge),
+    }
+}
+
+impl PageRequest {
+    pub fn new(page: u32, per_page: u32) -> Result<Self, PageError> {
+        if page == 0 || per_page == 0 {
+            return Err(PageError::TooSmall);
+        }
+        if per_page > MAX_PER_PAGE {
+            return Err(PageError::TooLarge);
+        }
+        Ok(PageRequest { page, per_page })
+    }
+
+    pub fn parse_page(input: &str) -> Result<u32, PageError> {
+        positive(input)
+    }
+
+    pub fn parse_per_page(input: &str) -> Result<u32, PageError> {
+        match positive(input) {
+            Ok(n) if n > MAX_PER_PAGE => Err(PageError::TooLarge),
+            other => other,
+        }
+    }
+
+    pub fn page(self) -> u32 {
+        self.page
+    }
+
+    pub fn per_page(self) -> u32 {
+        self.per_page
+    }
+
+    pub fn offset(self) -> u64 {
+        u64::from(self.page - 1) * u64::from(self.per_page)
+    }
+
+    pub fn with_page(self, page: u32) -> Self {
+        PageRequest {
+            page: page.max(1),
+            ..self
+        }
+    }
+
+    /// Number of pages for `count` items; an empty listing still has page 1.
+    pub fn page_count(self, count: u64) -> u32 {
+        let pages = count.div_ceil(u64::from(self.per_page)).max(1);
+        u32::try_from(pages).unwrap_or(u32::MAX)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_positive_integers_only() {
+        assert_eq!(PageRequest::parse_page("3"), Ok(3));
+        assert_eq!(PageRequest::parse_page("0"), Err(PageError::TooSmall));
+        for bad in ["", "-1", "+1", "1.0", "two", "1e2"] {
+            assert_eq!(
+                PageRequest::parse_page(bad),
+                Err(PageError::NotAnInteger),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            PageRequest::parse_page("99999999999"),
+            Err(PageError::TooLarge)
+        );
+        assert_eq!(PageRequest::parse_per_page("101"), Err(PageError::TooLarge));
+        assert_eq!(PageRequest::parse_per_page("100"), Ok(100));
+    }
+
+    #[test]
+    fn computes_offsets_and_page_counts() {
+        let p = PageRequest::new(3, 20).unwrap();
+        assert_eq!(p.offset(), 40);
+        assert_eq!(p.page_count(0), 1);
+        assert_eq!(p.page_count(40), 2);
+        assert_eq!(p.page_count(41), 3);
+    }
+}

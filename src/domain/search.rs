@@ -1,0 +1,71 @@
+//! Search text: trimmed, whitespace collapsed, lowercased and capped, so two
+//! spellings of one search are one query (and, later, one cache entry).
+
+use std::fmt;
+
+pub const MAX_SEARCH_CHARS: usize = 200;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SearchQuery(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SearchError {
+    #[error("Ensure this value has at most 200 characters.")]
+    TooLong,
+}
+
+impl SearchQuery {
+    /// `Ok(None)` for blank input: an empty search box means "no search".
+    pub fn parse(input: &str) -> Result<Option<Self>, SearchError> {
+        if input.chars().count() > MAX_SEARCH_CHARS {
+            return Err(SearchError::TooLong);
+        }
+        let normalized = input
+            .split_whitespace()
+            .map(str::to_lowercase)
+            .collect::<Vec<_>>()
+            .join(" ");
+        Ok((!normalized.is_empty()).then_some(SearchQuery(normalized)))
+    }
+
+    /// Every term must match the product's name or description.
+    pub fn terms(&self) -> impl Iterator<Item = &str> {
+        self.0.split(' ')
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for SearchQuery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalizes_case_and_whitespace() {
+        let q = SearchQuery::parse("  Steel\t LAPTOP \n").unwrap().unwrap();
+        assert_eq!(q.as_str(), "steel laptop");
+        assert_eq!(q.terms().collect::<Vec<_>>(), ["steel", "laptop"]);
+    }
+
+    #[test]
+    fn blank_means_no_search() {
+        assert_eq!(SearchQuery::parse("   ").unwrap(), None);
+    }
+
+    #[test]
+    fn caps_length_in_characters_not_bytes() {
+        assert!(SearchQuery::parse(&"é".repeat(200)).unwrap().is_some());
+        assert_eq!(
+            SearchQuery::parse(&"a".repeat(201)),
+            Err(SearchError::TooLong)
+        );
+    }
+}

@@ -1,0 +1,135 @@
+//! The one error type of the HTTP boundary, with a single mapping to status
+//! codes and two renderings: JSON for the API (`{"detail", "errors"}`) and an
+//! HTML page in the shop's layout. Server errors are logged once, here, and
+//! never show their internals to the client.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+use crate::domain::ParamErrors;
+use crate::views::pages::{ErrorPage, Shell};
+use crate::views::render;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Input that does not parse: per-parameter messages.
+    #[error("invalid input")]
+    BadRequest(ParamErrors),
+    /// Nothing here; the detail is safe to show (`"Not found."`, `"Invalid page."`).
+    #[error("not found: {0}")]
+    NotFound(&'static str),
+    /// The database could not be reached: retry later.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else: a bug or an unexpected failure.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// The API's error body, also documented in the OpenAPI schema.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// A sentence saying what went wrong.
+    pub detail: String,
+    /// Messages per parameter or field, when the input was at fault.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[schema(required = false)]
+    pub errors: BTreeMap<String, Vec<String>>,
+}
+
+impl AppError {
+    pub fn not_found() -> Self {
+        AppError::NotFound("Not found.")
+    }
+
+    pub fn invalid_page() -> Self {
+        AppError::NotFound("Invalid page.")
+    }
+
+    pub fn bad_param(param: &str, message: impl Into<String>) -> Self {
+        AppError::BadRequest(ParamErrors::single(param, message))
+    }
+
+    pub fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// What the client may see.
+    pub fn body(&self) -> ErrorBody {
+        let (detail, errors) = match self {
+            AppError::BadRequest(errors) => ("Invalid input.", errors.0.clone()),
+            AppError::NotFound(detail) => (*detail, BTreeMap::new()),
+            AppError::Unavailable(_) => (
+                "Service temporarily unavailable. Please retry shortly.",
+                BTreeMap::new(),
+            ),
+            AppError::Internal(_) => ("Internal server error.", BTreeMap::new()),
+        };
+        ErrorBody {
+            detail: detail.to_owned(),
+            errors,
+        }
+    }
+
+    fn log(&self) {
+        if self.status_code().is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        }
+    }
+
+    /// The HTML rendering, for the shop's pages.
+    pub fn into_html(self) -> Response {
+        self.log();
+        let status = self.status_code();
+        let body = self.body();
+        let page = ErrorPage {
+            shell: Shell::new(status.canonical_reason().unwrap_or("Error")),
+            status: status.as_u16(),
+            detail: body.detail,
+            errors: body.errors.into_iter().collect(),
+        };
+        (status, render(&page)).into_response()
+    }
+}
+
+impl From<sea_orm::DbErr> for AppError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        use sea_orm::DbErr;
+        match err {
+            DbErr::ConnectionAcquire(e) => AppError::Unavailable(e.to_string()),
+            DbErr::Conn(e) => AppError::Unavailable(e.to_string()),
+            other => AppError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        self.log();
+        (self.status_code(), Json(self.body())).into_response()
+    }
+}
+
+/// An [`AppError`] shown as an HTML page: the error type of page handlers.
+#[derive(Debug)]
+pub struct PageError(pub AppError);
+
+impl<E: Into<AppError>> From<E> for PageError {
+    fn from(err: E) -> Self {
+        PageError(err.into())
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        self.0.into_html()
+    }
+}

@@ -1,0 +1,17 @@
+//! storefront: a server-rendered shop with a JSON API over SeaORM.
+//!
+//! `main.rs` only parses the command line and settings; everything else is
+//! here so tests can build the real application.
+
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod models;
+pub mod routes;
+pub mod seed;
+pub mod services;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod views;

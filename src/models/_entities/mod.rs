@@ -1,0 +1,6 @@
+//! SeaORM entities: the table shapes, nothing else. Behaviour (hooks and
+//! finders) lives beside them in `models/`, so regenerating an entity never
+//! touches hand-written code.
+
+pub mod category;
+pub mod product;

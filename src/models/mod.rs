@@ -1,0 +1,8 @@
+//! The catalog's data model: generated entities in `_entities`, and beside
+//! them the hand-written behaviour of each (hooks, finders).
+
+pub mod _entities;
+pub mod category;
+pub mod product;
+
+pub use _entities::{category as category_entity, product as product_entity};

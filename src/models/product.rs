@@ -1,0 +1,74 @@
+//! Product behaviour: timestamps on save, the search expression and finders.
+
+use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::{Condition, ExprTrait, LikeExpr};
+use sea_orm::{ActiveValue, DbBackend};
+
+pub use super::_entities::product::{ActiveModel, Column, Entity, Model};
+
+#[async_trait::async_trait]
+impl ActiveModelBehavior for ActiveModel {
+    async fn before_save<C>(mut self, _db: &C, insert: bool) -> Result<Self, DbErr>
+    where
+        C: ConnectionTrait,
+    {
+        let now = chrono::Utc::now();
+        if insert && self.created_at.is_not_set() {
+            self.created_at = ActiveValue::Set(now);
+        }
+        if self.updated_at.is_not_set() || !insert {
+            self.updated_at = ActiveValue::Set(now);
+        }
+        Ok(self)
+    }
+}
+
+/// The text a search term is matched against. It must stay identical to the
+/// expression of the `idx_products_search_trgm` index (see the migration), or
+/// PostgreSQL falls back to a sequential scan. Table-qualified because
+/// listings join `categories`, which has columns of the same names.
+const SEARCH_DOCUMENT: &str = r#"("products"."name" || ' ' || "products"."description")"#;
+
+/// Escapes LIKE wildcards so a term matches literally.
+fn like_literal(term: &str) -> String {
+    let mut out = String::with_capacity(term.len() + 2);
+    out.push('%');
+    for ch in term.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out.push('%');
+    out
+}
+
+/// A condition that holds when every term occurs in the name or description,
+/// ignoring case: `ILIKE` on PostgreSQL (served by the trigram index), `LIKE`
+/// on SQLite (case-insensitive for ASCII).
+pub fn matches_all_terms<'a>(
+    backend: DbBackend,
+    terms: impl Iterator<Item = &'a str>,
+) -> Condition {
+    use sea_orm::sea_query::extension::postgres::PgExpr;
+    let mut cond = Condition::all();
+    for term in terms {
+        let pattern = LikeExpr::new(like_literal(term)).escape('\\');
+        let doc = Expr::cust(SEARCH_DOCUMENT);
+        cond = cond.add(match backend {
+            DbBackend::Postgres => doc.ilike(pattern),
+            _ => doc.like(pattern),
+        });
+    }
+    cond
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_literal;
+
+    #[test]
+    fn wildcards_in_a_term_match_literally() {
+        assert_eq!(like_literal("50%_off\\"), "%50\\%\\_off\\\\%");
+    }
+}

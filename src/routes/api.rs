@@ -1,0 +1,196 @@
+//! The JSON API, compatible with the seed's Django REST Framework URLs:
+//! trailing slashes optional, DRF-style pagination, `{"detail", "errors"}`
+//! errors. Also serves its own OpenAPI document.
+
+use axum::extract::{RawQuery, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use sea_orm::DatabaseConnection;
+use utoipa::OpenApi;
+
+use crate::domain::{Dialect, ListingQuery, PageRequest, QueryPairs, page_request};
+use crate::error::{AppError, ErrorBody};
+use crate::routes::PathParam;
+use crate::services::{catalog, listings};
+use crate::state::{AppState, PublicUrl};
+use crate::views::api::{
+    CategoryDto, CategoryList, CategoryRefDto, Ordering, PageParams, ProductDto, ProductList,
+    ProductListParams,
+};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Storefront API",
+        description = "Catalog of the storefront shop, compatible with the seed's REST API."
+    ),
+    paths(list_products, get_product, list_categories, get_category),
+    components(schemas(
+        ProductList,
+        ProductDto,
+        CategoryRefDto,
+        CategoryList,
+        CategoryDto,
+        ErrorBody,
+        Ordering
+    ))
+)]
+pub struct ApiDoc;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/products/", get(list_products))
+        .route("/api/products", get(list_products))
+        .route("/api/products/{id}/", get(get_product))
+        .route("/api/products/{id}", get(get_product))
+        .route("/api/categories/", get(list_categories))
+        .route("/api/categories", get(list_categories))
+        .route("/api/categories/{id}/", get(get_category))
+        .route("/api/categories/{id}", get(get_category))
+        .route("/api/openapi.json", get(openapi))
+}
+
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+/// Ids are positive integers; anything else is a 400 naming the parameter.
+fn parse_id(raw: &str) -> Result<i32, AppError> {
+    match raw.parse::<i32>() {
+        Ok(id) if id > 0 => Ok(id),
+        _ => Err(AppError::bad_param(
+            "id",
+            "A valid positive integer is required.",
+        )),
+    }
+}
+
+/// An absolute link to `path` with the canonical query string `qs`.
+fn link(base: &PublicUrl, path: &str, qs: String) -> String {
+    if qs.is_empty() {
+        format!("{}{path}", base.as_str())
+    } else {
+        format!("{}{path}?{qs}", base.as_str())
+    }
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/products/",
+    tag = "products",
+    params(ProductListParams),
+    responses(
+        (status = 200, description = "A page of active products", body = ProductList),
+        (status = 400, description = "A parameter is invalid", body = ErrorBody),
+        (status = 404, description = "The page is past the last one (\"Invalid page.\")", body = ErrorBody),
+    )
+)]
+async fn list_products(
+    State(db): State<DatabaseConnection>,
+    State(base): State<PublicUrl>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<ProductList>, AppError> {
+    let query = ListingQuery::parse(Dialect::Api, &QueryPairs::parse(raw.as_deref()))
+        .map_err(AppError::BadRequest)?;
+    let page = listings::list_products(&db, &query).await?;
+    let at = |n: u32| {
+        link(
+            &base,
+            "/api/products/",
+            query.with_page(n).canonical_query(Dialect::Api),
+        )
+    };
+    let current = page.page.page();
+    Ok(Json(ProductList {
+        count: page.count,
+        next: page.has_next().then(|| at(current + 1)),
+        previous: page.has_previous().then(|| at(current - 1)),
+        results: page.items.iter().map(ProductDto::from).collect(),
+    }))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/products/{id}/",
+    tag = "products",
+    params(("id" = i32, Path, description = "Product id", minimum = 1)),
+    responses(
+        (status = 200, description = "An active product", body = ProductDto),
+        (status = 400, description = "The id is not a positive integer", body = ErrorBody),
+        (status = 404, description = "No active product has this id", body = ErrorBody),
+    )
+)]
+async fn get_product(
+    State(db): State<DatabaseConnection>,
+    PathParam(id): PathParam<String>,
+) -> Result<Json<ProductDto>, AppError> {
+    let product = catalog::product_by_id(&db, parse_id(&id)?).await?;
+    Ok(Json(ProductDto::from(&product)))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/categories/",
+    tag = "categories",
+    params(PageParams),
+    responses(
+        (status = 200, description = "A page of categories, by name", body = CategoryList),
+        (status = 400, description = "A parameter is invalid", body = ErrorBody),
+        (status = 404, description = "The page is past the last one (\"Invalid page.\")", body = ErrorBody),
+    )
+)]
+async fn list_categories(
+    State(db): State<DatabaseConnection>,
+    State(base): State<PublicUrl>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<CategoryList>, AppError> {
+    let page = page_request(&QueryPairs::parse(raw.as_deref()), "page_size")
+        .map_err(AppError::BadRequest)?;
+    let all = catalog::categories(&db).await?;
+    let count = all.len() as u64;
+    let page_count = page.page_count(count);
+    if page.page() > page_count {
+        return Err(AppError::invalid_page());
+    }
+    let at = |n: u32| link(&base, "/api/categories/", page_query(page.with_page(n)));
+    let results = all
+        .iter()
+        .skip(usize::try_from(page.offset()).unwrap_or(usize::MAX))
+        .take(page.per_page() as usize)
+        .map(CategoryDto::from)
+        .collect();
+    Ok(Json(CategoryList {
+        count,
+        next: (page.page() < page_count).then(|| at(page.page() + 1)),
+        previous: (page.page() > 1).then(|| at(page.page() - 1)),
+        results,
+    }))
+}
+
+/// The canonical query of a plain paginated list.
+fn page_query(page: PageRequest) -> String {
+    let query = ListingQuery {
+        page,
+        ..ListingQuery::default()
+    };
+    query.canonical_query(Dialect::Api)
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/categories/{id}/",
+    tag = "categories",
+    params(("id" = i32, Path, description = "Category id", minimum = 1)),
+    responses(
+        (status = 200, description = "A category with its count of active products", body = CategoryDto),
+        (status = 400, description = "The id is not a positive integer", body = ErrorBody),
+        (status = 404, description = "No category has this id", body = ErrorBody),
+    )
+)]
+async fn get_category(
+    State(db): State<DatabaseConnection>,
+    PathParam(id): PathParam<String>,
+) -> Result<Json<CategoryDto>, AppError> {
+    let category = catalog::category_by_id(&db, parse_id(&id)?).await?;
+    Ok(Json(CategoryDto::from(&category)))
+}

@@ -1,0 +1,207 @@
+//! Catalog reads: categories with their product counts, and single products.
+//! Only active products are ever visible to shoppers and API clients.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+
+use crate::domain::Money;
+use crate::error::AppError;
+use crate::models::{category, category_entity, product, product_entity};
+
+/// The short form of a category, embedded in each product.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CategoryRef {
+    pub id: i32,
+    pub name: String,
+    pub slug: String,
+}
+
+/// A category with the number of active products in it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CategorySummary {
+    pub id: i32,
+    pub name: String,
+    pub slug: String,
+    pub description: String,
+    pub product_count: u64,
+}
+
+/// A product as shoppers and API clients see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProductView {
+    pub id: i32,
+    pub name: String,
+    pub slug: String,
+    pub description: String,
+    pub price: Money,
+    pub stock: i32,
+    pub category: CategoryRef,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl ProductView {
+    pub fn from_models(p: product::Model, c: category::Model) -> Result<Self, AppError> {
+        let price = Money::from_cents(p.price_cents).map_err(|e| {
+            AppError::Internal(format!("product {} has price {}: {e}", p.id, p.price_cents))
+        })?;
+        Ok(ProductView {
+            id: p.id,
+            name: p.name,
+            slug: p.slug,
+            description: p.description,
+            price,
+            stock: p.stock,
+            category: CategoryRef {
+                id: c.id,
+                name: c.name,
+                slug: c.slug,
+            },
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        })
+    }
+
+    pub fn in_stock(&self) -> bool {
+        self.stock > 0
+    }
+}
+
+/// Pairs rows of a product ⋈ category query; the foreign key guarantees the
+/// category, so a missing one is a bug, not a 404.
+pub fn join_rows(
+    rows: Vec<(product::Model, Option<category::Model>)>,
+) -> Result<Vec<ProductView>, AppError> {
+    rows.into_iter()
+        .map(|(p, c)| {
+            let c =
+                c.ok_or_else(|| AppError::Internal(format!("product {} has no category", p.id)))?;
+            ProductView::from_models(p, c)
+        })
+        .collect()
+}
+
+#[derive(FromQueryResult)]
+struct CategoryCount {
+    category_id: i32,
+    n: i64,
+}
+
+/// Active products per category, in one grouped query.
+async fn counts_by_category(db: &impl ConnectionTrait) -> Result<HashMap<i32, u64>, AppError> {
+    let rows = product_entity::Entity::find()
+        .select_only()
+        .column_as(product::Column::CategoryId, "category_id")
+        .column_as(Expr::col(product::Column::Id).count(), "n")
+        .filter(product::Column::IsActive.eq(true))
+        .group_by(product::Column::CategoryId)
+        .into_model::<CategoryCount>()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.category_id, u64::try_from(r.n).unwrap_or(0)))
+        .collect())
+}
+
+async fn count_in(db: &impl ConnectionTrait, category_id: i32) -> Result<u64, AppError> {
+    use sea_orm::PaginatorTrait;
+    Ok(product_entity::Entity::find()
+        .filter(product::Column::IsActive.eq(true))
+        .filter(product::Column::CategoryId.eq(category_id))
+        .count(db)
+        .await?)
+}
+
+fn summary(c: category::Model, product_count: u64) -> CategorySummary {
+    CategorySummary {
+        id: c.id,
+        name: c.name,
+        slug: c.slug,
+        description: c.description,
+        product_count,
+    }
+}
+
+/// Every category by name, with its count of active products.
+pub async fn categories(db: &impl ConnectionTrait) -> Result<Vec<CategorySummary>, AppError> {
+    let cats = category::all_by_name(db).await?;
+    let counts = counts_by_category(db).await?;
+    Ok(cats
+        .into_iter()
+        .map(|c| {
+            let n = counts.get(&c.id).copied().unwrap_or(0);
+            summary(c, n)
+        })
+        .collect())
+}
+
+pub async fn category_by_id(
+    db: &impl ConnectionTrait,
+    id: i32,
+) -> Result<CategorySummary, AppError> {
+    let c = category_entity::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    let n = count_in(db, c.id).await?;
+    Ok(summary(c, n))
+}
+
+pub async fn category_by_slug(
+    db: &impl ConnectionTrait,
+    slug: &str,
+) -> Result<CategorySummary, AppError> {
+    let c = category::find_by_slug(db, slug)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    let n = count_in(db, c.id).await?;
+    Ok(summary(c, n))
+}
+
+async fn one_active_product(
+    db: &impl ConnectionTrait,
+    filter: impl sea_orm::sea_query::IntoCondition,
+) -> Result<ProductView, AppError> {
+    let row = product_entity::Entity::find()
+        .filter(filter)
+        .filter(product::Column::IsActive.eq(true))
+        .find_also_related(category_entity::Entity)
+        .one(db)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    join_rows(vec![row])?.pop().ok_or_else(AppError::not_found)
+}
+
+pub async fn product_by_id(db: &impl ConnectionTrait, id: i32) -> Result<ProductView, AppError> {
+    one_active_product(db, product::Column::Id.eq(id)).await
+}
+
+pub async fn product_by_slug(
+    db: &impl ConnectionTrait,
+    slug: &str,
+) -> Result<ProductView, AppError> {
+    one_active_product(db, product::Column::Slug.eq(slug)).await
+}
+
+/// The newest active products, for the home page.
+pub async fn newest_products(
+    db: &impl ConnectionTrait,
+    limit: u64,
+) -> Result<Vec<ProductView>, AppError> {
+    let rows = product_entity::Entity::find()
+        .filter(product::Column::IsActive.eq(true))
+        .find_also_related(category_entity::Entity)
+        .order_by_desc(product::Column::CreatedAt)
+        .order_by_desc(product::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?;
+    join_rows(rows)
+}

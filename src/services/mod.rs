@@ -1,0 +1,9 @@
+//! Use cases shared by the HTML pages and the JSON API, so both read the same
+//! data the same way.
+
+pub mod catalog;
+pub mod listings;
+pub mod writes;
+
+pub use catalog::{CategoryRef, CategorySummary, ProductView};
+pub use listings::ProductPage;

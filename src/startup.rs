@@ -1,0 +1,170 @@
+//! Building the application: connect, migrate, (maybe) seed the demo catalog,
+//! assemble state and router, bind the listener. Tests call
+//! [`Application::build`] with port 0 and read the real port back.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use tokio::net::TcpListener;
+
+use crate::config::{DatabaseUrl, Settings};
+use crate::routes;
+use crate::seed::{self, SeedPlan};
+use crate::state::{AppState, PublicUrl};
+
+/// Why the application could not start; each is one line for the operator.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot open database {url:?}: {reason}")]
+    Database { url: String, reason: String },
+    #[error("cannot apply migrations: {0}")]
+    Migrate(String),
+    #[error("cannot load the demo catalog: {0}")]
+    Seed(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// Opens the connection pool. SQLite gets WAL and a busy timeout so readers
+/// and a writer can share the file.
+pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, StartupError> {
+    let url = &settings.database_url;
+    let fail = |reason: String| StartupError::Database {
+        url: format!("{url:?}"),
+        reason,
+    };
+    if let DatabaseUrl::Sqlite {
+        path: Some(path), ..
+    } = url
+    {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
+        }
+    }
+    let mut options = ConnectOptions::new(url.as_str());
+    options
+        .max_connections(settings.database_max_connections)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(5))
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|o| {
+            use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(5))
+        });
+    Database::connect(options)
+        .await
+        .map_err(|e| fail(e.to_string()))
+}
+
+/// Applies pending migrations.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), StartupError> {
+    Migrator::up(db, None)
+        .await
+        .map_err(|e| StartupError::Migrate(e.to_string()))
+}
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Connects, migrates and binds. With `settings.demo_catalog`, an empty
+    /// catalog is filled with the demo shop first.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let db = connect(&settings).await?;
+        migrate(&db).await?;
+        if settings.demo_catalog {
+            let empty = seed::catalog_is_empty(&db)
+                .await
+                .map_err(|e| StartupError::Seed(e.to_string()))?;
+            if empty {
+                seed::load(&db, SeedPlan::DEMO)
+                    .await
+                    .map_err(|e| StartupError::Seed(e.to_string()))?;
+                tracing::info!("loaded the demo catalog into the empty database");
+            }
+        }
+        Self::with_database(settings, db).await
+    }
+
+    /// Binds with an already connected and migrated database.
+    pub async fn with_database(
+        settings: Settings,
+        db: DatabaseConnection,
+    ) -> Result<Self, StartupError> {
+        let listener =
+            TcpListener::bind(settings.addr)
+                .await
+                .map_err(|source| StartupError::Bind {
+                    addr: settings.addr,
+                    source,
+                })?;
+        let bound = listener.local_addr().map_err(|source| StartupError::Bind {
+            addr: settings.addr,
+            source,
+        })?;
+        let public_url = settings
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}"));
+        let state = AppState {
+            db,
+            settings: Arc::new(settings),
+            public_url: PublicUrl(public_url.into()),
+        };
+        Ok(Application { listener, state })
+    }
+
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until the process receives Ctrl-C or SIGTERM.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let router = routes::router(self.state);
+        axum::serve(self.listener, router)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,174 @@
+//! The JSON API's wire types, shaped like the seed's Django REST Framework
+//! API so its clients keep working. Entities never go on the wire directly.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::services::{CategoryRef, CategorySummary, ProductView};
+
+/// A category as embedded in a product.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CategoryRefDto {
+    pub id: i32,
+    pub name: String,
+    pub slug: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProductDto {
+    pub id: i32,
+    pub name: String,
+    pub slug: String,
+    pub description: String,
+    /// Exact decimal with two places, as a string (never a float).
+    #[schema(example = "19.99", pattern = r"^[0-9]+\.[0-9]{2}$")]
+    pub price: String,
+    #[schema(minimum = 0)]
+    pub stock: i32,
+    pub category: CategoryRefDto,
+    /// RFC 3339.
+    pub created_at: DateTime<Utc>,
+    /// RFC 3339.
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CategoryDto {
+    pub id: i32,
+    pub name: String,
+    pub slug: String,
+    pub description: String,
+    /// Active products in the category.
+    #[schema(minimum = 0)]
+    pub product_count: u64,
+}
+
+/// A page of products.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProductList {
+    #[schema(minimum = 0)]
+    pub count: u64,
+    /// Absolute URL of the next page, or null on the last.
+    #[schema(required = true)]
+    pub next: Option<String>,
+    /// Absolute URL of the previous page, or null on the first.
+    #[schema(required = true)]
+    pub previous: Option<String>,
+    pub results: Vec<ProductDto>,
+}
+
+/// A page of categories.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CategoryList {
+    #[schema(minimum = 0)]
+    pub count: u64,
+    #[schema(required = true)]
+    pub next: Option<String>,
+    #[schema(required = true)]
+    pub previous: Option<String>,
+    pub results: Vec<CategoryDto>,
+}
+
+impl From<&CategoryRef> for CategoryRefDto {
+    fn from(c: &CategoryRef) -> Self {
+        CategoryRefDto {
+            id: c.id,
+            name: c.name.clone(),
+            slug: c.slug.clone(),
+        }
+    }
+}
+
+impl From<&ProductView> for ProductDto {
+    fn from(p: &ProductView) -> Self {
+        ProductDto {
+            id: p.id,
+            name: p.name.clone(),
+            slug: p.slug.clone(),
+            description: p.description.clone(),
+            price: p.price.to_string(),
+            stock: p.stock,
+            category: (&p.category).into(),
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+}
+
+impl From<&CategorySummary> for CategoryDto {
+    fn from(c: &CategorySummary) -> Self {
+        CategoryDto {
+            id: c.id,
+            name: c.name.clone(),
+            slug: c.slug.clone(),
+            description: c.description.clone(),
+            product_count: c.product_count,
+        }
+    }
+}
+
+/// Orderings of `GET /api/products/`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub enum Ordering {
+    #[serde(rename = "price")]
+    Price,
+    #[serde(rename = "-price")]
+    PriceDesc,
+    #[serde(rename = "name")]
+    Name,
+    #[serde(rename = "-name")]
+    NameDesc,
+    #[serde(rename = "created_at")]
+    CreatedAt,
+    #[serde(rename = "-created_at")]
+    CreatedAtDesc,
+}
+
+/// Query parameters of `GET /api/products/`, for the OpenAPI document. The
+/// handler parses the raw query itself (see `domain::listing`), so that every
+/// bad parameter is reported at once in the API's error shape; a test checks
+/// that each parameter documented here is accepted.
+#[allow(dead_code)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ProductListParams {
+    /// Every whitespace-separated term must occur in the name or description (case-insensitive). At most 200 characters.
+    #[param(max_length = 200)]
+    search: Option<String>,
+    /// Only products of the category with this id.
+    #[serde(rename = "category__id")]
+    category_id: Option<i32>,
+    /// Only products of the category with this slug.
+    category: Option<String>,
+    /// Lowest price, a decimal with at most 2 places.
+    #[param(pattern = r"^[0-9]*\.?[0-9]{0,2}$", example = "10.00")]
+    min_price: Option<String>,
+    /// Highest price, a decimal with at most 2 places; not below min_price.
+    #[param(pattern = r"^[0-9]*\.?[0-9]{0,2}$", example = "99.99")]
+    max_price: Option<String>,
+    /// true: only products in stock.
+    in_stock: Option<bool>,
+    /// Sort order; default -created_at (newest first).
+    #[param(inline)]
+    ordering: Option<Ordering>,
+    /// 1-based page number.
+    #[param(minimum = 1)]
+    page: Option<u32>,
+    /// Items per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    page_size: Option<u32>,
+}
+
+/// Query parameters of `GET /api/categories/`.
+#[allow(dead_code)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// 1-based page number.
+    #[param(minimum = 1)]
+    page: Option<u32>,
+    /// Items per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    page_size: Option<u32>,
+}

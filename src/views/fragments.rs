@@ -1,0 +1,139 @@
+//! Fragments: the parts of pages that show catalog data and nothing about the
+//! visitor. Each is rendered on its own so it can be cached as bytes.
+
+use askama::Template;
+
+use crate::domain::{Dialect, ListingQuery, ProductSort};
+use crate::services::{CategorySummary, ProductPage, ProductView};
+
+#[derive(Template)]
+#[template(path = "fragments/category_list.html")]
+pub struct CategoryList<'a> {
+    pub categories: &'a [CategorySummary],
+}
+
+#[derive(Template)]
+#[template(path = "fragments/product_cards.html")]
+pub struct ProductCards<'a> {
+    pub products: &'a [ProductView],
+}
+
+#[derive(Template)]
+#[template(path = "fragments/product_detail.html")]
+pub struct ProductDetail<'a> {
+    pub product: &'a ProductView,
+}
+
+/// One link of the pagination nav.
+pub struct PageLink {
+    pub label: String,
+    pub href: Option<String>,
+    pub current: bool,
+}
+
+#[derive(Template)]
+#[template(path = "fragments/product_grid.html")]
+pub struct ProductGrid<'a> {
+    pub listing: &'a ProductPage,
+    pub searched: bool,
+    pub previous: Option<String>,
+    pub next: Option<String>,
+    pub pages: Vec<PageLink>,
+}
+
+impl<'a> ProductGrid<'a> {
+    /// `path` is the page's own path; links keep the canonical filters.
+    pub fn new(listing: &'a ProductPage, query: &ListingQuery, path: &str) -> Self {
+        let href = |page: u32| {
+            let qs = query.with_page(page).canonical_query(Dialect::Html);
+            if qs.is_empty() {
+                path.to_owned()
+            } else {
+                format!("{path}?{qs}")
+            }
+        };
+        let current = listing.page.page();
+        let last = listing.page_count;
+        let mut pages = Vec::new();
+        let mut gap = false;
+        for n in 1..=last {
+            // First, last, and two either side of the current page.
+            if n == 1 || n == last || n.abs_diff(current) <= 2 {
+                pages.push(PageLink {
+                    label: n.to_string(),
+                    href: Some(href(n)),
+                    current: n == current,
+                });
+                gap = false;
+            } else if !gap {
+                pages.push(PageLink {
+                    label: "…".into(),
+                    href: None,
+                    current: false,
+                });
+                gap = true;
+            }
+        }
+        ProductGrid {
+            listing,
+            searched: query.filter.search.is_some(),
+            previous: listing.has_previous().then(|| href(current - 1)),
+            next: listing.has_next().then(|| href(current + 1)),
+            pages: if last > 1 { pages } else { Vec::new() },
+        }
+    }
+}
+
+/// The values a filter form shows, as the visitor typed them (normalized).
+pub struct SortOption {
+    pub value: &'static str,
+    pub label: &'static str,
+    pub selected: bool,
+}
+
+#[derive(Template)]
+#[template(path = "fragments/filter_form.html")]
+pub struct FilterForm<'a> {
+    pub action: &'a str,
+    /// `None` on a category's own page, where the category is fixed.
+    pub categories: Option<&'a [CategorySummary]>,
+    pub selected_category: String,
+    pub q: String,
+    pub min_price: String,
+    pub max_price: String,
+    pub in_stock: bool,
+    pub sort_options: Vec<SortOption>,
+    pub per_page: u32,
+}
+
+impl<'a> FilterForm<'a> {
+    pub fn new(
+        action: &'a str,
+        categories: Option<&'a [CategorySummary]>,
+        query: &ListingQuery,
+    ) -> Self {
+        let f = &query.filter;
+        FilterForm {
+            action,
+            categories,
+            selected_category: f
+                .category_slug
+                .as_ref()
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
+            q: f.search.as_ref().map(|s| s.to_string()).unwrap_or_default(),
+            min_price: f.min_price.map(|m| m.to_string()).unwrap_or_default(),
+            max_price: f.max_price.map(|m| m.to_string()).unwrap_or_default(),
+            in_stock: f.in_stock,
+            sort_options: ProductSort::HTML_CHOICES
+                .iter()
+                .map(|(sort, label)| SortOption {
+                    value: sort.param(Dialect::Html),
+                    label,
+                    selected: *sort == query.sort,
+                })
+                .collect(),
+            per_page: query.page.per_page(),
+        }
+    }
+}
