@@ -41,11 +41,10 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, StartupE
     if let DatabaseUrl::Sqlite {
         path: Some(path), ..
     } = url
+        && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
     {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
-        }
+        std::fs::create_dir_all(dir)
+            .map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
     }
     let mut options = ConnectOptions::new(url.as_str());
     options

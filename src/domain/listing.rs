@@ -210,12 +210,12 @@ impl ListingQuery {
                 Err(e) => errors.add(dialect.search(), e.to_string()),
             }
         }
-        if dialect == Dialect::Api {
-            if let Some(v) = pairs.get("category__id") {
-                match v.trim().parse::<i32>() {
-                    Ok(id) => query.filter.category_id = Some(id),
-                    Err(_) => errors.add("category__id", "Enter a whole number."),
-                }
+        if dialect == Dialect::Api
+            && let Some(v) = pairs.get("category__id")
+        {
+            match v.trim().parse::<i32>() {
+                Ok(id) => query.filter.category_id = Some(id),
+                Err(_) => errors.add("category__id", "Enter a whole number."),
             }
         }
         if let Some(v) = pairs.get("category") {
@@ -235,13 +235,13 @@ impl ListingQuery {
                 }
             }
         }
-        if let (Some(min), Some(max)) = (query.filter.min_price, query.filter.max_price) {
-            if min > max {
-                errors.add(
-                    "min_price",
-                    "Ensure min_price is less than or equal to max_price.",
-                );
-            }
+        if let (Some(min), Some(max)) = (query.filter.min_price, query.filter.max_price)
+            && min > max
+        {
+            errors.add(
+                "min_price",
+                "Ensure min_price is less than or equal to max_price.",
+            );
         }
         if let Some(v) = pairs.get("in_stock") {
             match parse_bool(v) {

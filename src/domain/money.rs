@@ -10,7 +10,7 @@ pub struct Money(i64);
 
 /// Upper bound on a price, so parsing can never overflow and absurd inputs are
 /// refused instead of stored.
-const MAX_CENTS: i64 = 1_000_000_000_00;
+const MAX_CENTS: i64 = 100_000_000_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {

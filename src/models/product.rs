@@ -1,7 +1,7 @@
 //! Product behaviour: timestamps on save, the search expression and finders.
 
 use sea_orm::entity::prelude::*;
-use sea_orm::sea_query::{Condition, ExprTrait, LikeExpr};
+use sea_orm::sea_query::Condition;
 use sea_orm::{ActiveValue, DbBackend};
 
 pub use super::_entities::product::{ActiveModel, Column, Entity, Model};
@@ -45,24 +45,22 @@ fn like_literal(term: &str) -> String {
 
 /// A condition that holds when every term occurs in the name or description,
 /// ignoring case: `ILIKE` on PostgreSQL (served by the trigram index), `LIKE`
-/// on SQLite (case-insensitive for ASCII).
+/// on SQLite (case-insensitive for ASCII). Written as custom SQL because
+/// sea-query wraps `pattern ESCAPE ...` in parentheses, which PostgreSQL refuses.
 pub fn matches_all_terms<'a>(
     backend: DbBackend,
     terms: impl Iterator<Item = &'a str>,
 ) -> Condition {
-    use sea_orm::sea_query::extension::postgres::PgExpr;
-    let mut cond = Condition::all();
-    for term in terms {
-        let pattern = LikeExpr::new(like_literal(term)).escape('\\');
-        let doc = Expr::cust(SEARCH_DOCUMENT);
-        cond = cond.add(match backend {
-            DbBackend::Postgres => doc.ilike(pattern),
-            _ => doc.like(pattern),
-        });
-    }
-    cond
+    // Custom SQL uses the backend's own placeholder syntax.
+    let (operator, placeholder) = match backend {
+        DbBackend::Postgres => ("ILIKE", "$1"),
+        _ => ("LIKE", "?"),
+    };
+    terms.fold(Condition::all(), |cond, term| {
+        let sql = format!(r"{SEARCH_DOCUMENT} {operator} {placeholder} ESCAPE '\'");
+        cond.add(Expr::cust_with_values(sql, [like_literal(term)]))
+    })
 }
-
 #[cfg(test)]
 mod tests {
     use super::like_literal;

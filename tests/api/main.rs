@@ -1,0 +1,11 @@
+//! One integration-test binary: a real server over HTTP, on SQLite and on
+//! PostgreSQL. Modules group the behaviour they prove.
+
+mod helpers;
+mod oracle;
+
+mod catalog_api;
+mod catalog_pages;
+mod cli;
+mod openapi;
+mod search_index;

@@ -1,0 +1,98 @@
+//! The OpenAPI document tells the truth: every served response validates
+//! against the schema it documents, and every documented parameter is one the
+//! API accepts.
+
+use serde_json::{Value, json};
+
+use crate::on_both_backends;
+
+/// Validates `instance` against the response schema the document gives for
+/// `path` (as documented, e.g. `/api/products/{id}/`) and `status`.
+fn assert_conforms(doc: &Value, path: &str, status: u16, instance: &Value) {
+    let response = &doc["paths"][path]["get"]["responses"][status.to_string()];
+    let schema = &response["content"]["application/json"]["schema"];
+    assert!(
+        schema.is_object(),
+        "{path} documents no {status} body: {response}"
+    );
+    // Resolve `#/components/...` against the whole document.
+    let mut root = doc.clone();
+    let root_obj = root.as_object_mut().unwrap();
+    for (k, v) in schema.as_object().unwrap() {
+        root_obj.insert(k.clone(), v.clone());
+    }
+    let validator = jsonschema::validator_for(&root)
+        .unwrap_or_else(|e| panic!("schema for {path} {status}: {e}"));
+    let errors: Vec<String> = validator
+        .iter_errors(instance)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{path} {status} does not match its schema: {errors:?}\n{instance}"
+    );
+}
+
+on_both_backends! {
+    async fn served_responses_match_the_document(app: TestApp) {
+        let doc = app.get_json("/api/openapi.json", 200).await;
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+        let product = app.fixture.product("Steel Laptop 13").id;
+        let category = app.fixture.category("books").id;
+        let cases: Vec<(&str, String, u16)> = vec![
+            ("/api/products/", "/api/products/".into(), 200),
+            ("/api/products/", "/api/products/?search=laptop&page=2".into(), 200),
+            ("/api/products/", "/api/products/?search=nothing-at-all".into(), 200),
+            ("/api/products/", "/api/products/?page=abc&ordering=x".into(), 400),
+            ("/api/products/", "/api/products/?page=50".into(), 404),
+            ("/api/products/{id}/", format!("/api/products/{product}/"), 200),
+            ("/api/products/{id}/", "/api/products/x/".into(), 400),
+            ("/api/products/{id}/", "/api/products/987654/".into(), 404),
+            ("/api/categories/", "/api/categories/".into(), 200),
+            ("/api/categories/", "/api/categories/?page_size=0".into(), 400),
+            ("/api/categories/", "/api/categories/?page=9".into(), 404),
+            ("/api/categories/{id}/", format!("/api/categories/{category}/"), 200),
+            ("/api/categories/{id}/", "/api/categories/abc/".into(), 400),
+            ("/api/categories/{id}/", "/api/categories/987654/".into(), 404),
+        ];
+        for (documented, url, status) in cases {
+            let body = app.get_json(&url, status).await;
+            assert_conforms(&doc, documented, status, &body);
+        }
+        // Every documented path is served.
+        let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
+        assert_eq!(paths, ["/api/categories/", "/api/categories/{id}/", "/api/products/", "/api/products/{id}/"]);
+    }
+
+    async fn every_documented_parameter_is_accepted(app: TestApp) {
+        let doc = app.get_json("/api/openapi.json", 200).await;
+        for path in ["/api/products/", "/api/categories/"] {
+            let params = doc["paths"][path]["get"]["parameters"].as_array().unwrap();
+            assert!(!params.is_empty());
+            for p in params {
+                assert_eq!(p["in"], "query");
+                let name = p["name"].as_str().unwrap();
+                let schema = &p["schema"];
+                // A valid value from the schema: its example, first enum value, or minimum.
+                let value = match (&p["example"], schema["enum"].get(0), schema["minimum"].as_i64()) {
+                    (Value::String(s), _, _) => s.clone(),
+                    (_, Some(Value::String(s)), _) => s.clone(),
+                    (_, _, Some(min)) => min.to_string(),
+                    _ => match schema["type"].as_str().or_else(|| schema["type"][0].as_str()) {
+                        Some("boolean") => "true".to_owned(),
+                        Some("integer") => "1".to_owned(),
+                        _ => "laptop".to_owned(),
+                    },
+                };
+                let url = format!("{path}?{name}={value}");
+                let response = app.get(&url).await;
+                assert_eq!(response.status(), 200, "{url}: {}", response.text().await.unwrap());
+            }
+        }
+        // The documented orderings are exactly the accepted ones.
+        let ordering = doc["paths"]["/api/products/"]["get"]["parameters"]
+            .as_array().unwrap().iter().find(|p| p["name"] == "ordering").unwrap();
+        let values = ordering["schema"]["enum"].as_array().cloned().unwrap_or_default();
+        assert_eq!(json!(values), json!(["price", "-price", "name", "-name", "created_at", "-created_at"]));
+    }
+}
