@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
+use crate::cache::Cache;
 use crate::config::Settings;
 use crate::seed::{self, SeedPlan};
 use crate::startup::{self, Application};
@@ -77,13 +78,10 @@ pub async fn run(command: Command, mut settings: Settings) -> Result<(), CliErro
             startup::migrate(&db).await?;
             let failed =
                 |e: crate::error::AppError| CliError::Failed(format!("seeding failed: {e}"));
-            if !seed::catalog_is_empty(&db).await.map_err(failed)? {
-                if !reset {
-                    return Err(CliError::Failed(
-                        "the catalog is not empty; pass --reset to replace it".into(),
-                    ));
-                }
-                seed::clear(&db).await.map_err(failed)?;
+            if !reset && !seed::catalog_is_empty(&db).await.map_err(failed)? {
+                return Err(CliError::Failed(
+                    "the catalog is not empty; pass --reset to replace it".into(),
+                ));
             }
             let plan = SeedPlan {
                 categories,
@@ -91,7 +89,13 @@ pub async fn run(command: Command, mut settings: Settings) -> Result<(), CliErro
                 seed: seed_value,
             };
             let started = std::time::Instant::now();
-            seed::load(&db, plan).await.map_err(failed)?;
+            seed::load(&db, plan, reset).await.map_err(failed)?;
+            let cache = Cache::new(&settings.cache, db.clone()).map_err(CliError::Failed)?;
+            if let Err(e) = cache.flush_outbox().await {
+                eprintln!(
+                    "storefront: the cache could not be told yet ({e}); a running server will apply it"
+                );
+            }
             println!(
                 "seeded {categories} categories and {products} products (seed {seed_value}) in {:.1} s",
                 started.elapsed().as_secs_f64()

@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Where the catalog lives.
 #[derive(Clone, PartialEq, Eq)]
@@ -95,6 +96,52 @@ pub struct Settings {
     /// Fill an empty catalog with the demo shop at start. Not read from the
     /// environment: `serve` turns it on for SQLite, or with `--demo`.
     pub demo_catalog: bool,
+    /// Cache settings (REDIS_URL, CACHE_*).
+    pub cache: CacheSettings,
+}
+
+/// How the Redis cache behaves.
+#[derive(Clone, Debug)]
+pub struct CacheSettings {
+    /// REDIS_URL: the cache's Redis.
+    pub redis_url: String,
+    /// CACHE_ENABLED: `false` serves every request from the database
+    /// (`X-Cache: BYPASS`), e.g. to measure the uncached path.
+    pub enabled: bool,
+    /// CACHE_KEY_PREFIX: first part of every key, so several apps (or tests)
+    /// can share one Redis.
+    pub key_prefix: String,
+    /// CACHE_VERSION: bump to retire every cached entry at once.
+    pub version: String,
+    /// CACHE_TIMEOUT_MS: bound on each Redis call.
+    pub timeout: Duration,
+    /// CACHE_BREAKER_COOLDOWN_MS: how long a failing Redis is left alone.
+    pub breaker_cooldown: Duration,
+    /// CACHE_TTL_CATEGORIES, CACHE_TTL_PRODUCT_LISTS, CACHE_TTL_PRODUCT_DETAIL
+    /// (seconds). Entries get up to 10% less, so entries filled together do
+    /// not all expire together.
+    pub ttl_categories: Duration,
+    pub ttl_product_lists: Duration,
+    pub ttl_product_detail: Duration,
+    /// CACHE_OUTBOX_INTERVAL_MS: how often pending invalidations are retried.
+    pub outbox_interval: Duration,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        CacheSettings {
+            redis_url: "redis://127.0.0.1:6379".to_owned(),
+            enabled: true,
+            key_prefix: "storefront".to_owned(),
+            version: "1".to_owned(),
+            timeout: Duration::from_millis(75),
+            breaker_cooldown: Duration::from_secs(3),
+            ttl_categories: Duration::from_secs(15 * 60),
+            ttl_product_lists: Duration::from_secs(5 * 60),
+            ttl_product_detail: Duration::from_secs(10 * 60),
+            outbox_interval: Duration::from_secs(1),
+        }
+    }
 }
 
 /// One bad setting: the variable and what is wrong with it.
@@ -114,6 +161,7 @@ impl Settings {
             addr: DEFAULT_ADDR.parse().expect("constant address"),
             public_url: None,
             demo_catalog: false,
+            cache: CacheSettings::default(),
         }
     }
 
@@ -160,8 +208,100 @@ impl Settings {
             }
             settings.public_url = Some(url);
         }
+        settings.cache = cache_from(&get)?;
         Ok(settings)
     }
+}
+
+fn cache_from(get: &impl Fn(&'static str) -> Option<String>) -> Result<CacheSettings, ConfigError> {
+    let mut c = CacheSettings::default();
+    let bad = |var: &'static str, problem: String| ConfigError { var, problem };
+    if let Some(url) = get("REDIS_URL") {
+        let url = url.trim().to_owned();
+        if !(url.starts_with("redis://")
+            || url.starts_with("rediss://")
+            || url.starts_with("redis+unix://"))
+        {
+            return Err(bad(
+                "REDIS_URL",
+                format!("{url:?} is not a URL like redis://127.0.0.1:6379"),
+            ));
+        }
+        c.redis_url = url;
+    }
+    if let Some(v) = get("CACHE_ENABLED") {
+        c.enabled = match v.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => true,
+            "0" | "false" | "no" | "off" => false,
+            _ => return Err(bad("CACHE_ENABLED", format!("{v:?} is not true or false"))),
+        };
+    }
+    if let Some(v) = get("CACHE_KEY_PREFIX") {
+        let v = v.trim();
+        if v.len() > 64
+            || !v
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+        {
+            return Err(bad(
+                "CACHE_KEY_PREFIX",
+                format!("{v:?} must be 1-64 letters, digits, '-', '_' or '.'"),
+            ));
+        }
+        c.key_prefix = v.to_owned();
+    }
+    if let Some(v) = get("CACHE_VERSION") {
+        let v = v.trim();
+        if v.len() > 32
+            || !v
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+        {
+            return Err(bad(
+                "CACHE_VERSION",
+                format!("{v:?} must be 1-32 letters, digits, '-', '_' or '.'"),
+            ));
+        }
+        c.version = v.to_owned();
+    }
+    let duration = |var: &'static str,
+                    unit_ms: u64,
+                    range: std::ops::RangeInclusive<u64>|
+     -> Result<Option<Duration>, ConfigError> {
+        match get(var) {
+            None => Ok(None),
+            Some(v) => match v.trim().parse::<u64>() {
+                Ok(n) if range.contains(&n) => Ok(Some(Duration::from_millis(n * unit_ms))),
+                _ => Err(bad(
+                    var,
+                    format!(
+                        "{v:?} is not a whole number from {} to {}",
+                        range.start(),
+                        range.end()
+                    ),
+                )),
+            },
+        }
+    };
+    if let Some(d) = duration("CACHE_TIMEOUT_MS", 1, 1..=60_000)? {
+        c.timeout = d;
+    }
+    if let Some(d) = duration("CACHE_BREAKER_COOLDOWN_MS", 1, 10..=600_000)? {
+        c.breaker_cooldown = d;
+    }
+    if let Some(d) = duration("CACHE_OUTBOX_INTERVAL_MS", 1, 10..=600_000)? {
+        c.outbox_interval = d;
+    }
+    if let Some(d) = duration("CACHE_TTL_CATEGORIES", 1000, 1..=604_800)? {
+        c.ttl_categories = d;
+    }
+    if let Some(d) = duration("CACHE_TTL_PRODUCT_LISTS", 1000, 1..=604_800)? {
+        c.ttl_product_lists = d;
+    }
+    if let Some(d) = duration("CACHE_TTL_PRODUCT_DETAIL", 1000, 1..=604_800)? {
+        c.ttl_product_detail = d;
+    }
+    Ok(c)
 }
 
 #[cfg(test)]
@@ -186,6 +326,10 @@ mod tests {
             "sqlite://data/storefront.db?mode=rwc"
         );
         assert_eq!(s.addr.to_string(), "127.0.0.1:3000");
+        assert_eq!(s.cache.key_prefix, "storefront");
+        assert_eq!(s.cache.ttl_categories, Duration::from_secs(900));
+        assert_eq!(s.cache.ttl_product_lists, Duration::from_secs(300));
+        assert_eq!(s.cache.ttl_product_detail, Duration::from_secs(600));
     }
 
     #[test]
@@ -198,6 +342,16 @@ mod tests {
         assert_eq!(e.var, "DATABASE_MAX_CONNECTIONS");
         let e = load(&[("STOREFRONT_PUBLIC_URL", "shop.example")]).unwrap_err();
         assert_eq!(e.var, "STOREFRONT_PUBLIC_URL");
+        for (var, value) in [
+            ("REDIS_URL", "localhost:6379"),
+            ("CACHE_ENABLED", "sometimes"),
+            ("CACHE_KEY_PREFIX", "has space"),
+            ("CACHE_VERSION", "v:1"),
+            ("CACHE_TIMEOUT_MS", "0"),
+            ("CACHE_TTL_PRODUCT_LISTS", "-5"),
+        ] {
+            assert_eq!(load(&[(var, value)]).unwrap_err().var, var, "{var}={value}");
+        }
     }
 
     #[test]

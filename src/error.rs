@@ -13,7 +13,7 @@ use crate::domain::ParamErrors;
 use crate::views::pages::{ErrorPage, Shell};
 use crate::views::render;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum AppError {
     /// Input that does not parse: per-parameter messages.
     #[error("invalid input")]

@@ -9,10 +9,11 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 use tokio::net::TcpListener;
 
+use crate::cache::Cache;
 use crate::config::{DatabaseUrl, Settings};
 use crate::routes;
 use crate::seed::{self, SeedPlan};
-use crate::state::{AppState, PublicUrl};
+use crate::state::{AppState, PublicUrl, QueryCounter};
 
 /// Why the application could not start; each is one line for the operator.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +24,8 @@ pub enum StartupError {
     Migrate(String),
     #[error("cannot load the demo catalog: {0}")]
     Seed(String),
+    #[error("cannot set up the cache: {0}")]
+    Cache(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: std::net::SocketAddr,
@@ -79,26 +82,34 @@ impl Application {
     /// Connects, migrates and binds. With `settings.demo_catalog`, an empty
     /// catalog is filled with the demo shop first.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        let db = connect(&settings).await?;
+        let queries = QueryCounter::default();
+        let mut db = connect(&settings).await?;
+        let counter = queries.clone();
+        db.set_metric_callback(move |_| counter.increment());
         migrate(&db).await?;
+        let cache = Cache::new(&settings.cache, db.clone()).map_err(StartupError::Cache)?;
         if settings.demo_catalog {
-            let empty = seed::catalog_is_empty(&db)
-                .await
-                .map_err(|e| StartupError::Seed(e.to_string()))?;
-            if empty {
-                seed::load(&db, SeedPlan::DEMO)
+            let seed_error = |e: crate::error::AppError| StartupError::Seed(e.to_string());
+            if seed::catalog_is_empty(&db).await.map_err(seed_error)? {
+                seed::load(&db, SeedPlan::DEMO, false)
                     .await
-                    .map_err(|e| StartupError::Seed(e.to_string()))?;
+                    .map_err(seed_error)?;
                 tracing::info!("loaded the demo catalog into the empty database");
             }
         }
-        Self::with_database(settings, db).await
+        if !cache.enabled() {
+            tracing::warn!(
+                "cache disabled (CACHE_ENABLED=false): every request is served from the database"
+            );
+        }
+        Self::with_parts(settings, db, cache, queries).await
     }
 
-    /// Binds with an already connected and migrated database.
-    pub async fn with_database(
+    async fn with_parts(
         settings: Settings,
         db: DatabaseConnection,
+        cache: Cache,
+        queries: QueryCounter,
     ) -> Result<Self, StartupError> {
         let listener =
             TcpListener::bind(settings.addr)
@@ -117,6 +128,8 @@ impl Application {
             .unwrap_or_else(|| format!("http://{bound}"));
         let state = AppState {
             db,
+            cache,
+            queries,
             settings: Arc::new(settings),
             public_url: PublicUrl(public_url.into()),
         };
@@ -139,10 +152,18 @@ impl Application {
 
     /// Serves until the process receives Ctrl-C or SIGTERM.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        // Pending invalidations (from before a crash, or from an outage) are
+        // applied first, then retried in the background.
+        if let Err(e) = self.state.cache.flush_outbox().await {
+            tracing::warn!(error = %e, "pending cache invalidations deferred");
+        }
+        let flusher = self.state.cache.spawn_outbox_flusher();
         let router = routes::router(self.state);
-        axum::serve(self.listener, router)
+        let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown_signal())
-            .await
+            .await;
+        flusher.abort();
+        served
     }
 }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use sea_orm::DatabaseConnection;
 
+use crate::cache::Cache;
 use crate::config::Settings;
 
 /// The origin for absolute links, e.g. `http://127.0.0.1:3000`.
@@ -18,10 +19,28 @@ impl PublicUrl {
     }
 }
 
+/// Counts the SQL statements this instance has run (tests and metrics).
+#[derive(Clone, Debug, Default)]
+pub struct QueryCounter(Arc<std::sync::atomic::AtomicU64>);
+
+impl QueryCounter {
+    pub fn increment(&self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 #[derive(Clone, FromRef)]
 pub struct AppState {
     /// The catalog database (SQLite or PostgreSQL).
     pub db: DatabaseConnection,
+    /// SQL statements run so far.
+    pub queries: QueryCounter,
+    /// The Redis fragment and API cache.
+    pub cache: Cache,
     /// Settings as loaded at start.
     pub settings: Arc<Settings>,
     /// Origin used in the API's `next` / `previous` links.

@@ -1,9 +1,10 @@
-//! Category behaviour: timestamps on save, and finders.
+//! Category behaviour: timestamps, the cache tags a change affects, finders.
 
 use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveValue, QueryOrder};
 
 pub use super::_entities::category::{ActiveModel, Column, Entity, Model};
+use crate::cache::{Tag, outbox};
 
 #[async_trait::async_trait]
 impl ActiveModelBehavior for ActiveModel {
@@ -16,6 +17,24 @@ impl ActiveModelBehavior for ActiveModel {
             self.created_at = ActiveValue::Set(now);
         }
         self.updated_at = ActiveValue::Set(now);
+        Ok(self)
+    }
+
+    /// Recorded on the write's own connection: it commits (or rolls back)
+    /// with the change, and is applied to the cache after commit.
+    async fn after_save<C>(model: Model, db: &C, _insert: bool) -> Result<Model, DbErr>
+    where
+        C: ConnectionTrait,
+    {
+        outbox::record(db, &Tag::for_category()).await?;
+        Ok(model)
+    }
+
+    async fn after_delete<C>(self, db: &C) -> Result<Self, DbErr>
+    where
+        C: ConnectionTrait,
+    {
+        outbox::record(db, &Tag::for_category()).await?;
         Ok(self)
     }
 }

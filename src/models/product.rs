@@ -1,14 +1,17 @@
-//! Product behaviour: timestamps on save, the search expression and finders.
+//! Product behaviour: timestamps, the cache tags a change affects, and the
+//! search expression.
 
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::Condition;
 use sea_orm::{ActiveValue, DbBackend};
 
+use crate::cache::{Tag, outbox};
+
 pub use super::_entities::product::{ActiveModel, Column, Entity, Model};
 
 #[async_trait::async_trait]
 impl ActiveModelBehavior for ActiveModel {
-    async fn before_save<C>(mut self, _db: &C, insert: bool) -> Result<Self, DbErr>
+    async fn before_save<C>(mut self, db: &C, insert: bool) -> Result<Self, DbErr>
     where
         C: ConnectionTrait,
     {
@@ -18,6 +21,36 @@ impl ActiveModelBehavior for ActiveModel {
         }
         if self.updated_at.is_not_set() || !insert {
             self.updated_at = ActiveValue::Set(now);
+        }
+        // A new slug leaves the page under the old one to be invalidated.
+        if !insert
+            && let (Some(id), ActiveValue::Set(new_slug)) = (self.id.try_as_ref(), &self.slug)
+            && let Some(old) = Entity::find_by_id(*id).one(db).await?
+            && &old.slug != new_slug
+        {
+            outbox::record(db, &[Tag::ProductSlug(old.slug)]).await?;
+        }
+        Ok(self)
+    }
+
+    /// The tags are recorded on the write's own connection, so they commit
+    /// (or roll back) with it; they reach the cache after commit.
+    async fn after_save<C>(model: Model, db: &C, _insert: bool) -> Result<Model, DbErr>
+    where
+        C: ConnectionTrait,
+    {
+        outbox::record(db, &Tag::for_product(model.id, &[&model.slug])).await?;
+        Ok(model)
+    }
+
+    async fn before_delete<C>(self, db: &C) -> Result<Self, DbErr>
+    where
+        C: ConnectionTrait,
+    {
+        if let Some(id) = self.id.try_as_ref()
+            && let Some(old) = Entity::find_by_id(*id).one(db).await?
+        {
+            outbox::record(db, &Tag::for_product(old.id, &[&old.slug])).await?;
         }
         Ok(self)
     }

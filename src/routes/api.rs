@@ -3,10 +3,17 @@
 //! errors. Also serves its own OpenAPI document.
 
 use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
+use bytes::Bytes;
 use sea_orm::DatabaseConnection;
+use serde::Serialize;
 use utoipa::OpenApi;
+
+use crate::cache::{Cache, EntryKey, Filled};
+use crate::routes::cached::{CachedBody, JSON};
 
 use crate::domain::{Dialect, ListingQuery, PageRequest, QueryPairs, page_request};
 use crate::error::{AppError, ErrorBody};
@@ -54,6 +61,39 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
 
+/// Serves `key` from the cache, or runs `load` and serializes its result.
+async fn cached_json<T, Fut>(
+    cache: &Cache,
+    headers: &HeaderMap,
+    key: EntryKey,
+    load: Fut,
+) -> Result<Response, AppError>
+where
+    T: Serialize,
+    Fut: std::future::Future<Output = Result<T, AppError>>,
+{
+    let cached = cache
+        .get_or_fill(&key, || async {
+            let value = load.await?;
+            let body = serde_json::to_vec(&value)
+                .map_err(|e| AppError::Internal(format!("serializing {}: {e}", key.kind)))?;
+            Ok(Filled {
+                body: Bytes::from(body),
+                title: String::new(),
+            })
+        })
+        .await?;
+    Ok(CachedBody {
+        body: cached.body,
+        etag: cached.etag,
+        status: cached.status,
+        ttl: cache.ttl(key.ttl),
+        tags: key.tags,
+        content_type: JSON,
+    }
+    .into_response(headers))
+}
+
 /// Ids are positive integers; anything else is a 400 naming the parameter.
 fn parse_id(raw: &str) -> Result<i32, AppError> {
     match raw.parse::<i32>() {
@@ -87,26 +127,33 @@ fn link(base: &PublicUrl, path: &str, qs: String) -> String {
 )]
 async fn list_products(
     State(db): State<DatabaseConnection>,
+    State(cache): State<Cache>,
     State(base): State<PublicUrl>,
+    headers: HeaderMap,
     RawQuery(raw): RawQuery,
-) -> Result<Json<ProductList>, AppError> {
+) -> Result<Response, AppError> {
+    // Invalid input is refused before the cache is touched.
     let query = ListingQuery::parse(Dialect::Api, &QueryPairs::parse(raw.as_deref()))
         .map_err(AppError::BadRequest)?;
-    let page = listings::list_products(&db, &query).await?;
-    let at = |n: u32| {
-        link(
-            &base,
-            "/api/products/",
-            query.with_page(n).canonical_query(Dialect::Api),
-        )
-    };
-    let current = page.page.page();
-    Ok(Json(ProductList {
-        count: page.count,
-        next: page.has_next().then(|| at(current + 1)),
-        previous: page.has_previous().then(|| at(current - 1)),
-        results: page.items.iter().map(ProductDto::from).collect(),
-    }))
+    let key = cache.keys().api_product_list(&query);
+    cached_json(&cache, &headers, key, async {
+        let page = listings::list_products(&db, &query).await?;
+        let at = |n: u32| {
+            link(
+                &base,
+                "/api/products/",
+                query.with_page(n).canonical_query(Dialect::Api),
+            )
+        };
+        let current = page.page.page();
+        Ok(ProductList {
+            count: page.count,
+            next: page.has_next().then(|| at(current + 1)),
+            previous: page.has_previous().then(|| at(current - 1)),
+            results: page.items.iter().map(ProductDto::from).collect(),
+        })
+    })
+    .await
 }
 
 #[utoipa::path(
@@ -122,10 +169,15 @@ async fn list_products(
 )]
 async fn get_product(
     State(db): State<DatabaseConnection>,
+    State(cache): State<Cache>,
+    headers: HeaderMap,
     PathParam(id): PathParam<String>,
-) -> Result<Json<ProductDto>, AppError> {
-    let product = catalog::product_by_id(&db, parse_id(&id)?).await?;
-    Ok(Json(ProductDto::from(&product)))
+) -> Result<Response, AppError> {
+    let id = parse_id(&id)?;
+    cached_json(&cache, &headers, cache.keys().api_product(id), async {
+        Ok(ProductDto::from(&catalog::product_by_id(&db, id).await?))
+    })
+    .await
 }
 
 #[utoipa::path(
@@ -141,30 +193,41 @@ async fn get_product(
 )]
 async fn list_categories(
     State(db): State<DatabaseConnection>,
+    State(cache): State<Cache>,
     State(base): State<PublicUrl>,
+    headers: HeaderMap,
     RawQuery(raw): RawQuery,
-) -> Result<Json<CategoryList>, AppError> {
+) -> Result<Response, AppError> {
     let page = page_request(&QueryPairs::parse(raw.as_deref()), "page_size")
         .map_err(AppError::BadRequest)?;
-    let all = catalog::categories(&db).await?;
+    let key = cache.keys().api_category_list(page);
+    cached_json(&cache, &headers, key, category_page(&db, &base, page)).await
+}
+
+async fn category_page(
+    db: &DatabaseConnection,
+    base: &PublicUrl,
+    page: PageRequest,
+) -> Result<CategoryList, AppError> {
+    let all = catalog::categories(db).await?;
     let count = all.len() as u64;
     let page_count = page.page_count(count);
     if page.page() > page_count {
         return Err(AppError::invalid_page());
     }
-    let at = |n: u32| link(&base, "/api/categories/", page_query(page.with_page(n)));
+    let at = |n: u32| link(base, "/api/categories/", page_query(page.with_page(n)));
     let results = all
         .iter()
         .skip(usize::try_from(page.offset()).unwrap_or(usize::MAX))
         .take(page.per_page() as usize)
         .map(CategoryDto::from)
         .collect();
-    Ok(Json(CategoryList {
+    Ok(CategoryList {
         count,
         next: (page.page() < page_count).then(|| at(page.page() + 1)),
         previous: (page.page() > 1).then(|| at(page.page() - 1)),
         results,
-    }))
+    })
 }
 
 /// The canonical query of a plain paginated list.
@@ -189,8 +252,13 @@ fn page_query(page: PageRequest) -> String {
 )]
 async fn get_category(
     State(db): State<DatabaseConnection>,
+    State(cache): State<Cache>,
+    headers: HeaderMap,
     PathParam(id): PathParam<String>,
-) -> Result<Json<CategoryDto>, AppError> {
-    let category = catalog::category_by_id(&db, parse_id(&id)?).await?;
-    Ok(Json(CategoryDto::from(&category)))
+) -> Result<Response, AppError> {
+    let id = parse_id(&id)?;
+    cached_json(&cache, &headers, cache.keys().api_category(id), async {
+        Ok(CategoryDto::from(&catalog::category_by_id(&db, id).await?))
+    })
+    .await
 }

@@ -7,6 +7,7 @@ use axum::{Json, Router};
 use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
 
+use crate::cache::Cache;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -20,20 +21,33 @@ async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// Whether the dependencies answer: 200 when ready, 503 when the database
-/// does not.
-async fn readyz(State(db): State<DatabaseConnection>) -> (StatusCode, Json<Value>) {
-    match db.ping().await {
-        Ok(()) => (
-            StatusCode::OK,
-            Json(json!({ "status": "ok", "database": "ok" })),
-        ),
+/// Whether the dependencies answer: 200 when the database does (Redis being
+/// down only degrades the shop), 503 when it does not.
+async fn readyz(
+    State(db): State<DatabaseConnection>,
+    State(cache): State<Cache>,
+) -> (StatusCode, Json<Value>) {
+    let database = match db.ping().await {
+        Ok(()) => "ok",
         Err(e) => {
             tracing::warn!(error = %e, "readiness: database unreachable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "unavailable", "database": "unreachable" })),
-            )
+            "unreachable"
         }
-    }
+    };
+    let redis = if !cache.enabled() {
+        "disabled"
+    } else if cache.ping().await.is_ok() {
+        "ok"
+    } else {
+        "unreachable"
+    };
+    let (status, code) = match (database, redis) {
+        ("ok", "ok" | "disabled") => ("ok", StatusCode::OK),
+        ("ok", _) => ("degraded", StatusCode::OK),
+        _ => ("unavailable", StatusCode::SERVICE_UNAVAILABLE),
+    };
+    (
+        code,
+        Json(json!({ "status": status, "database": database, "redis": redis })),
+    )
 }

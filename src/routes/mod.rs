@@ -3,6 +3,7 @@
 
 mod api;
 mod assets;
+pub mod cached;
 mod health;
 mod pages;
 

@@ -1,20 +1,29 @@
-//! The shop's HTML pages. Each page renders its catalog fragments on their
-//! own, then places them in the layout.
+//! The shop's HTML pages. A page is the layout (rendered per request: later
+//! it shows who is signed in) around catalog fragments that are cached in
+//! Redis and never see the visitor.
+
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
+use bytes::Bytes;
 use sea_orm::DatabaseConnection;
 
+use crate::cache::{Cache, CacheStatus, EntryKey, Filled, Tag};
 use crate::domain::{Dialect, ListingQuery, QueryPairs};
 use crate::error::{AppError, PageError};
 use crate::routes::PathParam;
+use crate::routes::cached::{CachedBody, HTML};
 use crate::services::{catalog, listings};
 use crate::state::AppState;
-use crate::views::fragments::{CategoryList, FilterForm, ProductCards, ProductDetail, ProductGrid};
-use crate::views::pages::{CategoriesPage, HomePage, ListingPage, ProductPage, Shell};
-use crate::views::{render, render_fragment};
+use crate::views::fragments::{
+    CategoryList, FilterForm, ListingMain, ProductCards, ProductGrid, ProductMain,
+};
+use crate::views::pages::{CategoriesPage, ContentPage, HomePage, Shell};
+use crate::views::{Fragment, render_fragment, render_html};
 
 /// Products shown under "New arrivals" on the home page.
 const HOME_NEWEST: u64 = 8;
@@ -28,22 +37,131 @@ pub fn router() -> Router<AppState> {
         .route("/products/{slug}", get(product))
 }
 
-async fn home(State(db): State<DatabaseConnection>) -> Result<Response, PageError> {
-    let cats = catalog::categories(&db).await?;
-    let newest = catalog::newest_products(&db, HOME_NEWEST).await?;
-    Ok(render(&HomePage {
-        shell: Shell::new("Home"),
-        categories: render_fragment(&CategoryList { categories: &cats })?,
-        newest: render_fragment(&ProductCards { products: &newest })?,
-    }))
+/// The fragments of one page, gathered from the cache.
+struct Parts<'a> {
+    cache: &'a Cache,
+    status: Option<CacheStatus>,
+    tags: Vec<Tag>,
+    ttl: Option<Duration>,
 }
 
-async fn categories(State(db): State<DatabaseConnection>) -> Result<Response, PageError> {
-    let cats = catalog::categories(&db).await?;
-    Ok(render(&CategoriesPage {
-        shell: Shell::new("Categories"),
-        list: render_fragment(&CategoryList { categories: &cats })?,
-    }))
+impl<'a> Parts<'a> {
+    fn new(cache: &'a Cache) -> Self {
+        Parts {
+            cache,
+            status: None,
+            tags: Vec::new(),
+            ttl: None,
+        }
+    }
+
+    /// A fragment (and its title) from the cache, or rendered by `fill`.
+    async fn fragment<Fut>(
+        &mut self,
+        key: EntryKey,
+        fill: Fut,
+    ) -> Result<(Fragment, String), AppError>
+    where
+        Fut: std::future::Future<Output = Result<(Fragment, String), AppError>>,
+    {
+        let cached = self
+            .cache
+            .get_or_fill(&key, || async {
+                let (fragment, title) = fill.await?;
+                Ok(Filled {
+                    body: Bytes::from(fragment.0),
+                    title,
+                })
+            })
+            .await?;
+        self.status = Some(
+            self.status
+                .map_or(cached.status, |s| s.combine(cached.status)),
+        );
+        let ttl = self.cache.ttl(key.ttl);
+        self.ttl = Some(self.ttl.map_or(ttl, |t| t.min(ttl)));
+        for tag in key.tags {
+            if !self.tags.contains(&tag) {
+                self.tags.push(tag);
+            }
+        }
+        let html = String::from_utf8(cached.body.to_vec())
+            .map_err(|_| AppError::Internal(format!("cached {} is not UTF-8", key.kind)))?;
+        Ok((Fragment(html), cached.title))
+    }
+
+    /// The page around the fragments, with the headers of a cached response.
+    fn respond(
+        self,
+        headers: &HeaderMap,
+        page: &impl askama::Template,
+    ) -> Result<Response, PageError> {
+        let html = render_html(page)?;
+        let etag = format!("\"{:032x}\"", xxhash_rust::xxh3::xxh3_128(html.as_bytes()));
+        Ok(CachedBody {
+            body: Bytes::from(html),
+            etag,
+            status: self.status.unwrap_or(CacheStatus::Bypass),
+            tags: self.tags,
+            ttl: self.ttl.unwrap_or_default(),
+            content_type: HTML,
+        }
+        .into_response(headers))
+    }
+}
+
+async fn category_list(db: &DatabaseConnection) -> Result<(Fragment, String), AppError> {
+    let cats = catalog::categories(db).await?;
+    Ok((
+        render_fragment(&CategoryList { categories: &cats })?,
+        String::new(),
+    ))
+}
+
+async fn home(
+    State(db): State<DatabaseConnection>,
+    State(cache): State<Cache>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let mut parts = Parts::new(&cache);
+    let (categories, _) = parts
+        .fragment(cache.keys().category_list(), category_list(&db))
+        .await?;
+    let (newest, _) = parts
+        .fragment(cache.keys().newest_products(), async {
+            let newest = catalog::newest_products(&db, HOME_NEWEST).await?;
+            Ok((
+                render_fragment(&ProductCards { products: &newest })?,
+                String::new(),
+            ))
+        })
+        .await?;
+    parts.respond(
+        &headers,
+        &HomePage {
+            shell: Shell::new("Home"),
+            categories,
+            newest,
+        },
+    )
+}
+
+async fn categories(
+    State(db): State<DatabaseConnection>,
+    State(cache): State<Cache>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let mut parts = Parts::new(&cache);
+    let (list, _) = parts
+        .fragment(cache.keys().category_list(), category_list(&db))
+        .await?;
+    parts.respond(
+        &headers,
+        &CategoriesPage {
+            shell: Shell::new("Categories"),
+            list,
+        },
+    )
 }
 
 fn parse_listing(raw: Option<String>) -> Result<ListingQuery, AppError> {
@@ -53,39 +171,66 @@ fn parse_listing(raw: Option<String>) -> Result<ListingQuery, AppError> {
 
 async fn category(
     State(db): State<DatabaseConnection>,
+    State(cache): State<Cache>,
+    headers: HeaderMap,
     PathParam(slug): PathParam<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, PageError> {
-    let cat = catalog::category_by_slug(&db, &slug).await?;
-    let mut query = parse_listing(raw)?;
     // The path names the category; a `category` parameter cannot widen it.
+    let mut query = parse_listing(raw)?;
     query.filter.category_slug = None;
-    query.filter.category_id = Some(cat.id);
-    let listing = listings::list_products(&db, &query).await?;
-    let path = format!("/categories/{}", cat.slug);
-    // The grid's links must not repeat the category: it is in the path.
-    let mut link_query = query.clone();
-    link_query.filter.category_id = None;
-    Ok(render(&ListingPage {
-        shell: Shell::new(cat.name.clone()),
-        heading: cat.name.clone(),
-        intro: cat.description.clone(),
-        filters: render_fragment(&FilterForm::new(&path, None, &link_query))?,
-        grid: render_fragment(&ProductGrid::new(&listing, &link_query, &path))?,
-    }))
+    let mut parts = Parts::new(&cache);
+    let (main, title) = parts
+        .fragment(cache.keys().category_listing(&slug, &query), async {
+            let cat = catalog::category_by_slug(&db, &slug).await?;
+            let path = format!("/categories/{}", cat.slug);
+            let mut by_id = query.clone();
+            by_id.filter.category_id = Some(cat.id);
+            let listing = listings::list_products(&db, &by_id).await?;
+            // Links carry the query without the category: it is in the path.
+            let main = ListingMain {
+                heading: cat.name.clone(),
+                intro: cat.description.clone(),
+                filters: render_fragment(&FilterForm::new(&path, None, &query))?,
+                grid: render_fragment(&ProductGrid::new(&listing, &query, &path))?,
+            };
+            Ok((render_fragment(&main)?, cat.name))
+        })
+        .await?;
+    parts.respond(
+        &headers,
+        &ContentPage {
+            shell: Shell::new(title),
+            main,
+        },
+    )
 }
 
 async fn products(
     State(db): State<DatabaseConnection>,
+    State(cache): State<Cache>,
+    headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, PageError> {
     let query = parse_listing(raw)?;
-    let listing = listings::list_products(&db, &query).await?;
-    let cats = catalog::categories(&db).await?;
     let (title, heading) = match &query.filter.search {
         Some(q) => (format!("Search: {q}"), format!("Results for “{q}”")),
         None => ("All products".to_owned(), "All products".to_owned()),
     };
+    let mut parts = Parts::new(&cache);
+    let (main, _) = parts
+        .fragment(cache.keys().product_listing(&query), async {
+            let listing = listings::list_products(&db, &query).await?;
+            let cats = catalog::categories(&db).await?;
+            let main = ListingMain {
+                heading,
+                intro: String::new(),
+                filters: render_fragment(&FilterForm::new("/products", Some(&cats), &query))?,
+                grid: render_fragment(&ProductGrid::new(&listing, &query, "/products"))?,
+            };
+            Ok((render_fragment(&main)?, String::new()))
+        })
+        .await?;
     let mut shell = Shell::new(title);
     shell.search = query
         .filter
@@ -93,24 +238,30 @@ async fn products(
         .as_ref()
         .map(|q| q.to_string())
         .unwrap_or_default();
-    Ok(render(&ListingPage {
-        shell,
-        heading,
-        intro: String::new(),
-        filters: render_fragment(&FilterForm::new("/products", Some(&cats), &query))?,
-        grid: render_fragment(&ProductGrid::new(&listing, &query, "/products"))?,
-    }))
+    parts.respond(&headers, &ContentPage { shell, main })
 }
 
 async fn product(
     State(db): State<DatabaseConnection>,
+    State(cache): State<Cache>,
+    headers: HeaderMap,
     PathParam(slug): PathParam<String>,
 ) -> Result<Response, PageError> {
-    let product = catalog::product_by_slug(&db, &slug).await?;
-    Ok(render(&ProductPage {
-        shell: Shell::new(product.name.clone()),
-        category_name: product.category.name.clone(),
-        category_slug: product.category.slug.clone(),
-        detail: render_fragment(&ProductDetail { product: &product })?,
-    }))
+    let mut parts = Parts::new(&cache);
+    let (main, title) = parts
+        .fragment(cache.keys().product_page(&slug), async {
+            let product = catalog::product_by_slug(&db, &slug).await?;
+            Ok((
+                render_fragment(&ProductMain { product: &product })?,
+                product.name.clone(),
+            ))
+        })
+        .await?;
+    parts.respond(
+        &headers,
+        &ContentPage {
+            shell: Shell::new(title),
+            main,
+        },
+    )
 }

@@ -8,7 +8,10 @@ mod words;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait, TransactionSession, TransactionTrait};
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, EntityTrait, PaginatorTrait, TransactionSession,
+    TransactionTrait,
+};
 
 use crate::domain::{Money, Slug};
 use crate::error::AppError;
@@ -116,19 +119,23 @@ pub async fn catalog_is_empty(db: &impl ConnectionTrait) -> Result<bool, AppErro
     Ok(category_entity::Entity::find().count(db).await? == 0)
 }
 
-/// Deletes every product and category.
-pub async fn clear(db: &impl ConnectionTrait) -> Result<(), AppError> {
-    product_entity::Entity::delete_many().exec(db).await?;
-    category_entity::Entity::delete_many().exec(db).await?;
-    Ok(())
-}
-
-/// Generates and inserts a catalog in one transaction, products in batches.
-pub async fn load<D: TransactionTrait>(db: &D, plan: SeedPlan) -> Result<(), AppError> {
+/// Generates and inserts a catalog in one transaction, products in batches;
+/// with `reset`, the existing catalog is deleted first. The whole cache is
+/// marked stale in the same transaction (bulk inserts run no hooks); the
+/// caller applies that after commit with `Cache::flush_outbox`.
+pub async fn load<D: TransactionTrait>(
+    db: &D,
+    plan: SeedPlan,
+    reset: bool,
+) -> Result<(), AppError> {
     let txn = db.begin().await?;
+    if reset {
+        product_entity::Entity::delete_many().exec(&txn).await?;
+        category_entity::Entity::delete_many().exec(&txn).await?;
+    }
     let mut ids = Vec::with_capacity(plan.categories as usize);
     for new in generate_categories(plan) {
-        ids.push(writes::create_category(&txn, new).await?.id);
+        ids.push(writes::category_active_model(new).insert(&txn).await?.id);
     }
     let products = generate_products(plan, &ids);
     for chunk in products.chunks(BATCH) {
@@ -137,6 +144,7 @@ pub async fn load<D: TransactionTrait>(db: &D, plan: SeedPlan) -> Result<(), App
             .exec(&txn)
             .await?;
     }
+    writes::record_everything_changed(&txn).await?;
     txn.commit().await?;
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 use askama::Template;
 
+use super::Fragment;
 use crate::domain::{Dialect, ListingQuery, ProductSort};
 use crate::services::{CategorySummary, ProductPage, ProductView};
 
@@ -18,10 +19,21 @@ pub struct ProductCards<'a> {
     pub products: &'a [ProductView],
 }
 
+/// A product page's content: breadcrumbs and the product.
 #[derive(Template)]
-#[template(path = "fragments/product_detail.html")]
-pub struct ProductDetail<'a> {
+#[template(path = "fragments/product_main.html")]
+pub struct ProductMain<'a> {
     pub product: &'a ProductView,
+}
+
+/// A listing page's content: heading, filter form and grid.
+#[derive(Template)]
+#[template(path = "fragments/listing_main.html")]
+pub struct ListingMain {
+    pub heading: String,
+    pub intro: String,
+    pub filters: Fragment,
+    pub grid: Fragment,
 }
 
 /// One link of the pagination nav.

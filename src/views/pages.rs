@@ -35,23 +35,12 @@ pub struct CategoriesPage {
     pub list: Fragment,
 }
 
+/// A page whose whole content is one (cached) fragment.
 #[derive(Template)]
-#[template(path = "pages/listing.html")]
-pub struct ListingPage {
+#[template(path = "pages/content.html")]
+pub struct ContentPage {
     pub shell: Shell,
-    pub heading: String,
-    pub intro: String,
-    pub filters: Fragment,
-    pub grid: Fragment,
-}
-
-#[derive(Template)]
-#[template(path = "pages/product.html")]
-pub struct ProductPage {
-    pub shell: Shell,
-    pub category_name: String,
-    pub category_slug: String,
-    pub detail: Fragment,
+    pub main: Fragment,
 }
 
 #[derive(Template)]

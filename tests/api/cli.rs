@@ -5,12 +5,14 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::helpers::{TestDatabase, postgres_admin_url};
+use crate::helpers::{TestDatabase, postgres_admin_url, unique_name};
 
 const BIN: &str = env!("CARGO_BIN_EXE_storefront");
 
+/// The binary with a clean environment and a cache key prefix of its own.
 fn storefront(envs: &[(&str, &str)], args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
+    cmd.env("CACHE_KEY_PREFIX", unique_name("sfcli"));
     cmd.args(args)
         .env_remove("DATABASE_URL")
         .env_remove("STOREFRONT_ADDR")
@@ -128,7 +130,13 @@ async fn postgres_is_never_seeded_unless_asked() {
 #[tokio::test]
 async fn seed_is_deterministic_and_refuses_to_mix_catalogs() {
     let db = TestDatabase::create().await;
-    let env = [("DATABASE_URL", db.url.as_str())];
+    // One prefix for every run here: a reseed must invalidate what the
+    // server cached before it.
+    let prefix = unique_name("sfseed");
+    let env = [
+        ("DATABASE_URL", db.url.as_str()),
+        ("CACHE_KEY_PREFIX", prefix.as_str()),
+    ];
     let out = storefront(&env, &["migrate"]).output().unwrap();
     assert!(
         out.status.success(),
@@ -191,6 +199,20 @@ async fn seed_is_deterministic_and_refuses_to_mix_catalogs() {
     );
     let served = serve(&env, &["serve"]);
     let second = listing(&served).await;
+    // New rows (new ids): the reseed invalidated what was cached before it.
+    let ids = |v: &serde_json::Value| -> Vec<i64> {
+        v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_i64().unwrap())
+            .collect()
+    };
+    assert_ne!(
+        ids(&first),
+        ids(&second),
+        "served the cache of the old catalog"
+    );
     let names = |v: &serde_json::Value| -> Vec<(String, String, String)> {
         v["results"]
             .as_array()

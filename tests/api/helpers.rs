@@ -7,10 +7,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use storefront::cache::Cache;
 use storefront::config::{DatabaseUrl, Settings};
 use storefront::domain::{Money, Slug};
 use storefront::services::writes::{self, NewCategory, NewProduct};
 use storefront::startup::Application;
+use storefront::state::AppState;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -40,7 +42,7 @@ macro_rules! on_both_backends {
     };
 }
 
-fn unique_name(prefix: &str) -> String {
+pub fn unique_name(prefix: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let nanos = std::time::SystemTime::now()
@@ -48,6 +50,32 @@ fn unique_name(prefix: &str) -> String {
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
     format!("{prefix}_{}_{n}_{nanos}", std::process::id())
+}
+
+pub fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// Fails the test, with how to start Redis, when the shared Redis is down.
+pub async fn require_redis(url: &str) {
+    let client = redis::Client::open(url).expect("redis url");
+    let reachable = match tokio::time::timeout(
+        Duration::from_secs(3),
+        client.get_multiplexed_async_connection(),
+    )
+    .await
+    {
+        Ok(Ok(mut conn)) => redis::cmd("PING")
+            .query_async::<String>(&mut conn)
+            .await
+            .is_ok(),
+        _ => false,
+    };
+    assert!(
+        reachable,
+        "Redis is not reachable at {url}. Start it with `redis-server --daemonize yes` \
+         or `docker compose up -d redis`, or set TEST_REDIS_URL."
+    );
 }
 
 pub fn postgres_admin_url() -> String {
@@ -139,10 +167,14 @@ impl Store {
         }
     }
 
+    /// Settings for this database, on a free port, with a cache key prefix
+    /// of its own so tests sharing one Redis never see each other's keys.
     pub fn settings(&self) -> Settings {
         let mut settings =
             Settings::with_database(DatabaseUrl::parse(&self.url()).expect("test database url"));
         settings.addr = "127.0.0.1:0".parse().expect("address");
+        settings.cache.redis_url = redis_url();
+        settings.cache.key_prefix = unique_name("sft");
         settings
     }
 }
@@ -151,16 +183,18 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub db: DatabaseConnection,
+    pub state: AppState,
     pub fixture: Fixture,
-    /// Keeps the database alive (and removes it) for the test's duration.
-    _store: Store,
+    /// Keeps the database alive (and removes it) for the test's duration;
+    /// `None` for a second instance sharing another's database.
+    _store: Option<Store>,
 }
 
 impl TestApp {
     /// A server over a fresh database holding the [`Fixture`] catalog.
     pub async fn spawn(backend: Backend) -> TestApp {
         let app = Self::spawn_empty(backend).await;
-        let fixture = Fixture::load(&app.db).await;
+        let fixture = Fixture::load(&app.db, &app.state.cache).await;
         TestApp { fixture, ..app }
     }
 
@@ -171,13 +205,27 @@ impl TestApp {
     }
 
     pub async fn spawn_with(store: Store, configure: impl FnOnce(&mut Settings)) -> TestApp {
-        let mut settings = store.settings();
+        let settings = store.settings();
+        Self::spawn_settings(Some(store), settings, configure).await
+    }
+
+    /// A server with explicit settings (e.g. a second instance sharing the
+    /// first one's database and cache prefix).
+    pub async fn spawn_settings(
+        store: Option<Store>,
+        mut settings: Settings,
+        configure: impl FnOnce(&mut Settings),
+    ) -> TestApp {
         configure(&mut settings);
+        if settings.cache.enabled {
+            require_redis(&settings.cache.redis_url).await;
+        }
         let app = Application::build(settings)
             .await
             .expect("application starts");
         let address = format!("http://127.0.0.1:{}", app.port());
         let db = app.state().db.clone();
+        let state = app.state().clone();
         tokio::spawn(app.run_until_stopped());
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -188,9 +236,22 @@ impl TestApp {
             address,
             client,
             db,
+            state,
             fixture: Fixture::default(),
             _store: store,
         }
+    }
+
+    /// Another app instance on the same database, Redis and key prefix.
+    pub async fn second_instance(&self) -> TestApp {
+        let settings = (*self.state.settings).clone();
+        let mut app = Self::spawn_settings(None, settings, |_| {}).await;
+        app.fixture = self.fixture.clone();
+        app
+    }
+
+    pub fn cache(&self) -> &Cache {
+        &self.state.cache
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -296,7 +357,7 @@ pub struct Fixture {
 pub const STANDS: u32 = 45;
 
 impl Fixture {
-    pub async fn load(db: &DatabaseConnection) -> Fixture {
+    pub async fn load(db: &DatabaseConnection, cache: &Cache) -> Fixture {
         let mut fixture = Fixture::default();
         for (name, slug, description) in [
             ("Computers", "computers", "Laptops and accessories"),
@@ -305,6 +366,7 @@ impl Fixture {
         ] {
             let c = writes::create_category(
                 db,
+                cache,
                 NewCategory {
                     name: name.into(),
                     slug: Slug::parse(slug).unwrap(),
@@ -416,6 +478,7 @@ impl Fixture {
             let created_at = base - chrono::Duration::hours(i as i64 * 7);
             let p = writes::create_product(
                 db,
+                cache,
                 NewProduct {
                     category_id,
                     name: name.clone(),

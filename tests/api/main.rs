@@ -4,8 +4,10 @@
 mod helpers;
 mod oracle;
 
+mod cache;
 mod catalog_api;
 mod catalog_pages;
 mod cli;
 mod openapi;
+mod redis_server;
 mod search_index;

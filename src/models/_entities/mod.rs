@@ -2,5 +2,6 @@
 //! finders) lives beside them in `models/`, so regenerating an entity never
 //! touches hand-written code.
 
+pub mod cache_outbox;
 pub mod category;
 pub mod product;

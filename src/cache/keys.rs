@@ -1,0 +1,225 @@
+//! Every Redis key the shop uses is built here: entries are
+//! `{prefix}:{version}:{kind}:{discriminator}`, tags `{prefix}:tag:{name}`.
+//! Discriminators are canonical forms (see `domain::listing`), so spellings
+//! of one request share one entry, and junk parameters never reach a key;
+//! long ones are hashed, so no input is ever stored raw in a key.
+
+use super::tags::Tag;
+use crate::domain::{Dialect, ListingQuery, PageRequest};
+
+/// The templates compiled into this binary (see build.rs).
+pub const TEMPLATES_DIGEST: &str = env!("STOREFRONT_TEMPLATES_DIGEST");
+
+/// Discriminators longer than this are replaced by their hash.
+const MAX_RAW_DISCRIMINATOR: usize = 64;
+
+/// Which configured TTL an entry gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TtlClass {
+    Categories,
+    ProductLists,
+    ProductDetail,
+}
+
+/// One cacheable thing: its Redis key, the tags it depends on, its TTL class.
+#[derive(Clone, Debug)]
+pub struct EntryKey {
+    pub key: String,
+    /// Metric label: what kind of entry this is.
+    pub kind: &'static str,
+    pub tags: Vec<Tag>,
+    pub ttl: TtlClass,
+}
+
+#[derive(Clone, Debug)]
+pub struct Keys {
+    prefix: String,
+    version: String,
+}
+
+fn bounded(raw: &str) -> String {
+    if raw.is_empty() {
+        "-".to_owned()
+    } else if raw.len() <= MAX_RAW_DISCRIMINATOR && raw.bytes().all(|b| b.is_ascii_graphic()) {
+        raw.to_owned()
+    } else {
+        format!("h{:032x}", xxhash_rust::xxh3::xxh3_128(raw.as_bytes()))
+    }
+}
+
+impl Keys {
+    /// `cache_version` is the operator's CACHE_VERSION; the templates digest
+    /// is added to it.
+    pub fn new(prefix: &str, cache_version: &str) -> Self {
+        Keys {
+            prefix: prefix.to_owned(),
+            version: format!("{cache_version}-{}", &TEMPLATES_DIGEST[..8]),
+        }
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    pub fn tag(&self, tag: &Tag) -> String {
+        format!("{}:tag:{}", self.prefix, bounded(&tag.name()))
+    }
+
+    /// Matches this app's keys of every version (for `cache stats`).
+    pub fn pattern(&self) -> String {
+        format!("{}:*", self.prefix)
+    }
+
+    fn entry(
+        &self,
+        kind: &'static str,
+        discriminator: &str,
+        mut tags: Vec<Tag>,
+        ttl: TtlClass,
+    ) -> EntryKey {
+        tags.insert(0, Tag::All);
+        EntryKey {
+            key: format!(
+                "{}:{}:{kind}:{}",
+                self.prefix,
+                self.version,
+                bounded(discriminator)
+            ),
+            kind,
+            tags,
+            ttl,
+        }
+    }
+
+    pub fn api_product_list(&self, q: &ListingQuery) -> EntryKey {
+        self.entry(
+            "api-products",
+            &q.canonical_query(Dialect::Api),
+            vec![Tag::Lists],
+            TtlClass::ProductLists,
+        )
+    }
+
+    pub fn api_product(&self, id: i32) -> EntryKey {
+        self.entry(
+            "api-product",
+            &id.to_string(),
+            vec![Tag::Product(id), Tag::CategoryNames],
+            TtlClass::ProductDetail,
+        )
+    }
+
+    pub fn api_category_list(&self, page: PageRequest) -> EntryKey {
+        let q = ListingQuery {
+            page,
+            ..ListingQuery::default()
+        };
+        self.entry(
+            "api-categories",
+            &q.canonical_query(Dialect::Api),
+            vec![Tag::Categories],
+            TtlClass::Categories,
+        )
+    }
+
+    pub fn api_category(&self, id: i32) -> EntryKey {
+        self.entry(
+            "api-category",
+            &id.to_string(),
+            vec![Tag::Categories],
+            TtlClass::Categories,
+        )
+    }
+
+    pub fn category_list(&self) -> EntryKey {
+        self.entry(
+            "html-category-list",
+            "",
+            vec![Tag::Categories],
+            TtlClass::Categories,
+        )
+    }
+
+    pub fn newest_products(&self) -> EntryKey {
+        self.entry("html-newest", "", vec![Tag::Lists], TtlClass::ProductLists)
+    }
+
+    pub fn product_listing(&self, q: &ListingQuery) -> EntryKey {
+        self.entry(
+            "html-products",
+            &q.canonical_query(Dialect::Html),
+            vec![Tag::Lists],
+            TtlClass::ProductLists,
+        )
+    }
+
+    /// A category's page: header, filters and grid. Its count and name come
+    /// from `Categories`, its products from `Lists`.
+    pub fn category_listing(&self, slug: &str, q: &ListingQuery) -> EntryKey {
+        let discriminator = format!("{slug}?{}", q.canonical_query(Dialect::Html));
+        self.entry(
+            "html-category",
+            &discriminator,
+            vec![Tag::Lists, Tag::Categories],
+            TtlClass::ProductLists,
+        )
+    }
+
+    pub fn product_page(&self, slug: &str) -> EntryKey {
+        self.entry(
+            "html-product",
+            slug,
+            vec![Tag::ProductSlug(slug.to_owned()), Tag::CategoryNames],
+            TtlClass::ProductDetail,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::QueryPairs;
+
+    fn api(raw: &str) -> ListingQuery {
+        ListingQuery::parse(Dialect::Api, &QueryPairs::parse(Some(raw))).unwrap()
+    }
+
+    #[test]
+    fn spellings_of_one_query_share_one_key() {
+        let keys = Keys::new("shop", "1");
+        let a = keys.api_product_list(&api("page=1&ordering=price")).key;
+        let b = keys.api_product_list(&api("ordering=price")).key;
+        let c = keys
+            .api_product_list(&api("ordering=price&utm_source=x"))
+            .key;
+        assert_eq!(a, b);
+        assert_eq!(b, c);
+        assert!(
+            a.starts_with(&format!("shop:1-{}:api-products:", &TEMPLATES_DIGEST[..8])),
+            "{a}"
+        );
+    }
+
+    #[test]
+    fn long_or_odd_inputs_are_hashed_not_stored() {
+        let keys = Keys::new("shop", "1");
+        let long = "x".repeat(150);
+        let key = keys.api_product_list(&api(&format!("search={long}"))).key;
+        assert!(!key.contains(&long));
+        assert!(key.len() < 100, "{key}");
+        let spaced = keys.product_page("a b").key;
+        assert!(!spaced.contains(' '), "{spaced}");
+    }
+
+    #[test]
+    fn the_version_separates_deploys() {
+        let a = Keys::new("shop", "1").category_list().key;
+        let b = Keys::new("shop", "2").category_list().key;
+        assert_ne!(a, b);
+        assert_eq!(Keys::new("shop", "1").tag(&Tag::Lists), "shop:tag:lists");
+    }
+}

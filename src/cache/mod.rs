@@ -1,0 +1,466 @@
+//! The Redis cache: fragments and API bodies stored as bytes, ready to send.
+//!
+//! - Keys and tags are built only in [`keys`]; an entry records the version of
+//!   each tag it depends on ([`entry`]), and a hit is an entry whose recorded
+//!   versions all equal the current ones, checked with one MGET.
+//! - A write changes its tags' versions (one SET each): constant cost, no
+//!   SCAN. Versions are random, so a tag lost to eviction or a restart can
+//!   never come back with an old entry's value.
+//! - Readers take the versions *before* reading the database, so an entry
+//!   filled from data older than a write is stored under old versions and
+//!   never served (no stale fill).
+//! - Writes record their tags in an outbox in the same transaction; the tags
+//!   are applied after commit, and again by a background flusher until
+//!   Redis has taken them (never lost).
+//! - Every Redis call is bounded by a timeout, and a circuit breaker skips a
+//!   failing Redis entirely: the shop then answers from the database.
+
+mod breaker;
+pub mod entry;
+mod flight;
+pub mod keys;
+pub mod outbox;
+pub mod tags;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use rand::Rng;
+use redis::aio::ConnectionManager;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use crate::config::CacheSettings;
+use crate::error::AppError;
+use crate::models::_entities::cache_outbox;
+pub use breaker::Breaker;
+use breaker::Permit;
+use entry::Entry;
+use flight::Flights;
+pub use keys::{EntryKey, Keys, TtlClass};
+pub use tags::Tag;
+
+/// How a response was served, sent as `X-Cache`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CacheStatus {
+    Hit,
+    Miss,
+    /// Redis skipped: disabled, or unavailable.
+    Bypass,
+}
+
+impl CacheStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CacheStatus::Hit => "HIT",
+            CacheStatus::Miss => "MISS",
+            CacheStatus::Bypass => "BYPASS",
+        }
+    }
+
+    /// The status of a response composed of several entries.
+    pub fn combine(self, other: CacheStatus) -> CacheStatus {
+        use CacheStatus::*;
+        match (self, other) {
+            (Bypass, _) | (_, Bypass) => Bypass,
+            (Miss, _) | (_, Miss) => Miss,
+            _ => Hit,
+        }
+    }
+}
+
+/// What a fill produces: the body and, for pages, their title.
+pub struct Filled {
+    pub body: Bytes,
+    pub title: String,
+}
+
+/// A cached (or freshly filled) body.
+#[derive(Clone, Debug)]
+pub struct Cached {
+    pub body: Bytes,
+    pub title: String,
+    pub etag: String,
+    pub status: CacheStatus,
+}
+
+impl Cached {
+    fn from_entry(e: Entry, status: CacheStatus) -> Self {
+        Cached {
+            etag: e.etag(),
+            body: e.body,
+            title: e.title,
+            status,
+        }
+    }
+}
+
+/// Counters for `/metrics` and `cache stats`.
+#[derive(Default)]
+pub struct CacheCounters {
+    pub hits: AtomicU64,
+    pub misses: AtomicU64,
+    pub bypasses: AtomicU64,
+    pub errors: AtomicU64,
+    pub fills: AtomicU64,
+    pub invalidations: AtomicU64,
+}
+
+/// Called between a fill's database read and its store; tests use it to
+/// interleave a write there.
+pub type FillHook = Arc<dyn Fn(&str) -> futures_util::future::BoxFuture<'static, ()> + Send + Sync>;
+
+struct Inner {
+    keys: Keys,
+    settings: CacheSettings,
+    redis: Option<ConnectionManager>,
+    db: DatabaseConnection,
+    breaker: Breaker,
+    flights: Flights<Result<Cached, AppError>>,
+    counters: CacheCounters,
+    fill_hook: std::sync::RwLock<Option<FillHook>>,
+}
+
+#[derive(Clone)]
+pub struct Cache {
+    inner: Arc<Inner>,
+}
+
+/// A Redis failure, already counted by the breaker.
+#[derive(Debug, thiserror::Error)]
+#[error("redis: {0}")]
+pub struct CacheError(String);
+
+fn random_version() -> u64 {
+    // Never 0, so a version always differs from "absent".
+    rand::rng().random_range(1..=u64::MAX)
+}
+
+fn parse_version(raw: &[u8]) -> Option<u64> {
+    std::str::from_utf8(raw).ok()?.parse().ok()
+}
+
+impl Cache {
+    /// Builds the cache. The Redis connection is made lazily, so the shop
+    /// starts (degraded) when Redis is down.
+    pub fn new(settings: &CacheSettings, db: DatabaseConnection) -> Result<Self, String> {
+        let redis = if settings.enabled {
+            let client = redis::Client::open(settings.redis_url.as_str())
+                .map_err(|e| format!("REDIS_URL: {e}"))?;
+            let config = redis::aio::ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(settings.timeout.max(Duration::from_millis(250))))
+                .set_response_timeout(Some(settings.timeout))
+                .set_number_of_retries(1)
+                .set_max_delay(Duration::from_millis(500));
+            Some(
+                ConnectionManager::new_lazy_with_config(client, config)
+                    .map_err(|e| format!("REDIS_URL: {e}"))?,
+            )
+        } else {
+            None
+        };
+        Ok(Cache {
+            inner: Arc::new(Inner {
+                keys: Keys::new(&settings.key_prefix, &settings.version),
+                settings: settings.clone(),
+                redis,
+                db,
+                breaker: Breaker::new(settings.breaker_cooldown),
+                flights: Flights::default(),
+                counters: CacheCounters::default(),
+                fill_hook: std::sync::RwLock::new(None),
+            }),
+        })
+    }
+
+    pub fn keys(&self) -> &Keys {
+        &self.inner.keys
+    }
+
+    pub fn counters(&self) -> &CacheCounters {
+        &self.inner.counters
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.inner.redis.is_some()
+    }
+
+    /// Whether Redis is currently being used (breaker closed).
+    pub fn healthy(&self) -> bool {
+        self.enabled() && self.inner.breaker.is_closed()
+    }
+
+    #[doc(hidden)]
+    pub fn set_fill_hook(&self, hook: Option<FillHook>) {
+        *self
+            .inner
+            .fill_hook
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = hook;
+    }
+
+    pub fn ttl(&self, class: TtlClass) -> Duration {
+        let s = &self.inner.settings;
+        match class {
+            TtlClass::Categories => s.ttl_categories,
+            TtlClass::ProductLists => s.ttl_product_lists,
+            TtlClass::ProductDetail => s.ttl_product_detail,
+        }
+    }
+
+    /// The TTL with up to 10% taken off at random.
+    fn ttl_with_jitter(&self, class: TtlClass) -> Duration {
+        let ttl = self.ttl(class);
+        let jitter = ttl.as_millis() as u64 / 10;
+        ttl - Duration::from_millis(rand::rng().random_range(0..=jitter))
+    }
+
+    /// Runs a Redis command with the timeout; failures open the breaker.
+    async fn call<T: redis::FromRedisValue>(&self, cmd: &redis::Pipeline) -> Result<T, CacheError> {
+        let Some(redis) = &self.inner.redis else {
+            return Err(CacheError("disabled".into()));
+        };
+        let mut conn = redis.clone();
+        let result =
+            tokio::time::timeout(self.inner.settings.timeout, cmd.query_async::<T>(&mut conn))
+                .await;
+        let error = match result {
+            Ok(Ok(v)) => return Ok(v),
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!(
+                "no answer within {} ms",
+                self.inner.settings.timeout.as_millis()
+            ),
+        };
+        self.inner.counters.errors.fetch_add(1, Ordering::Relaxed);
+        self.inner.breaker.failure(&error);
+        Err(CacheError(error))
+    }
+
+    /// Serves `entry` from Redis, or fills it with `fill` and stores it.
+    pub async fn get_or_fill<F, Fut>(&self, entry: &EntryKey, fill: F) -> Result<Cached, AppError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Filled, AppError>>,
+    {
+        let counters = &self.inner.counters;
+        let bypass = |filled: Filled| {
+            counters.bypasses.fetch_add(1, Ordering::Relaxed);
+            Cached::from_entry(
+                Entry::new(Vec::new(), filled.title, filled.body),
+                CacheStatus::Bypass,
+            )
+        };
+        let permit = if self.enabled() {
+            self.inner.breaker.permit()
+        } else {
+            Permit::Skip
+        };
+        if permit == Permit::Skip {
+            return Ok(bypass(fill().await?));
+        }
+        let Ok((found, versions)) = self.lookup(entry, permit).await else {
+            return Ok(bypass(fill().await?));
+        };
+        if let Some(e) = found
+            .and_then(Entry::decode)
+            .filter(|e| e.versions == versions)
+        {
+            counters.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(Cached::from_entry(e, CacheStatus::Hit));
+        }
+        counters.misses.fetch_add(1, Ordering::Relaxed);
+        let flight = format!(
+            "{}#{}",
+            entry.key,
+            versions
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(".")
+        );
+        self.inner
+            .flights
+            .run(flight, || async move {
+                let filled = fill().await?;
+                counters.fills.fetch_add(1, Ordering::Relaxed);
+                let hook = self
+                    .inner
+                    .fill_hook
+                    .read()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone();
+                if let Some(hook) = hook {
+                    hook(&entry.key).await;
+                }
+                let e = Entry::new(versions, filled.title, filled.body);
+                let ttl = self.ttl_with_jitter(entry.ttl);
+                let mut store = redis::pipe();
+                store
+                    .cmd("SET")
+                    .arg(&entry.key)
+                    .arg(e.encode())
+                    .arg("PX")
+                    .arg(ttl.as_millis() as u64)
+                    .ignore();
+                // A failed store costs only the next request a miss.
+                let _ = self.call::<()>(&store).await;
+                Ok(Cached::from_entry(e, CacheStatus::Miss))
+            })
+            .await
+    }
+
+    /// One round trip: the entry and the current version of each of its
+    /// tags. Absent tags are created with a fresh random version.
+    async fn lookup(
+        &self,
+        entry: &EntryKey,
+        permit: Permit,
+    ) -> Result<(Option<Bytes>, Vec<u64>), CacheError> {
+        let tag_keys: Vec<String> = entry.tags.iter().map(|t| self.inner.keys.tag(t)).collect();
+        let mut get = redis::pipe();
+        get.cmd("MGET").arg(&entry.key).arg(&tag_keys);
+        let (mut values,): (Vec<Option<Vec<u8>>>,) = self.call(&get).await?;
+        if permit == Permit::Probe {
+            // Back from an outage: apply the invalidations recorded meanwhile
+            // before serving anything cached.
+            self.flush_outbox()
+                .await
+                .map_err(|e| CacheError(e.to_string()))?;
+            self.inner.breaker.success();
+            let (again,): (Vec<Option<Vec<u8>>>,) = self.call(&get).await?;
+            values = again;
+        }
+        if values.len() != tag_keys.len() + 1 {
+            return Err(CacheError(
+                "MGET answered the wrong number of values".into(),
+            ));
+        }
+        let found = values.remove(0).map(Bytes::from);
+        let mut versions: Vec<Option<u64>> = values
+            .iter()
+            .map(|v| v.as_deref().and_then(parse_version))
+            .collect();
+        let missing: Vec<usize> = (0..versions.len())
+            .filter(|&i| versions[i].is_none())
+            .collect();
+        if !missing.is_empty() {
+            let mut init = redis::pipe();
+            let fresh: Vec<u64> = missing.iter().map(|_| random_version()).collect();
+            for (&i, v) in missing.iter().zip(&fresh) {
+                // NX GET: keep (and learn) a version another instance just set.
+                init.cmd("SET")
+                    .arg(&tag_keys[i])
+                    .arg(v.to_string())
+                    .arg("NX")
+                    .arg("GET");
+            }
+            let previous: Vec<Option<Vec<u8>>> = self.call(&init).await?;
+            for ((&i, v), prev) in missing.iter().zip(fresh).zip(previous) {
+                versions[i] = Some(prev.as_deref().and_then(parse_version).unwrap_or(v));
+            }
+        }
+        Ok((
+            found,
+            versions.into_iter().map(|v| v.unwrap_or(0)).collect(),
+        ))
+    }
+
+    /// Gives each tag a new version: every entry that depends on one of them
+    /// is no longer served. Constant cost in the number of cached keys.
+    pub async fn invalidate(&self, tags: &[Tag]) -> Result<(), CacheError> {
+        if !self.enabled() || tags.is_empty() {
+            return Ok(());
+        }
+        let mut set = redis::pipe();
+        for tag in tags {
+            set.cmd("SET")
+                .arg(self.inner.keys.tag(tag))
+                .arg(random_version().to_string())
+                .ignore();
+        }
+        self.call::<()>(&set).await?;
+        self.inner
+            .counters
+            .invalidations
+            .fetch_add(tags.len() as u64, Ordering::Relaxed);
+        for tag in tags {
+            metrics_tag(tag);
+        }
+        Ok(())
+    }
+
+    /// Applies pending invalidations from the outbox and deletes them.
+    /// Returns how many outbox rows were applied.
+    pub async fn flush_outbox(&self) -> Result<usize, FlushError> {
+        if !self.enabled() {
+            return Ok(0);
+        }
+        let mut applied = 0;
+        loop {
+            let rows = cache_outbox::Entity::find()
+                .order_by_asc(cache_outbox::Column::Id)
+                .limit(500)
+                .all(&self.inner.db)
+                .await
+                .map_err(|e| FlushError::Database(e.to_string()))?;
+            if rows.is_empty() {
+                return Ok(applied);
+            }
+            let mut tags: Vec<Tag> = rows
+                .iter()
+                .flat_map(|r| r.tags.split(' ').filter_map(Tag::parse))
+                .collect();
+            tags.sort();
+            tags.dedup();
+            self.invalidate(&tags)
+                .await
+                .map_err(|e| FlushError::Redis(e.to_string()))?;
+            let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+            cache_outbox::Entity::delete_many()
+                .filter(cache_outbox::Column::Id.is_in(ids))
+                .exec(&self.inner.db)
+                .await
+                .map_err(|e| FlushError::Database(e.to_string()))?;
+            applied += rows.len();
+        }
+    }
+
+    /// Retries pending invalidations forever, every `outbox_interval`.
+    pub fn spawn_outbox_flusher(&self) -> tokio::task::JoinHandle<()> {
+        let cache = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(cache.inner.settings.outbox_interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                // An open breaker is probed by the next request, which
+                // flushes before serving anything cached.
+                if cache.inner.breaker.is_closed()
+                    && let Err(e) = cache.flush_outbox().await
+                {
+                    tracing::debug!(error = %e, "outbox flush deferred");
+                }
+            }
+        })
+    }
+
+    /// `PING`, for readiness.
+    pub async fn ping(&self) -> Result<(), CacheError> {
+        let mut ping = redis::pipe();
+        ping.cmd("PING").ignore();
+        self.call::<()>(&ping).await
+    }
+}
+
+fn metrics_tag(_tag: &Tag) {}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FlushError {
+    #[error("outbox: {0}")]
+    Database(String),
+    #[error("outbox: {0}")]
+    Redis(String),
+}

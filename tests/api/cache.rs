@@ -1,0 +1,490 @@
+//! The Redis cache: hits and misses, HTTP revalidation, normalized keys,
+//! TTLs, exact invalidation on every kind of write, two instances, the
+//! stale-fill race, stampedes, and Redis failing in every way.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use storefront::cache::FillHook;
+use storefront::domain::{Money, Slug};
+use storefront::services::writes::{self, CategoryChanges, NewProduct, ProductChanges};
+
+use crate::helpers::{Backend, TestApp};
+use crate::on_both_backends;
+use crate::redis_server::RedisServer;
+
+async fn x_cache(app: &TestApp, path: &str) -> String {
+    let response = app.get(path).await;
+    assert!(
+        response.status().is_success(),
+        "GET {path}: {}",
+        response.status()
+    );
+    response
+        .headers()
+        .get("x-cache")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("none")
+        .to_owned()
+}
+
+async fn price_of(app: &TestApp, id: i32) -> String {
+    app.get_json(&format!("/api/products/{id}/"), 200).await["price"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Keys under this app's prefix (a test may SCAN; the app never does).
+async fn cached_keys(app: &TestApp, redis_url: &str) -> Vec<String> {
+    let client = redis::Client::open(redis_url).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let pattern = format!("{}:*", app.cache().keys().prefix());
+    let mut keys: Vec<String> = Vec::new();
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(&pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        keys.extend(batch);
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
+    keys.retain(|k| !k.contains(":tag:"));
+    keys.sort();
+    keys
+}
+
+fn set_price(cents: i64) -> ProductChanges {
+    ProductChanges {
+        price: Some(Money::from_cents(cents).unwrap()),
+        ..Default::default()
+    }
+}
+
+on_both_backends! {
+    async fn a_second_request_is_a_hit_with_the_same_bytes(app: TestApp) {
+        for path in ["/api/products/?search=laptop&page=2", "/api/categories/", "/products?q=laptop", "/categories", "/", "/categories/books"] {
+            let first = app.get(path).await;
+            assert_eq!(first.headers()["x-cache"], "MISS", "{path}");
+            let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+            let body = first.text().await.unwrap();
+            let second = app.get(path).await;
+            assert_eq!(second.headers()["x-cache"], "HIT", "{path}");
+            assert_eq!(second.headers()["etag"].to_str().unwrap(), etag, "{path}");
+            assert_eq!(second.text().await.unwrap(), body, "{path}");
+        }
+        let p = app.fixture.product("Steel Laptop 13");
+        for path in [format!("/api/products/{}/", p.id), format!("/products/{}", p.slug)] {
+            assert_eq!(x_cache(&app, &path).await, "MISS");
+            assert_eq!(x_cache(&app, &path).await, "HIT");
+        }
+    }
+
+    async fn etags_revalidate_with_304(app: TestApp) {
+        for path in ["/api/products/", "/products/steel-laptop-13"] {
+            let first = app.get(path).await;
+            let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+            assert!(etag.starts_with('"') && etag.ends_with('"'), "strong etag: {etag}");
+            let cache_control = first.headers()["cache-control"].to_str().unwrap().to_owned();
+            assert!(cache_control.contains("public") && cache_control.contains("s-maxage="), "{cache_control}");
+            assert!(first.headers()["surrogate-key"].to_str().unwrap().contains("all"));
+            for inm in [etag.clone(), format!("\"nope\", {etag}"), format!("W/{etag}"), "*".to_owned()] {
+                let r = app.client.get(app.url(path)).header("if-none-match", &inm).send().await.unwrap();
+                assert_eq!(r.status(), 304, "{path} If-None-Match: {inm}");
+                assert_eq!(r.headers()["etag"].to_str().unwrap(), etag);
+                assert_eq!(r.headers()["cache-control"].to_str().unwrap(), cache_control);
+                assert!(r.text().await.unwrap().is_empty());
+            }
+            let r = app.client.get(app.url(path)).header("if-none-match", "\"other\"").send().await.unwrap();
+            assert_eq!(r.status(), 200);
+        }
+    }
+
+    async fn spellings_of_one_request_share_one_entry(app: TestApp) {
+        assert_eq!(x_cache(&app, "/api/products/?page=1&ordering=price").await, "MISS");
+        assert_eq!(x_cache(&app, "/api/products/?ordering=price").await, "HIT");
+        assert_eq!(x_cache(&app, "/api/products/?ordering=price&utm_source=x").await, "HIT");
+        assert_eq!(x_cache(&app, "/api/products/?ordering=price&page_size=20&search=").await, "HIT");
+        assert_eq!(x_cache(&app, "/products?q=Laptop%20%20Steel").await, "MISS");
+        assert_eq!(x_cache(&app, "/products?q=steel+laptop&page=1&utm_campaign=y").await, "MISS", "term order is part of the query");
+        assert_eq!(x_cache(&app, "/products?q=laptop+steel").await, "HIT");
+    }
+
+    async fn junk_parameters_create_no_entries(app: TestApp) {
+        let url = app.state.settings.cache.redis_url.clone();
+        app.get_json("/api/products/", 200).await;
+        let before = cached_keys(&app, &url).await;
+        for i in 0..200 {
+            app.get_json(&format!("/api/products/?junk{i}={i}&utm_source={i}"), 200).await;
+        }
+        // Invalid input never reaches the cache either.
+        for i in 0..50 {
+            app.get_json(&format!("/api/products/?page=x{i}"), 400).await;
+        }
+        assert_eq!(cached_keys(&app, &url).await, before);
+    }
+
+    async fn ttls_follow_the_kind_of_entry(app: TestApp) {
+        let url = app.state.settings.cache.redis_url.clone();
+        let p = app.fixture.product("Gaming Laptop");
+        for path in ["/api/categories/".to_owned(), "/api/products/".to_owned(), format!("/api/products/{}/", p.id)] {
+            app.get_json(&path, 200).await;
+        }
+        let client = redis::Client::open(url.as_str()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let s = &app.state.settings.cache;
+        for (kind, ttl) in [("api-categories", s.ttl_categories), ("api-products", s.ttl_product_lists), ("api-product", s.ttl_product_detail)] {
+            let key = cached_keys(&app, &url).await.into_iter().find(|k| k.contains(&format!(":{kind}:"))).expect(kind);
+            let pttl: i64 = redis::cmd("PTTL").arg(&key).query_async(&mut conn).await.unwrap();
+            let ttl = ttl.as_millis() as i64;
+            assert!(pttl <= ttl && pttl >= ttl * 89 / 100, "{kind}: pttl {pttl} for ttl {ttl}");
+        }
+    }
+
+    async fn a_price_change_shows_everywhere_at_once(app: TestApp) {
+        let p = app.fixture.product("Steel Laptop 13").clone();
+        let other = app.fixture.product("Laptop Sleeve").clone();
+        let pages = [
+            format!("/api/products/{}/", p.id),
+            format!("/products/{}", p.slug),
+            "/products?q=steel".to_owned(),
+            "/categories/computers".to_owned(),
+            "/api/products/?search=steel".to_owned(),
+            format!("/api/products/?category__id={}&ordering=-price", p.category_id),
+        ];
+        let other_detail = format!("/api/products/{}/", other.id);
+        for path in pages.iter().chain([&other_detail]) {
+            x_cache(&app, path).await;
+            assert_eq!(x_cache(&app, path).await, "HIT", "{path}");
+        }
+        writes::update_product(&app.db, app.cache(), p.id, set_price(123_456)).await.unwrap();
+        for path in &pages {
+            let body = app.get(path).await.text().await.unwrap();
+            assert!(body.contains("1234.56"), "{path} shows the new price");
+            assert!(!body.contains("999.00"), "{path} still shows the old price");
+        }
+        // Per-item invalidation: another product's detail is still cached.
+        assert_eq!(x_cache(&app, &other_detail).await, "HIT");
+    }
+
+    async fn create_delete_and_move_update_lists_and_counts(app: TestApp) {
+        let books = app.fixture.category("books").clone();
+        let computers = app.fixture.category("computers").clone();
+        let count = |v: &Value, slug: &str| v["results"].as_array().unwrap().iter().find(|c| c["slug"] == slug).unwrap()["product_count"].as_u64().unwrap();
+        let cats = app.get_json("/api/categories/", 200).await;
+        let (books_n, computers_n) = (count(&cats, "books"), count(&cats, "computers"));
+        app.get_html("/categories/books", 200).await;
+        app.get_html("/categories/computers", 200).await;
+        app.get_html("/", 200).await;
+
+        let created = writes::create_product(&app.db, app.cache(), NewProduct {
+            category_id: books.id, name: "Brand New Atlas".into(), slug: Slug::parse("brand-new-atlas").unwrap(),
+            description: "Maps".into(), price: Money::from_cents(2500).unwrap(), stock: 4, is_active: true, created_at: None,
+        }).await.unwrap();
+        let cats = app.get_json("/api/categories/", 200).await;
+        assert_eq!(count(&cats, "books"), books_n + 1);
+        assert!(app.get_html("/categories/books", 200).await.contains("Brand New Atlas"));
+        assert!(app.get_html("/", 200).await.contains("Brand New Atlas"), "newest on the home page");
+        assert!(app.get_html("/categories", 200).await.contains(&format!("{} products", books_n + 1)));
+
+        // Moving it changes both categories' pages and counts.
+        writes::update_product(&app.db, app.cache(), created.id, ProductChanges { category_id: Some(computers.id), ..Default::default() }).await.unwrap();
+        let cats = app.get_json("/api/categories/", 200).await;
+        assert_eq!((count(&cats, "books"), count(&cats, "computers")), (books_n, computers_n + 1));
+        assert!(!app.get_html("/categories/books", 200).await.contains("Brand New Atlas"));
+        assert!(app.get_html("/categories/computers", 200).await.contains("Brand New Atlas"));
+        let detail = app.get_json(&format!("/api/products/{}/", created.id), 200).await;
+        assert_eq!(detail["category"]["slug"], "computers");
+
+        // A new slug: the old page is gone at once, the new one is there.
+        app.get_html("/products/brand-new-atlas", 200).await;
+        writes::update_product(&app.db, app.cache(), created.id, ProductChanges { slug: Some(Slug::parse("renamed-atlas").unwrap()), ..Default::default() }).await.unwrap();
+        app.get_html("/products/brand-new-atlas", 404).await;
+        app.get_html("/products/renamed-atlas", 200).await;
+
+        writes::delete_product(&app.db, app.cache(), created.id).await.unwrap();
+        app.get_json(&format!("/api/products/{}/", created.id), 404).await;
+        app.get_html("/products/renamed-atlas", 404).await;
+        let cats = app.get_json("/api/categories/", 200).await;
+        assert_eq!(count(&cats, "computers"), computers_n);
+        assert!(!app.get_html("/categories/computers", 200).await.contains("Atlas"));
+    }
+
+    async fn deactivating_hides_a_product_everywhere(app: TestApp) {
+        let p = app.fixture.product("Rust in Action").clone();
+        for path in [format!("/products/{}", p.slug), "/products?q=rust".to_owned()] {
+            app.get_html(&path, 200).await;
+        }
+        writes::update_product(&app.db, app.cache(), p.id, ProductChanges { is_active: Some(false), ..Default::default() }).await.unwrap();
+        app.get_html(&format!("/products/{}", p.slug), 404).await;
+        assert!(!app.get_html("/products?q=rust", 200).await.contains("Rust in Action"));
+    }
+
+    async fn a_category_change_reaches_every_page_showing_it(app: TestApp) {
+        let books = app.fixture.category("books").clone();
+        let p = app.fixture.product("Rust in Action").clone();
+        let paths = [format!("/products/{}", p.slug), "/categories".to_owned(), "/".to_owned(), "/products?q=rust".to_owned()];
+        for path in &paths {
+            app.get_html(path, 200).await;
+        }
+        app.get_json(&format!("/api/products/{}/", p.id), 200).await;
+        writes::update_category(&app.db, app.cache(), books.id, CategoryChanges { name: Some("Fine Books".into()), ..Default::default() }).await.unwrap();
+        for path in &paths {
+            assert!(app.get_html(path, 200).await.contains("Fine Books"), "{path}");
+        }
+        assert_eq!(app.get_json(&format!("/api/products/{}/", p.id), 200).await["category"]["name"], "Fine Books");
+        assert_eq!(app.get_json(&format!("/api/categories/{}/", books.id), 200).await["name"], "Fine Books");
+    }
+
+    async fn a_bulk_write_invalidates_what_it_touched(app: TestApp) {
+        let books = app.fixture.category("books").clone();
+        let p = app.fixture.product("Rust in Action").clone();
+        app.get_html(&format!("/products/{}", p.slug), 200).await;
+        app.get_json(&format!("/api/products/{}/", p.id), 200).await;
+        app.get_json("/api/products/?category=books", 200).await;
+        let n = writes::set_category_products_active(&app.db, app.cache(), books.id, false).await.unwrap();
+        assert!(n > 0);
+        app.get_html(&format!("/products/{}", p.slug), 404).await;
+        app.get_json(&format!("/api/products/{}/", p.id), 404).await;
+        assert_eq!(app.get_json("/api/products/?category=books", 200).await["count"], 0);
+    }
+
+    async fn a_rolled_back_write_invalidates_nothing(app: TestApp) {
+        use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, IntoActiveModel, PaginatorTrait, TransactionTrait};
+        use storefront::models::_entities::{cache_outbox, product};
+        let p = app.fixture.product("Gaming Laptop").clone();
+        let path = format!("/api/products/{}/", p.id);
+        app.get_json(&path, 200).await;
+        assert_eq!(x_cache(&app, &path).await, "HIT");
+        let txn = app.db.begin().await.unwrap();
+        let mut model = product::Entity::find_by_id(p.id).one(&txn).await.unwrap().unwrap().into_active_model();
+        model.price_cents = Set(1);
+        model.update(&txn).await.unwrap();
+        // The hook recorded its tags inside the transaction...
+        assert!(cache_outbox::Entity::find().count(&txn).await.unwrap() > 0);
+        txn.rollback().await.unwrap();
+        // ...so they vanish with it, and the entry stays valid.
+        assert_eq!(cache_outbox::Entity::find().count(&app.db).await.unwrap(), 0);
+        app.cache().flush_outbox().await.unwrap();
+        assert_eq!(x_cache(&app, &path).await, "HIT");
+        assert_eq!(price_of(&app, p.id).await, "1499.99");
+    }
+
+    async fn a_write_on_one_instance_is_read_on_the_other(app: TestApp) {
+        let other = app.second_instance().await;
+        let p = app.fixture.product("Mechanical Keyboard").clone();
+        for instance in [&app, &other] {
+            instance.get_json(&format!("/api/products/{}/", p.id), 200).await;
+            instance.get_html(&format!("/products/{}", p.slug), 200).await;
+        }
+        assert_eq!(x_cache(&other, &format!("/api/products/{}/", p.id)).await, "HIT");
+        for (i, writer) in [&app, &other].into_iter().enumerate() {
+            let cents = 5000 + i as i64;
+            writes::update_product(&writer.db, writer.cache(), p.id, set_price(cents)).await.unwrap();
+            let expected = format!("{}.{:02}", cents / 100, cents % 100);
+            for reader in [&app, &other] {
+                assert_eq!(price_of(reader, p.id).await, expected);
+                assert!(reader.get_html(&format!("/products/{}", p.slug), 200).await.contains(&expected));
+            }
+        }
+    }
+
+    async fn a_fill_that_read_before_a_write_is_never_served_after_it(app: TestApp) {
+        let p = app.fixture.product("Laptop Sleeve").clone();
+        let path = format!("/api/products/{}/", p.id);
+        let (reached_tx, mut reached_rx) = tokio::sync::mpsc::channel::<()>(1);
+        let release = Arc::new(tokio::sync::Notify::new());
+        let hook: FillHook = {
+            let release = release.clone();
+            Arc::new(move |_key: &str| {
+                let reached = reached_tx.clone();
+                let release = release.clone();
+                Box::pin(async move {
+                    let _ = reached.send(()).await;
+                    release.notified().await;
+                })
+            })
+        };
+        app.cache().set_fill_hook(Some(hook));
+        // The reader reads the old price from the database, then pauses
+        // before storing it.
+        let reader = {
+            let client = app.client.clone();
+            let url = app.url(&path);
+            tokio::spawn(async move { client.get(url).send().await.unwrap().json::<Value>().await.unwrap() })
+        };
+        reached_rx.recv().await.expect("the reader reached its store");
+        app.cache().set_fill_hook(None);
+        // A write commits and invalidates while the reader is paused.
+        writes::update_product(&app.db, app.cache(), p.id, set_price(7777)).await.unwrap();
+        release.notify_one();
+        let stale = reader.await.unwrap();
+        assert_eq!(stale["price"], "29.50", "the paused reader began before the write");
+        // Its late store must not be served.
+        for _ in 0..3 {
+            assert_eq!(price_of(&app, p.id).await, "77.77");
+        }
+    }
+
+    async fn concurrent_misses_fill_once(app: TestApp) {
+        // What one fill of a list costs, measured on a cold key.
+        let before = app.state.queries.get();
+        app.get_json("/api/products/?ordering=name", 200).await;
+        let one_fill = app.state.queries.get() - before;
+        assert!(one_fill >= 1);
+        let fills = app.cache().counters().fills.load(std::sync::atomic::Ordering::Relaxed);
+        let before = app.state.queries.get();
+        let mut tasks = Vec::new();
+        for _ in 0..100 {
+            let client = app.client.clone();
+            let url = app.url("/api/products/?ordering=-name");
+            tasks.push(tokio::spawn(async move { client.get(url).send().await.unwrap().status().as_u16() }));
+        }
+        for t in tasks {
+            assert_eq!(t.await.unwrap(), 200);
+        }
+        assert_eq!(app.state.queries.get() - before, one_fill, "100 concurrent misses ran the queries of one fill");
+        assert_eq!(app.cache().counters().fills.load(std::sync::atomic::Ordering::Relaxed) - fills, 1);
+    }
+
+    async fn the_cache_version_separates_entries(app: TestApp) {
+        app.get_json("/api/categories/", 200).await;
+        assert_eq!(x_cache(&app, "/api/categories/").await, "HIT");
+        let mut settings = (*app.state.settings).clone();
+        settings.cache.version = "2".into();
+        let v2 = TestApp::spawn_settings(None, settings, |_| {}).await;
+        assert_eq!(x_cache(&v2, "/api/categories/").await, "MISS");
+    }
+
+    async fn bypass_mode_never_touches_redis(app: TestApp) {
+        let mut settings = (*app.state.settings).clone();
+        settings.cache.enabled = false;
+        let off = TestApp::spawn_settings(None, settings, |_| {}).await;
+        assert_eq!(x_cache(&off, "/api/products/").await, "BYPASS");
+        assert_eq!(x_cache(&off, "/api/products/").await, "BYPASS");
+        assert_eq!(x_cache(&off, "/").await, "BYPASS");
+        let ready = off.get_json("/readyz", 200).await;
+        assert_eq!(ready["redis"], "disabled");
+    }
+}
+
+/// A server whose cache is a Redis of the test's own.
+async fn app_with_own_redis(redis: &RedisServer) -> TestApp {
+    let store = crate::helpers::Store::create(Backend::Postgres).await;
+    let mut settings = store.settings();
+    settings.cache.redis_url = redis.url();
+    settings.cache.breaker_cooldown = Duration::from_millis(300);
+    settings.cache.outbox_interval = Duration::from_millis(100);
+    let mut app = TestApp::spawn_settings(Some(store), settings, |_| {}).await;
+    app.fixture = crate::helpers::Fixture::load(&app.db, &app.state.cache).await;
+    app
+}
+
+#[tokio::test]
+async fn a_write_while_redis_is_down_is_not_lost() {
+    let mut redis = RedisServer::start();
+    let app = app_with_own_redis(&redis).await;
+    let p = app.fixture.product("Steel Laptop 13").clone();
+    let paths = [
+        format!("/api/products/{}/", p.id),
+        format!("/products/{}", p.slug),
+        "/api/products/?search=steel".to_owned(),
+    ];
+    for path in &paths {
+        app.get(path).await;
+        assert_eq!(x_cache(&app, path).await, "HIT");
+    }
+    // Redis goes away with the old entries saved, and comes back with them.
+    redis.shutdown_saving();
+    writes::update_product(&app.db, app.cache(), p.id, set_price(4242))
+        .await
+        .unwrap();
+    for path in &paths {
+        let r = app.get(path).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["x-cache"], "BYPASS", "{path}");
+        assert!(
+            r.text().await.unwrap().contains("42.42"),
+            "{path} during the outage"
+        );
+    }
+    assert_eq!(app.get_json("/readyz", 200).await["status"], "degraded");
+    redis.restart();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut hit_again = false;
+    while Instant::now() < deadline {
+        for path in &paths {
+            let r = app.get(path).await;
+            let status = r.headers()["x-cache"].to_str().unwrap().to_owned();
+            let body = r.text().await.unwrap();
+            assert!(
+                body.contains("42.42") && !body.contains("999.00"),
+                "{path} served pre-write data after Redis returned ({status})"
+            );
+            hit_again |= status == "HIT";
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(hit_again, "caching resumed by itself");
+}
+
+#[tokio::test]
+async fn a_dead_redis_never_takes_the_shop_down() {
+    let mut redis = RedisServer::start();
+    let app = app_with_own_redis(&redis).await;
+    app.get_json("/api/products/", 200).await;
+    redis.kill();
+    // Every request answers; once the breaker is open, without waiting on Redis.
+    let started = Instant::now();
+    let mut statuses = Vec::new();
+    for path in [
+        "/",
+        "/products?q=laptop",
+        "/api/products/",
+        "/api/categories/",
+        "/categories/books",
+        "/products/steel-laptop-13",
+    ]
+    .repeat(5)
+    {
+        let r = app.get(path).await;
+        assert_eq!(r.status(), 200, "{path}");
+        statuses.push(r.headers()["x-cache"].to_str().unwrap().to_owned());
+    }
+    assert!(statuses.iter().all(|s| s == "BYPASS"), "{statuses:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    let ready = app.get_json("/readyz", 200).await;
+    assert_eq!(
+        (ready["status"].as_str(), ready["redis"].as_str()),
+        (Some("degraded"), Some("unreachable"))
+    );
+    // Caching resumes by itself when Redis returns (empty, after a crash).
+    redis.restart();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = x_cache(&app, "/api/categories/").await;
+        if status == "HIT" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "caching did not resume ({status})"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(app.get_json("/readyz", 200).await["status"], "ok");
+}
