@@ -6,6 +6,7 @@ use crate::cache::Cache;
 use crate::config::Settings;
 use crate::seed::{self, SeedPlan};
 use crate::startup::{self, Application};
+use crate::state::AppState;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -41,6 +42,25 @@ pub enum Command {
         #[arg(long)]
         reset: bool,
     },
+    /// Inspect, warm or clear this app's cache.
+    Cache {
+        #[command(subcommand)]
+        action: CacheAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheAction {
+    /// Hit rate (all instances), entries and Redis memory.
+    Stats,
+    /// Pre-fill the pages and API responses shoppers ask for first.
+    Warm {
+        /// How many of the newest products get their pages warmed.
+        #[arg(long, default_value_t = 50)]
+        products: u64,
+    },
+    /// Make every entry of this app stale (never FLUSHDB: sessions may share Redis).
+    Clear,
 }
 
 /// A failure of a command, printed as one line.
@@ -102,5 +122,132 @@ pub async fn run(command: Command, mut settings: Settings) -> Result<(), CliErro
             );
             Ok(())
         }
+        Command::Cache { action } => {
+            let state = startup::state_for_commands(settings).await?;
+            match action {
+                CacheAction::Stats => cache_stats(&state).await,
+                CacheAction::Warm { products } => cache_warm(state, products).await,
+                CacheAction::Clear => {
+                    state
+                        .cache
+                        .clear()
+                        .await
+                        .map_err(|e| CliError::Failed(format!("cache clear: {e}")))?;
+                    println!(
+                        "every cached entry under {:?} is now stale",
+                        state.cache.keys().prefix()
+                    );
+                    Ok(())
+                }
+            }
+        }
     }
+}
+
+async fn cache_stats(state: &AppState) -> Result<(), CliError> {
+    let cache = &state.cache;
+    let failed = |e: crate::cache::CacheError| CliError::Failed(format!("cache stats: {e}"));
+    let (hits, misses) = cache.shared_stats().await.map_err(failed)?;
+    let mut entries = 0u64;
+    let mut cursor = 0u64;
+    loop {
+        let mut scan = redis::pipe();
+        scan.cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(cache.keys().pattern())
+            .arg("COUNT")
+            .arg(1000);
+        let ((next, keys),): ((u64, Vec<String>),) = cache.query(&scan).await.map_err(failed)?;
+        entries += keys
+            .iter()
+            .filter(|k| !k.contains(":tag:") && !k.ends_with(":stats"))
+            .count() as u64;
+        cursor = next;
+        if cursor == 0 {
+            break;
+        }
+    }
+    let mut info = redis::pipe();
+    info.cmd("INFO").arg("memory");
+    let (memory,): (String,) = cache.query(&info).await.map_err(failed)?;
+    let used = memory
+        .lines()
+        .find_map(|l| l.strip_prefix("used_memory_human:"))
+        .unwrap_or("?")
+        .trim()
+        .to_owned();
+    let total = hits + misses;
+    let rate = if total == 0 {
+        0.0
+    } else {
+        hits as f64 * 100.0 / total as f64
+    };
+    println!(
+        "prefix        {} (version {})",
+        cache.keys().prefix(),
+        cache.keys().version()
+    );
+    println!("hits          {hits}");
+    println!("misses        {misses}");
+    println!("hit rate      {rate:.1}%");
+    println!("entries       {entries}");
+    println!("redis memory  {used}");
+    Ok(())
+}
+
+/// Requests the first pages through the app's own router, so exactly the
+/// entries real requests read are filled.
+async fn cache_warm(state: AppState, newest: u64) -> Result<(), CliError> {
+    use tower::ServiceExt;
+    let db = state.db.clone();
+    let failed = |e: crate::error::AppError| CliError::Failed(format!("cache warm: {e}"));
+    let categories = crate::services::catalog::categories(&db)
+        .await
+        .map_err(failed)?;
+    let products = crate::services::catalog::newest_products(&db, newest)
+        .await
+        .map_err(failed)?;
+    let mut paths: Vec<String> = [
+        "/",
+        "/categories",
+        "/products",
+        "/api/categories/",
+        "/api/products/",
+    ]
+    .iter()
+    .map(|p| (*p).to_owned())
+    .collect();
+    for c in &categories {
+        paths.push(format!("/categories/{}", c.slug));
+        paths.push(format!("/api/products/?category__id={}", c.id));
+    }
+    for p in &products {
+        paths.push(format!("/products/{}", p.slug));
+        paths.push(format!("/api/products/{}/", p.id));
+    }
+    let router = crate::routes::router(state);
+    let bar = indicatif::ProgressBar::new(paths.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("warming {bar:40} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut failures = 0;
+    for path in &paths {
+        bar.set_message(path.clone());
+        let request = axum::http::Request::get(path.as_str())
+            .body(axum::body::Body::empty())
+            .map_err(|e| CliError::Failed(format!("cache warm: {e}")))?;
+        let Ok(response) = router.clone().oneshot(request).await;
+        if !response.status().is_success() {
+            failures += 1;
+        }
+        bar.inc(1);
+    }
+    bar.finish_with_message("done");
+    println!(
+        "warmed {} entries ({failures} failed)",
+        paths.len() - failures
+    );
+    Ok(())
 }

@@ -73,6 +73,25 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), StartupError> {
         .map_err(|e| StartupError::Migrate(e.to_string()))
 }
 
+/// The state for one-off commands (`cache warm`, `cache stats`): connected
+/// and migrated, but not listening.
+pub async fn state_for_commands(settings: Settings) -> Result<AppState, StartupError> {
+    let db = connect(&settings).await?;
+    migrate(&db).await?;
+    let cache = Cache::new(&settings.cache, db.clone()).map_err(StartupError::Cache)?;
+    let public_url = settings
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", settings.addr));
+    Ok(AppState {
+        db,
+        cache,
+        queries: QueryCounter::default(),
+        settings: Arc::new(settings),
+        public_url: PublicUrl(public_url.into()),
+    })
+}
+
 pub struct Application {
     listener: TcpListener,
     state: AppState,
@@ -82,6 +101,8 @@ impl Application {
     /// Connects, migrates and binds. With `settings.demo_catalog`, an empty
     /// catalog is filled with the demo shop first.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        // Install the metrics recorder before anything is recorded.
+        crate::metrics::handle();
         let queries = QueryCounter::default();
         let mut db = connect(&settings).await?;
         let counter = queries.clone();

@@ -69,6 +69,11 @@ impl Keys {
         format!("{}:tag:{}", self.prefix, bounded(&tag.name()))
     }
 
+    /// The hash of shared hit/miss counts.
+    pub fn stats(&self) -> String {
+        format!("{}:stats", self.prefix)
+    }
+
     /// Matches this app's keys of every version (for `cache stats`).
     pub fn pattern(&self) -> String {
         format!("{}:*", self.prefix)

@@ -106,6 +106,8 @@ pub struct CacheCounters {
     pub errors: AtomicU64,
     pub fills: AtomicU64,
     pub invalidations: AtomicU64,
+    reported_hits: AtomicU64,
+    reported_misses: AtomicU64,
 }
 
 /// Called between a fill's database read and its store; tests use it to
@@ -235,6 +237,7 @@ impl Cache {
             ),
         };
         self.inner.counters.errors.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("storefront_cache_errors_total").increment(1);
         self.inner.breaker.failure(&error);
         Err(CacheError(error))
     }
@@ -246,8 +249,12 @@ impl Cache {
         Fut: Future<Output = Result<Filled, AppError>>,
     {
         let counters = &self.inner.counters;
+        let record = |result: &'static str| {
+            metrics::counter!("storefront_cache_requests_total", "kind" => entry.kind, "result" => result).increment(1);
+        };
         let bypass = |filled: Filled| {
             counters.bypasses.fetch_add(1, Ordering::Relaxed);
+            record("bypass");
             Cached::from_entry(
                 Entry::new(Vec::new(), filled.title, filled.body),
                 CacheStatus::Bypass,
@@ -269,9 +276,11 @@ impl Cache {
             .filter(|e| e.versions == versions)
         {
             counters.hits.fetch_add(1, Ordering::Relaxed);
+            record("hit");
             return Ok(Cached::from_entry(e, CacheStatus::Hit));
         }
         counters.misses.fetch_add(1, Ordering::Relaxed);
+        record("miss");
         let flight = format!(
             "{}#{}",
             entry.key,
@@ -284,8 +293,11 @@ impl Cache {
         self.inner
             .flights
             .run(flight, || async move {
+                let started = std::time::Instant::now();
                 let filled = fill().await?;
                 counters.fills.fetch_add(1, Ordering::Relaxed);
+                metrics::histogram!("storefront_cache_fill_seconds", "kind" => entry.kind)
+                    .record(started.elapsed().as_secs_f64());
                 let hook = self
                     .inner
                     .fill_hook
@@ -387,7 +399,8 @@ impl Cache {
             .invalidations
             .fetch_add(tags.len() as u64, Ordering::Relaxed);
         for tag in tags {
-            metrics_tag(tag);
+            metrics::counter!("storefront_cache_invalidations_total", "tag" => tag.family())
+                .increment(1);
         }
         Ok(())
     }
@@ -428,7 +441,66 @@ impl Cache {
         }
     }
 
-    /// Retries pending invalidations forever, every `outbox_interval`.
+    /// Adds this instance's hits and misses since the last report to the
+    /// shared `{prefix}:stats` hash, so `storefront cache stats` sees the hit
+    /// rate of all instances together.
+    pub async fn report_stats(&self) -> Result<(), CacheError> {
+        let c = &self.inner.counters;
+        let hits = c.hits.load(Ordering::Relaxed);
+        let misses = c.misses.load(Ordering::Relaxed);
+        let new_hits = hits - c.reported_hits.load(Ordering::Relaxed);
+        let new_misses = misses - c.reported_misses.load(Ordering::Relaxed);
+        if new_hits == 0 && new_misses == 0 {
+            return Ok(());
+        }
+        let key = self.inner.keys.stats();
+        let mut incr = redis::pipe();
+        incr.cmd("HINCRBY")
+            .arg(&key)
+            .arg("hits")
+            .arg(new_hits)
+            .ignore();
+        incr.cmd("HINCRBY")
+            .arg(&key)
+            .arg("misses")
+            .arg(new_misses)
+            .ignore();
+        self.call::<()>(&incr).await?;
+        c.reported_hits.store(hits, Ordering::Relaxed);
+        c.reported_misses.store(misses, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Reads the shared hit and miss totals.
+    pub async fn shared_stats(&self) -> Result<(u64, u64), CacheError> {
+        let mut get = redis::pipe();
+        get.cmd("HMGET")
+            .arg(self.inner.keys.stats())
+            .arg("hits")
+            .arg("misses");
+        let (values,): (Vec<Option<u64>>,) = self.call(&get).await?;
+        Ok((
+            values.first().copied().flatten().unwrap_or(0),
+            values.get(1).copied().flatten().unwrap_or(0),
+        ))
+    }
+
+    /// Makes every entry of this app stale at once (one SET: never FLUSHDB,
+    /// which would also end every session sharing the server).
+    pub async fn clear(&self) -> Result<(), CacheError> {
+        self.invalidate(&[Tag::All]).await
+    }
+
+    /// A raw connection for operator commands (stats), bounded by the timeout.
+    pub async fn query<T: redis::FromRedisValue>(
+        &self,
+        pipe: &redis::Pipeline,
+    ) -> Result<T, CacheError> {
+        self.call(pipe).await
+    }
+
+    /// Retries pending invalidations forever, every `outbox_interval`, and
+    /// reports new hit/miss counts on the same beat.
     pub fn spawn_outbox_flusher(&self) -> tokio::task::JoinHandle<()> {
         let cache = self.clone();
         tokio::spawn(async move {
@@ -436,6 +508,9 @@ impl Cache {
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
+                if cache.inner.breaker.is_closed() {
+                    let _ = cache.report_stats().await;
+                }
                 // An open breaker is probed by the next request, which
                 // flushes before serving anything cached.
                 if cache.inner.breaker.is_closed()
@@ -454,8 +529,6 @@ impl Cache {
         self.call::<()>(&ping).await
     }
 }
-
-fn metrics_tag(_tag: &Tag) {}
 
 #[derive(Debug, thiserror::Error)]
 pub enum FlushError {

@@ -27,6 +27,18 @@ impl Tag {
         self.to_string()
     }
 
+    /// The tag without its id: a bounded metric label.
+    pub fn family(&self) -> &'static str {
+        match self {
+            Tag::All => "all",
+            Tag::Lists => "lists",
+            Tag::Categories => "categories",
+            Tag::CategoryNames => "category-names",
+            Tag::Product(_) => "product",
+            Tag::ProductSlug(_) => "product-slug",
+        }
+    }
+
     pub fn parse(name: &str) -> Option<Tag> {
         Some(match name {
             "all" => Tag::All,

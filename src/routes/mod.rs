@@ -24,9 +24,22 @@ pub fn router(state: AppState) -> Router {
         .merge(api::router())
         .merge(health::router())
         .merge(assets::router())
+        .route("/metrics", axum::routing::get(render_metrics))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn(crate::metrics::track_requests))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Prometheus text format.
+async fn render_metrics() -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        crate::metrics::handle().render(),
+    )
 }
 
 /// Unknown paths: JSON under `/api`, the HTML 404 page elsewhere.

@@ -10,7 +10,7 @@ use crate::helpers::{TestDatabase, postgres_admin_url, unique_name};
 const BIN: &str = env!("CARGO_BIN_EXE_storefront");
 
 /// The binary with a clean environment and a cache key prefix of its own.
-fn storefront(envs: &[(&str, &str)], args: &[&str]) -> Command {
+pub fn storefront(envs: &[(&str, &str)], args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.env("CACHE_KEY_PREFIX", unique_name("sfcli"));
     cmd.args(args)
@@ -22,9 +22,9 @@ fn storefront(envs: &[(&str, &str)], args: &[&str]) -> Command {
 }
 
 /// A running `storefront serve`, killed when dropped.
-struct Served {
+pub struct Served {
     child: Child,
-    address: String,
+    pub address: String,
 }
 
 impl Drop for Served {
@@ -35,7 +35,7 @@ impl Drop for Served {
 }
 
 /// Starts the binary on a free port and waits for its "listening on" line.
-fn serve(envs: &[(&str, &str)], args: &[&str]) -> Served {
+pub fn serve(envs: &[(&str, &str)], args: &[&str]) -> Served {
     let mut child = storefront(
         &[envs, &[("STOREFRONT_ADDR", "127.0.0.1:0")]].concat(),
         args,

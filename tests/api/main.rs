@@ -5,6 +5,7 @@ mod helpers;
 mod oracle;
 
 mod cache;
+mod cache_ops;
 mod catalog_api;
 mod catalog_pages;
 mod cli;

@@ -1,0 +1,57 @@
+//! Prometheus metrics: one process-wide recorder, rendered at `/metrics`.
+//!
+//! | metric | labels |
+//! | --- | --- |
+//! | `storefront_cache_requests_total` | `kind`, `result` (hit, miss, bypass) |
+//! | `storefront_cache_fill_seconds` | `kind` |
+//! | `storefront_cache_errors_total` | |
+//! | `storefront_cache_invalidations_total` | `tag` (the tag's family, never an id) |
+//! | `storefront_http_request_duration_seconds` | `route`, `method`, `status` |
+//!
+//! Hit rate: `sum(rate(storefront_cache_requests_total{result="hit"}[5m])) /
+//! sum(rate(storefront_cache_requests_total[5m]))`.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the recorder once per process (several apps in one test process
+/// share it) and returns its handle.
+pub fn handle() -> PrometheusHandle {
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            // Fails only when another recorder is installed; ours then renders empty.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// Records the latency of every request, labelled by its route pattern (so
+/// ids in paths never multiply the series).
+pub async fn track_requests(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = request.method().to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    metrics::histogram!(
+        "storefront_http_request_duration_seconds",
+        "route" => route,
+        "method" => method,
+        "status" => response.status().as_u16().to_string()
+    )
+    .record(started.elapsed().as_secs_f64());
+    response
+}
