@@ -96,6 +96,9 @@ on_both_backends! {
             let etag = first.headers()["etag"].to_str().unwrap().to_owned();
             assert!(etag.starts_with('"') && etag.ends_with('"'), "strong etag: {etag}");
             let cache_control = first.headers()["cache-control"].to_str().unwrap().to_owned();
+            // Anonymous catalog responses can be shared: no cookie, no Vary on it.
+            assert!(first.headers().get("set-cookie").is_none(), "{path}");
+            assert!(first.headers().get("vary").is_none_or(|v| !v.to_str().unwrap().to_lowercase().contains("cookie")), "{path}");
             assert!(cache_control.contains("public") && cache_control.contains("s-maxage="), "{cache_control}");
             assert!(first.headers()["surrogate-key"].to_str().unwrap().contains("all"));
             for inm in [etag.clone(), format!("\"nope\", {etag}"), format!("W/{etag}"), "*".to_owned()] {
@@ -487,4 +490,40 @@ async fn a_dead_redis_never_takes_the_shop_down() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(app.get_json("/readyz", 200).await["status"], "ok");
+}
+
+#[tokio::test]
+async fn a_slow_redis_costs_each_request_at_most_the_timeout() {
+    let redis = RedisServer::start();
+    let app = app_with_own_redis(&redis).await;
+    app.get_json("/api/products/", 200).await;
+    // Redis stops answering for two seconds.
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let sleeper = tokio::spawn(async move {
+        let _: redis::RedisResult<()> = redis::cmd("DEBUG")
+            .arg("SLEEP")
+            .arg(2)
+            .query_async(&mut conn)
+            .await;
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for path in [
+        "/api/products/",
+        "/products?q=laptop",
+        "/",
+        "/api/categories/",
+    ] {
+        let started = Instant::now();
+        let r = app.get(path).await;
+        assert_eq!(r.status(), 200, "{path}");
+        assert_eq!(r.headers()["x-cache"], "BYPASS", "{path}");
+        // One timed-out call at most, then the breaker skips Redis.
+        assert!(
+            started.elapsed() < Duration::from_millis(1000),
+            "{path} took {:?}",
+            started.elapsed()
+        );
+    }
+    sleeper.await.unwrap();
 }

@@ -47,6 +47,8 @@ impl RedisServer {
                 "--appendonly",
                 "no",
             ])
+            // DEBUG SLEEP lets a test make this Redis slow.
+            .args(["--enable-debug-command", "local"])
             .arg("--dir")
             .arg(self.dir.path())
             .stdout(Stdio::null())
