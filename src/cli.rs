@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
+use crate::auth::{Email, Password};
 use crate::cache::Cache;
 use crate::config::Settings;
 use crate::seed::{self, SeedPlan};
@@ -9,11 +10,7 @@ use crate::startup::{self, Application};
 use crate::state::AppState;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "storefront",
-    version,
-    about = "A server-rendered shop with a JSON API"
-)]
+#[command(name = "storefront", version, about = "A server-rendered shop with a JSON API")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -47,6 +44,25 @@ pub enum Command {
         #[command(subcommand)]
         action: CacheAction,
     },
+    /// Manage accounts.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserAction {
+    /// Create an account (or reset its password). The password is read from
+    /// STOREFRONT_PASSWORD or the first line of standard input, never from an
+    /// argument, so it stays out of shell history and process lists.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// Let this account edit the catalog.
+        #[arg(long)]
+        admin: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -78,9 +94,7 @@ pub async fn run(command: Command, mut settings: Settings) -> Result<(), CliErro
             settings.demo_catalog = demo || settings.database_url.is_sqlite();
             let app = Application::build(settings).await?;
             tracing::info!("storefront listening on http://{}", app.local_addr());
-            app.run_until_stopped()
-                .await
-                .map_err(|e| CliError::Failed(format!("server error: {e}")))
+            app.run_until_stopped().await.map_err(|e| CliError::Failed(format!("server error: {e}")))
         }
         Command::Migrate => {
             let db = startup::connect(&settings).await?;
@@ -88,38 +102,46 @@ pub async fn run(command: Command, mut settings: Settings) -> Result<(), CliErro
             println!("migrations applied");
             Ok(())
         }
-        Command::Seed {
-            categories,
-            products,
-            seed: seed_value,
-            reset,
-        } => {
+        Command::Seed { categories, products, seed: seed_value, reset } => {
             let db = startup::connect(&settings).await?;
             startup::migrate(&db).await?;
-            let failed =
-                |e: crate::error::AppError| CliError::Failed(format!("seeding failed: {e}"));
+            let failed = |e: crate::error::AppError| CliError::Failed(format!("seeding failed: {e}"));
             if !reset && !seed::catalog_is_empty(&db).await.map_err(failed)? {
-                return Err(CliError::Failed(
-                    "the catalog is not empty; pass --reset to replace it".into(),
-                ));
+                return Err(CliError::Failed("the catalog is not empty; pass --reset to replace it".into()));
             }
-            let plan = SeedPlan {
-                categories,
-                products,
-                seed: seed_value,
-            };
+            let plan = SeedPlan { categories, products, seed: seed_value };
             let started = std::time::Instant::now();
             seed::load(&db, plan, reset).await.map_err(failed)?;
             let cache = Cache::new(&settings.cache, db.clone()).map_err(CliError::Failed)?;
             if let Err(e) = cache.flush_outbox().await {
-                eprintln!(
-                    "storefront: the cache could not be told yet ({e}); a running server will apply it"
-                );
+                eprintln!("storefront: the cache could not be told yet ({e}); a running server will apply it");
             }
             println!(
                 "seeded {categories} categories and {products} products (seed {seed_value}) in {:.1} s",
                 started.elapsed().as_secs_f64()
             );
+            Ok(())
+        }
+        Command::User { action: UserAction::Create { email, admin } } => {
+            let email = Email::parse(&email).map_err(|e| CliError::Failed(format!("--email: {e}")))?;
+            let raw = match std::env::var("STOREFRONT_PASSWORD") {
+                Ok(p) if !p.is_empty() => p,
+                _ => {
+                    let mut line = String::new();
+                    std::io::stdin()
+                        .read_line(&mut line)
+                        .map_err(|e| CliError::Failed(format!("reading the password from stdin: {e}")))?;
+                    line.trim_end_matches(['\r', '\n']).to_owned()
+                }
+            };
+            let password = Password::parse(&raw).map_err(|e| CliError::Failed(format!("password: {e}")))?;
+            let db = startup::connect(&settings).await?;
+            startup::migrate(&db).await?;
+            let user = crate::auth::users::create_or_update(&db, email, password, admin)
+                .await
+                .map_err(|e| CliError::Failed(format!("user create: {e}")))?;
+            let role = if user.is_admin { "admin" } else { "shopper" };
+            println!("account {} ({role}) is ready", user.email);
             Ok(())
         }
         Command::Cache { action } => {
@@ -128,15 +150,8 @@ pub async fn run(command: Command, mut settings: Settings) -> Result<(), CliErro
                 CacheAction::Stats => cache_stats(&state).await,
                 CacheAction::Warm { products } => cache_warm(state, products).await,
                 CacheAction::Clear => {
-                    state
-                        .cache
-                        .clear()
-                        .await
-                        .map_err(|e| CliError::Failed(format!("cache clear: {e}")))?;
-                    println!(
-                        "every cached entry under {:?} is now stale",
-                        state.cache.keys().prefix()
-                    );
+                    state.cache.clear().await.map_err(|e| CliError::Failed(format!("cache clear: {e}")))?;
+                    println!("every cached entry under {:?} is now stale", state.cache.keys().prefix());
                     Ok(())
                 }
             }
@@ -152,17 +167,9 @@ async fn cache_stats(state: &AppState) -> Result<(), CliError> {
     let mut cursor = 0u64;
     loop {
         let mut scan = redis::pipe();
-        scan.cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(cache.keys().pattern())
-            .arg("COUNT")
-            .arg(1000);
+        scan.cmd("SCAN").arg(cursor).arg("MATCH").arg(cache.keys().pattern()).arg("COUNT").arg(1000);
         let ((next, keys),): ((u64, Vec<String>),) = cache.query(&scan).await.map_err(failed)?;
-        entries += keys
-            .iter()
-            .filter(|k| !k.contains(":tag:") && !k.ends_with(":stats"))
-            .count() as u64;
+        entries += keys.iter().filter(|k| !k.contains(":tag:") && !k.ends_with(":stats")).count() as u64;
         cursor = next;
         if cursor == 0 {
             break;
@@ -171,23 +178,10 @@ async fn cache_stats(state: &AppState) -> Result<(), CliError> {
     let mut info = redis::pipe();
     info.cmd("INFO").arg("memory");
     let (memory,): (String,) = cache.query(&info).await.map_err(failed)?;
-    let used = memory
-        .lines()
-        .find_map(|l| l.strip_prefix("used_memory_human:"))
-        .unwrap_or("?")
-        .trim()
-        .to_owned();
+    let used = memory.lines().find_map(|l| l.strip_prefix("used_memory_human:")).unwrap_or("?").trim().to_owned();
     let total = hits + misses;
-    let rate = if total == 0 {
-        0.0
-    } else {
-        hits as f64 * 100.0 / total as f64
-    };
-    println!(
-        "prefix        {} (version {})",
-        cache.keys().prefix(),
-        cache.keys().version()
-    );
+    let rate = if total == 0 { 0.0 } else { hits as f64 * 100.0 / total as f64 };
+    println!("prefix        {} (version {})", cache.keys().prefix(), cache.keys().version());
     println!("hits          {hits}");
     println!("misses        {misses}");
     println!("hit rate      {rate:.1}%");
@@ -202,22 +196,12 @@ async fn cache_warm(state: AppState, newest: u64) -> Result<(), CliError> {
     use tower::ServiceExt;
     let db = state.db.clone();
     let failed = |e: crate::error::AppError| CliError::Failed(format!("cache warm: {e}"));
-    let categories = crate::services::catalog::categories(&db)
-        .await
-        .map_err(failed)?;
-    let products = crate::services::catalog::newest_products(&db, newest)
-        .await
-        .map_err(failed)?;
-    let mut paths: Vec<String> = [
-        "/",
-        "/categories",
-        "/products",
-        "/api/categories/",
-        "/api/products/",
-    ]
-    .iter()
-    .map(|p| (*p).to_owned())
-    .collect();
+    let categories = crate::services::catalog::categories(&db).await.map_err(failed)?;
+    let products = crate::services::catalog::newest_products(&db, newest).await.map_err(failed)?;
+    let mut paths: Vec<String> = ["/", "/categories", "/products", "/api/categories/", "/api/products/"]
+        .iter()
+        .map(|p| (*p).to_owned())
+        .collect();
     for c in &categories {
         paths.push(format!("/categories/{}", c.slug));
         paths.push(format!("/api/products/?category__id={}", c.id));
@@ -245,9 +229,6 @@ async fn cache_warm(state: AppState, newest: u64) -> Result<(), CliError> {
         bar.inc(1);
     }
     bar.finish_with_message("done");
-    println!(
-        "warmed {} entries ({failures} failed)",
-        paths.len() - failures
-    );
+    println!("warmed {} entries ({failures} failed)", paths.len() - failures);
     Ok(())
 }

@@ -41,9 +41,7 @@ impl DatabaseUrl {
             Ok(DatabaseUrl::Postgres(raw.to_owned()))
         } else {
             let scheme = raw.split(':').next().unwrap_or(raw);
-            Err(format!(
-                "unsupported scheme {scheme:?}; use sqlite://FILE or postgres://USER@HOST/DB"
-            ))
+            Err(format!("unsupported scheme {scheme:?}; use sqlite://FILE or postgres://USER@HOST/DB"))
         }
     }
 
@@ -66,11 +64,7 @@ impl std::fmt::Debug for DatabaseUrl {
             DatabaseUrl::Sqlite { url, .. } => write!(f, "{url}"),
             DatabaseUrl::Postgres(url) => {
                 let host = url.rsplit('@').next().unwrap_or("");
-                let host = if url.contains('@') {
-                    host
-                } else {
-                    url.trim_start_matches("postgres://")
-                };
+                let host = if url.contains('@') { host } else { url.trim_start_matches("postgres://") };
                 write!(f, "postgres://…@{host}")
             }
         }
@@ -98,6 +92,28 @@ pub struct Settings {
     pub demo_catalog: bool,
     /// Cache settings (REDIS_URL, CACHE_*).
     pub cache: CacheSettings,
+    /// Session settings (SESSION_*).
+    pub sessions: SessionSettings,
+}
+
+/// Where sessions live and how their cookie behaves.
+#[derive(Clone, Debug)]
+pub struct SessionSettings {
+    /// SESSION_STORE: `redis` (the default) or `memory` (one process only,
+    /// for a machine without Redis; sessions end with the process).
+    pub store: SessionStoreKind,
+    /// SESSION_REDIS_URL: defaults to REDIS_URL.
+    pub redis_url: String,
+    /// SESSION_COOKIE_SECURE: defaults to whether STOREFRONT_PUBLIC_URL is https.
+    pub cookie_secure: bool,
+    /// SESSION_INACTIVITY_DAYS: a session unused this long ends.
+    pub inactivity: Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionStoreKind {
+    Redis,
+    Memory,
 }
 
 /// How the Redis cache behaves.
@@ -162,6 +178,12 @@ impl Settings {
             public_url: None,
             demo_catalog: false,
             cache: CacheSettings::default(),
+            sessions: SessionSettings {
+                store: SessionStoreKind::Redis,
+                redis_url: CacheSettings::default().redis_url,
+                cookie_secure: false,
+                inactivity: Duration::from_secs(14 * 24 * 3600),
+            },
         }
     }
 
@@ -180,21 +202,16 @@ impl Settings {
         let mut settings = Settings::with_database(database_url);
 
         if let Some(addr) = get("STOREFRONT_ADDR") {
-            settings.addr = addr.trim().parse().map_err(|_| {
-                bad(
-                    "STOREFRONT_ADDR",
-                    format!("{addr:?} is not an address like 127.0.0.1:3000"),
-                )
-            })?;
+            settings.addr = addr
+                .trim()
+                .parse()
+                .map_err(|_| bad("STOREFRONT_ADDR", format!("{addr:?} is not an address like 127.0.0.1:3000")))?;
         }
         if let Some(n) = get("DATABASE_MAX_CONNECTIONS") {
             settings.database_max_connections = match n.trim().parse::<u32>() {
                 Ok(n) if (1..=1000).contains(&n) => n,
                 _ => {
-                    return Err(bad(
-                        "DATABASE_MAX_CONNECTIONS",
-                        format!("{n:?} is not a number from 1 to 1000"),
-                    ));
+                    return Err(bad("DATABASE_MAX_CONNECTIONS", format!("{n:?} is not a number from 1 to 1000")));
                 }
             };
         }
@@ -209,6 +226,37 @@ impl Settings {
             settings.public_url = Some(url);
         }
         settings.cache = cache_from(&get)?;
+        settings.sessions.redis_url = settings.cache.redis_url.clone();
+        settings.sessions.cookie_secure = settings.public_url.as_deref().is_some_and(|u| u.starts_with("https://"));
+        if let Some(v) = get("SESSION_STORE") {
+            settings.sessions.store = match v.trim() {
+                "redis" => SessionStoreKind::Redis,
+                "memory" => SessionStoreKind::Memory,
+                other => return Err(bad("SESSION_STORE", format!("{other:?} is not redis or memory"))),
+            };
+        }
+        if let Some(url) = get("SESSION_REDIS_URL") {
+            let url = url.trim().to_owned();
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                return Err(bad("SESSION_REDIS_URL", format!("{url:?} is not a URL like redis://127.0.0.1:6379")));
+            }
+            settings.sessions.redis_url = url;
+        }
+        if let Some(v) = get("SESSION_COOKIE_SECURE") {
+            settings.sessions.cookie_secure = match v.trim() {
+                "1" | "true" | "yes" | "on" => true,
+                "0" | "false" | "no" | "off" => false,
+                other => return Err(bad("SESSION_COOKIE_SECURE", format!("{other:?} is not true or false"))),
+            };
+        }
+        if let Some(v) = get("SESSION_INACTIVITY_DAYS") {
+            settings.sessions.inactivity = match v.trim().parse::<u64>() {
+                Ok(days) if (1..=365).contains(&days) => Duration::from_secs(days * 24 * 3600),
+                _ => {
+                    return Err(bad("SESSION_INACTIVITY_DAYS", format!("{v:?} is not a number of days from 1 to 365")));
+                }
+            };
+        }
         Ok(settings)
     }
 }
@@ -218,14 +266,8 @@ fn cache_from(get: &impl Fn(&'static str) -> Option<String>) -> Result<CacheSett
     let bad = |var: &'static str, problem: String| ConfigError { var, problem };
     if let Some(url) = get("REDIS_URL") {
         let url = url.trim().to_owned();
-        if !(url.starts_with("redis://")
-            || url.starts_with("rediss://")
-            || url.starts_with("redis+unix://"))
-        {
-            return Err(bad(
-                "REDIS_URL",
-                format!("{url:?} is not a URL like redis://127.0.0.1:6379"),
-            ));
+        if !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("redis+unix://")) {
+            return Err(bad("REDIS_URL", format!("{url:?} is not a URL like redis://127.0.0.1:6379")));
         }
         c.redis_url = url;
     }
@@ -238,29 +280,15 @@ fn cache_from(get: &impl Fn(&'static str) -> Option<String>) -> Result<CacheSett
     }
     if let Some(v) = get("CACHE_KEY_PREFIX") {
         let v = v.trim();
-        if v.len() > 64
-            || !v
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
-        {
-            return Err(bad(
-                "CACHE_KEY_PREFIX",
-                format!("{v:?} must be 1-64 letters, digits, '-', '_' or '.'"),
-            ));
+        if v.len() > 64 || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b)) {
+            return Err(bad("CACHE_KEY_PREFIX", format!("{v:?} must be 1-64 letters, digits, '-', '_' or '.'")));
         }
         c.key_prefix = v.to_owned();
     }
     if let Some(v) = get("CACHE_VERSION") {
         let v = v.trim();
-        if v.len() > 32
-            || !v
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
-        {
-            return Err(bad(
-                "CACHE_VERSION",
-                format!("{v:?} must be 1-32 letters, digits, '-', '_' or '.'"),
-            ));
+        if v.len() > 32 || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b)) {
+            return Err(bad("CACHE_VERSION", format!("{v:?} must be 1-32 letters, digits, '-', '_' or '.'")));
         }
         c.version = v.to_owned();
     }
@@ -272,14 +300,7 @@ fn cache_from(get: &impl Fn(&'static str) -> Option<String>) -> Result<CacheSett
             None => Ok(None),
             Some(v) => match v.trim().parse::<u64>() {
                 Ok(n) if range.contains(&n) => Ok(Some(Duration::from_millis(n * unit_ms))),
-                _ => Err(bad(
-                    var,
-                    format!(
-                        "{v:?} is not a whole number from {} to {}",
-                        range.start(),
-                        range.end()
-                    ),
-                )),
+                _ => Err(bad(var, format!("{v:?} is not a whole number from {} to {}", range.start(), range.end()))),
             },
         }
     };
@@ -310,10 +331,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn load(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Settings::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -321,10 +339,7 @@ mod tests {
     fn defaults_to_embedded_sqlite_on_localhost() {
         let s = load(&[]).unwrap();
         assert!(s.database_url.is_sqlite());
-        assert_eq!(
-            s.database_url.as_str(),
-            "sqlite://data/storefront.db?mode=rwc"
-        );
+        assert_eq!(s.database_url.as_str(), "sqlite://data/storefront.db?mode=rwc");
         assert_eq!(s.addr.to_string(), "127.0.0.1:3000");
         assert_eq!(s.cache.key_prefix, "storefront");
         assert_eq!(s.cache.ttl_categories, Duration::from_secs(900));

@@ -21,6 +21,9 @@ pub enum AppError {
     /// Nothing here; the detail is safe to show (`"Not found."`, `"Invalid page."`).
     #[error("not found: {0}")]
     NotFound(&'static str),
+    /// Not allowed (e.g. a form without a valid CSRF token).
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
     /// The database could not be reached: retry later.
     #[error("database unavailable: {0}")]
     Unavailable(String),
@@ -57,6 +60,7 @@ impl AppError {
         match self {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -66,17 +70,11 @@ impl AppError {
     pub fn body(&self) -> ErrorBody {
         let (detail, errors) = match self {
             AppError::BadRequest(errors) => ("Invalid input.", errors.0.clone()),
-            AppError::NotFound(detail) => (*detail, BTreeMap::new()),
-            AppError::Unavailable(_) => (
-                "Service temporarily unavailable. Please retry shortly.",
-                BTreeMap::new(),
-            ),
+            AppError::NotFound(detail) | AppError::Forbidden(detail) => (*detail, BTreeMap::new()),
+            AppError::Unavailable(_) => ("Service temporarily unavailable. Please retry shortly.", BTreeMap::new()),
             AppError::Internal(_) => ("Internal server error.", BTreeMap::new()),
         };
-        ErrorBody {
-            detail: detail.to_owned(),
-            errors,
-        }
+        ErrorBody { detail: detail.to_owned(), errors }
     }
 
     fn log(&self) {

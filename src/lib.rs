@@ -3,6 +3,7 @@
 //! `main.rs` only parses the command line and settings; everything else is
 //! here so tests can build the real application.
 
+pub mod auth;
 pub mod cache;
 pub mod cli;
 pub mod config;

@@ -10,7 +10,11 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 use tokio::net::TcpListener;
 
 use crate::cache::Cache;
-use crate::config::{DatabaseUrl, Settings};
+use tower_sessions::SessionManagerLayer;
+
+use crate::auth::store::{self, AppSessionStore};
+use crate::auth::throttle::Throttle;
+use crate::config::{DatabaseUrl, SessionStoreKind, Settings};
 use crate::routes;
 use crate::seed::{self, SeedPlan};
 use crate::state::{AppState, PublicUrl, QueryCounter};
@@ -26,28 +30,21 @@ pub enum StartupError {
     Seed(String),
     #[error("cannot set up the cache: {0}")]
     Cache(String),
+    #[error("cannot set up sessions: {0}")]
+    Sessions(String),
     #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: std::net::SocketAddr,
-        source: std::io::Error,
-    },
+    Bind { addr: std::net::SocketAddr, source: std::io::Error },
 }
 
 /// Opens the connection pool. SQLite gets WAL and a busy timeout so readers
 /// and a writer can share the file.
 pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, StartupError> {
     let url = &settings.database_url;
-    let fail = |reason: String| StartupError::Database {
-        url: format!("{url:?}"),
-        reason,
-    };
-    if let DatabaseUrl::Sqlite {
-        path: Some(path), ..
-    } = url
+    let fail = |reason: String| StartupError::Database { url: format!("{url:?}"), reason };
+    if let DatabaseUrl::Sqlite { path: Some(path), .. } = url
         && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
     {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir).map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
     }
     let mut options = ConnectOptions::new(url.as_str());
     options
@@ -61,35 +58,47 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, StartupE
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(5))
         });
-    Database::connect(options)
-        .await
-        .map_err(|e| fail(e.to_string()))
+    Database::connect(options).await.map_err(|e| fail(e.to_string()))
 }
 
 /// Applies pending migrations.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), StartupError> {
-    Migrator::up(db, None)
-        .await
-        .map_err(|e| StartupError::Migrate(e.to_string()))
+    Migrator::up(db, None).await.map_err(|e| StartupError::Migrate(e.to_string()))
 }
 
 /// The state for one-off commands (`cache warm`, `cache stats`): connected
 /// and migrated, but not listening.
-pub async fn state_for_commands(settings: Settings) -> Result<AppState, StartupError> {
+pub async fn state_for_commands(mut settings: Settings) -> Result<AppState, StartupError> {
     let db = connect(&settings).await?;
     migrate(&db).await?;
     let cache = Cache::new(&settings.cache, db.clone()).map_err(StartupError::Cache)?;
-    let public_url = settings
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{}", settings.addr));
+    let public_url = settings.public_url.clone().unwrap_or_else(|| format!("http://{}", settings.addr));
+    // Commands serve nobody: in-process sessions, never connected.
+    settings.sessions.store = SessionStoreKind::Memory;
+    let (sessions, throttle) = sessions(&settings)?;
     Ok(AppState {
         db,
         cache,
         queries: QueryCounter::default(),
+        throttle,
+        sessions,
         settings: Arc::new(settings),
         public_url: PublicUrl(public_url.into()),
     })
+}
+
+/// The session layer and the login throttle, both in the session store.
+fn sessions(settings: &Settings) -> Result<(SessionManagerLayer<AppSessionStore>, Arc<Throttle>), StartupError> {
+    let s = &settings.sessions;
+    let pool = match s.store {
+        SessionStoreKind::Redis => Some(store::redis_pool(&s.redis_url).map_err(StartupError::Sessions)?),
+        SessionStoreKind::Memory => None,
+    };
+    let throttle = match &pool {
+        Some(pool) => Throttle::Redis { pool: pool.clone(), prefix: settings.cache.key_prefix.clone() },
+        None => Throttle::Memory(Default::default()),
+    };
+    Ok((store::layer(s, store::store(s, pool)), Arc::new(throttle)))
 }
 
 pub struct Application {
@@ -112,16 +121,12 @@ impl Application {
         if settings.demo_catalog {
             let seed_error = |e: crate::error::AppError| StartupError::Seed(e.to_string());
             if seed::catalog_is_empty(&db).await.map_err(seed_error)? {
-                seed::load(&db, SeedPlan::DEMO, false)
-                    .await
-                    .map_err(seed_error)?;
+                seed::load(&db, SeedPlan::DEMO, false).await.map_err(seed_error)?;
                 tracing::info!("loaded the demo catalog into the empty database");
             }
         }
         if !cache.enabled() {
-            tracing::warn!(
-                "cache disabled (CACHE_ENABLED=false): every request is served from the database"
-            );
+            tracing::warn!("cache disabled (CACHE_ENABLED=false): every request is served from the database");
         }
         Self::with_parts(settings, db, cache, queries).await
     }
@@ -132,25 +137,21 @@ impl Application {
         cache: Cache,
         queries: QueryCounter,
     ) -> Result<Self, StartupError> {
-        let listener =
-            TcpListener::bind(settings.addr)
-                .await
-                .map_err(|source| StartupError::Bind {
-                    addr: settings.addr,
-                    source,
-                })?;
-        let bound = listener.local_addr().map_err(|source| StartupError::Bind {
-            addr: settings.addr,
-            source,
-        })?;
-        let public_url = settings
-            .public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{bound}"));
+        let listener = TcpListener::bind(settings.addr)
+            .await
+            .map_err(|source| StartupError::Bind { addr: settings.addr, source })?;
+        let bound = listener.local_addr().map_err(|source| StartupError::Bind { addr: settings.addr, source })?;
+        let public_url = settings.public_url.clone().unwrap_or_else(|| format!("http://{bound}"));
+        if settings.sessions.store == SessionStoreKind::Memory {
+            tracing::warn!("SESSION_STORE=memory: sessions live in this process only and end when it stops");
+        }
+        let (sessions, throttle) = sessions(&settings)?;
         let state = AppState {
             db,
             cache,
             queries,
+            throttle,
+            sessions,
             settings: Arc::new(settings),
             public_url: PublicUrl(public_url.into()),
         };
@@ -158,9 +159,7 @@ impl Application {
     }
 
     pub fn local_addr(&self) -> std::net::SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("a bound listener has an address")
+        self.listener.local_addr().expect("a bound listener has an address")
     }
 
     pub fn port(&self) -> u16 {
@@ -180,7 +179,7 @@ impl Application {
         }
         let flusher = self.state.cache.spawn_outbox_flusher();
         let router = routes::router(self.state);
-        let served = axum::serve(self.listener, router)
+        let served = axum::serve(self.listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
             .with_graceful_shutdown(shutdown_signal())
             .await;
         flusher.abort();

@@ -6,6 +6,10 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use sea_orm::DatabaseConnection;
 
+use tower_sessions::SessionManagerLayer;
+
+use crate::auth::store::AppSessionStore;
+use crate::auth::throttle::Throttle;
 use crate::cache::Cache;
 use crate::config::Settings;
 
@@ -39,6 +43,10 @@ pub struct AppState {
     pub db: DatabaseConnection,
     /// SQL statements run so far.
     pub queries: QueryCounter,
+    /// Login throttling counters (beside the sessions).
+    pub throttle: Arc<Throttle>,
+    /// The session layer (its store is Redis or in-process).
+    pub sessions: SessionManagerLayer<AppSessionStore>,
     /// The Redis fragment and API cache.
     pub cache: Cache,
     /// Settings as loaded at start.

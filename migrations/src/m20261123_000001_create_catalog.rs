@@ -47,36 +47,12 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(Categories::Table)
                     .if_not_exists()
-                    .col(
-                        ColumnDef::new(Categories::Id)
-                            .integer()
-                            .not_null()
-                            .auto_increment()
-                            .primary_key(),
-                    )
+                    .col(ColumnDef::new(Categories::Id).integer().not_null().auto_increment().primary_key())
                     .col(ColumnDef::new(Categories::Name).string_len(200).not_null())
-                    .col(
-                        ColumnDef::new(Categories::Slug)
-                            .string_len(200)
-                            .not_null()
-                            .unique_key(),
-                    )
-                    .col(
-                        ColumnDef::new(Categories::Description)
-                            .text()
-                            .not_null()
-                            .default(""),
-                    )
-                    .col(
-                        ColumnDef::new(Categories::CreatedAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(Categories::UpdatedAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
+                    .col(ColumnDef::new(Categories::Slug).string_len(200).not_null().unique_key())
+                    .col(ColumnDef::new(Categories::Description).text().not_null().default(""))
+                    .col(ColumnDef::new(Categories::CreatedAt).timestamp_with_time_zone().not_null())
+                    .col(ColumnDef::new(Categories::UpdatedAt).timestamp_with_time_zone().not_null())
                     .to_owned(),
             )
             .await?;
@@ -86,27 +62,11 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(Products::Table)
                     .if_not_exists()
-                    .col(
-                        ColumnDef::new(Products::Id)
-                            .integer()
-                            .not_null()
-                            .auto_increment()
-                            .primary_key(),
-                    )
+                    .col(ColumnDef::new(Products::Id).integer().not_null().auto_increment().primary_key())
                     .col(ColumnDef::new(Products::CategoryId).integer().not_null())
                     .col(ColumnDef::new(Products::Name).string_len(200).not_null())
-                    .col(
-                        ColumnDef::new(Products::Slug)
-                            .string_len(200)
-                            .not_null()
-                            .unique_key(),
-                    )
-                    .col(
-                        ColumnDef::new(Products::Description)
-                            .text()
-                            .not_null()
-                            .default(""),
-                    )
+                    .col(ColumnDef::new(Products::Slug).string_len(200).not_null().unique_key())
+                    .col(ColumnDef::new(Products::Description).text().not_null().default(""))
                     // Money is integer cents: exact, and the same on both backends.
                     .col(
                         ColumnDef::new(Products::PriceCents)
@@ -121,22 +81,9 @@ impl MigrationTrait for Migration {
                             .default(0)
                             .check(Expr::col(Products::Stock).gte(0)),
                     )
-                    .col(
-                        ColumnDef::new(Products::IsActive)
-                            .boolean()
-                            .not_null()
-                            .default(true),
-                    )
-                    .col(
-                        ColumnDef::new(Products::CreatedAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(Products::UpdatedAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
+                    .col(ColumnDef::new(Products::IsActive).boolean().not_null().default(true))
+                    .col(ColumnDef::new(Products::CreatedAt).timestamp_with_time_zone().not_null())
+                    .col(ColumnDef::new(Products::UpdatedAt).timestamp_with_time_zone().not_null())
                     .foreign_key(
                         ForeignKey::create()
                             .name("fk_products_category")
@@ -151,14 +98,8 @@ impl MigrationTrait for Migration {
         // One index per filter / ordering; the composite ones serve the seed's
         // `?category__id=1&ordering=price` and the default newest-first order.
         let indexes: [(&str, Vec<Products>); 6] = [
-            (
-                "idx_products_category_price",
-                vec![Products::CategoryId, Products::PriceCents],
-            ),
-            (
-                "idx_products_category_created",
-                vec![Products::CategoryId, Products::CreatedAt],
-            ),
+            ("idx_products_category_price", vec![Products::CategoryId, Products::PriceCents]),
+            ("idx_products_category_created", vec![Products::CategoryId, Products::CreatedAt]),
             ("idx_products_price", vec![Products::PriceCents]),
             ("idx_products_name", vec![Products::Name]),
             ("idx_products_created", vec![Products::CreatedAt]),
@@ -175,19 +116,14 @@ impl MigrationTrait for Migration {
 
         if manager.get_database_backend() == DbBackend::Postgres {
             let db = manager.get_connection();
-            db.execute_unprepared("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-                .await?;
+            db.execute_unprepared("CREATE EXTENSION IF NOT EXISTS pg_trgm").await?;
             db.execute_unprepared(SEARCH_INDEX_SQL).await?;
         }
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(Table::drop().table(Products::Table).to_owned())
-            .await?;
-        manager
-            .drop_table(Table::drop().table(Categories::Table).to_owned())
-            .await
+        manager.drop_table(Table::drop().table(Products::Table).to_owned()).await?;
+        manager.drop_table(Table::drop().table(Categories::Table).to_owned()).await
     }
 }

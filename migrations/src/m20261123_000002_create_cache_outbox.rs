@@ -24,27 +24,15 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(CacheOutbox::Table)
                     .if_not_exists()
-                    .col(
-                        ColumnDef::new(CacheOutbox::Id)
-                            .big_integer()
-                            .not_null()
-                            .auto_increment()
-                            .primary_key(),
-                    )
+                    .col(ColumnDef::new(CacheOutbox::Id).big_integer().not_null().auto_increment().primary_key())
                     .col(ColumnDef::new(CacheOutbox::Tags).text().not_null())
-                    .col(
-                        ColumnDef::new(CacheOutbox::CreatedAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
+                    .col(ColumnDef::new(CacheOutbox::CreatedAt).timestamp_with_time_zone().not_null())
                     .to_owned(),
             )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(Table::drop().table(CacheOutbox::Table).to_owned())
-            .await
+        manager.drop_table(Table::drop().table(CacheOutbox::Table).to_owned()).await
     }
 }

@@ -32,16 +32,11 @@ pub enum Permit {
 
 impl Breaker {
     pub fn new(cooldown: Duration) -> Self {
-        Breaker {
-            state: Mutex::new(BreakerState::Closed),
-            cooldown,
-        }
+        Breaker { state: Mutex::new(BreakerState::Closed), cooldown }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BreakerState> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn permit(&self) -> Permit {
@@ -77,9 +72,7 @@ impl Breaker {
                 "redis cache unavailable: serving from the database"
             );
         }
-        *state = BreakerState::Open {
-            until: Instant::now() + self.cooldown,
-        };
+        *state = BreakerState::Open { until: Instant::now() + self.cooldown };
     }
 
     pub fn is_closed(&self) -> bool {

@@ -20,12 +20,7 @@ pub struct Entry {
 impl Entry {
     pub fn new(versions: Vec<u64>, title: String, body: Bytes) -> Self {
         let etag_hash = xxhash_rust::xxh3::xxh3_128(&body);
-        Entry {
-            versions,
-            etag_hash,
-            title,
-            body,
-        }
+        Entry { versions, etag_hash, title, body }
     }
 
     /// A strong ETag: the hash of the body.
@@ -36,8 +31,7 @@ impl Entry {
     pub fn encode(&self) -> Vec<u8> {
         let title = self.title.as_bytes();
         let title_len = title.len().min(u16::MAX as usize);
-        let mut out =
-            Vec::with_capacity(2 + self.versions.len() * 8 + 18 + title_len + self.body.len());
+        let mut out = Vec::with_capacity(2 + self.versions.len() * 8 + 18 + title_len + self.body.len());
         out.push(FORMAT);
         out.push(u8::try_from(self.versions.len()).expect("entries have few tags"));
         for v in &self.versions {
@@ -71,12 +65,7 @@ impl Entry {
         }
         let title = std::str::from_utf8(&rest[..len]).ok()?.to_owned();
         let body_start = raw.len() - (rest.len() - len);
-        Some(Entry {
-            versions,
-            etag_hash: u128::from_le_bytes(*etag),
-            title,
-            body: raw.slice(body_start..),
-        })
+        Some(Entry { versions, etag_hash: u128::from_le_bytes(*etag), title, body: raw.slice(body_start..) })
     }
 }
 
@@ -86,11 +75,7 @@ mod tests {
 
     #[test]
     fn round_trips() {
-        let e = Entry::new(
-            vec![1, u64::MAX, 42],
-            "Título".into(),
-            Bytes::from_static(b"<p>body</p>"),
-        );
+        let e = Entry::new(vec![1, u64::MAX, 42], "Título".into(), Bytes::from_static(b"<p>body</p>"));
         let decoded = Entry::decode(Bytes::from(e.encode())).unwrap();
         assert_eq!(decoded, e);
         assert_eq!(decoded.etag().len(), 34);

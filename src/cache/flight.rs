@@ -18,9 +18,7 @@ pub struct Flights<T> {
 
 impl<T: Clone> Default for Flights<T> {
     fn default() -> Self {
-        Flights {
-            inflight: Mutex::new(HashMap::new()),
-        }
+        Flights { inflight: Mutex::new(HashMap::new()) }
     }
 }
 

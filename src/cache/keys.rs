@@ -51,10 +51,7 @@ impl Keys {
     /// `cache_version` is the operator's CACHE_VERSION; the templates digest
     /// is added to it.
     pub fn new(prefix: &str, cache_version: &str) -> Self {
-        Keys {
-            prefix: prefix.to_owned(),
-            version: format!("{cache_version}-{}", &TEMPLATES_DIGEST[..8]),
-        }
+        Keys { prefix: prefix.to_owned(), version: format!("{cache_version}-{}", &TEMPLATES_DIGEST[..8]) }
     }
 
     pub fn prefix(&self) -> &str {
@@ -79,74 +76,30 @@ impl Keys {
         format!("{}:*", self.prefix)
     }
 
-    fn entry(
-        &self,
-        kind: &'static str,
-        discriminator: &str,
-        mut tags: Vec<Tag>,
-        ttl: TtlClass,
-    ) -> EntryKey {
+    fn entry(&self, kind: &'static str, discriminator: &str, mut tags: Vec<Tag>, ttl: TtlClass) -> EntryKey {
         tags.insert(0, Tag::All);
-        EntryKey {
-            key: format!(
-                "{}:{}:{kind}:{}",
-                self.prefix,
-                self.version,
-                bounded(discriminator)
-            ),
-            kind,
-            tags,
-            ttl,
-        }
+        EntryKey { key: format!("{}:{}:{kind}:{}", self.prefix, self.version, bounded(discriminator)), kind, tags, ttl }
     }
 
     pub fn api_product_list(&self, q: &ListingQuery) -> EntryKey {
-        self.entry(
-            "api-products",
-            &q.canonical_query(Dialect::Api),
-            vec![Tag::Lists],
-            TtlClass::ProductLists,
-        )
+        self.entry("api-products", &q.canonical_query(Dialect::Api), vec![Tag::Lists], TtlClass::ProductLists)
     }
 
     pub fn api_product(&self, id: i32) -> EntryKey {
-        self.entry(
-            "api-product",
-            &id.to_string(),
-            vec![Tag::Product(id), Tag::CategoryNames],
-            TtlClass::ProductDetail,
-        )
+        self.entry("api-product", &id.to_string(), vec![Tag::Product(id), Tag::CategoryNames], TtlClass::ProductDetail)
     }
 
     pub fn api_category_list(&self, page: PageRequest) -> EntryKey {
-        let q = ListingQuery {
-            page,
-            ..ListingQuery::default()
-        };
-        self.entry(
-            "api-categories",
-            &q.canonical_query(Dialect::Api),
-            vec![Tag::Categories],
-            TtlClass::Categories,
-        )
+        let q = ListingQuery { page, ..ListingQuery::default() };
+        self.entry("api-categories", &q.canonical_query(Dialect::Api), vec![Tag::Categories], TtlClass::Categories)
     }
 
     pub fn api_category(&self, id: i32) -> EntryKey {
-        self.entry(
-            "api-category",
-            &id.to_string(),
-            vec![Tag::Categories],
-            TtlClass::Categories,
-        )
+        self.entry("api-category", &id.to_string(), vec![Tag::Categories], TtlClass::Categories)
     }
 
     pub fn category_list(&self) -> EntryKey {
-        self.entry(
-            "html-category-list",
-            "",
-            vec![Tag::Categories],
-            TtlClass::Categories,
-        )
+        self.entry("html-category-list", "", vec![Tag::Categories], TtlClass::Categories)
     }
 
     pub fn newest_products(&self) -> EntryKey {
@@ -154,24 +107,14 @@ impl Keys {
     }
 
     pub fn product_listing(&self, q: &ListingQuery) -> EntryKey {
-        self.entry(
-            "html-products",
-            &q.canonical_query(Dialect::Html),
-            vec![Tag::Lists],
-            TtlClass::ProductLists,
-        )
+        self.entry("html-products", &q.canonical_query(Dialect::Html), vec![Tag::Lists], TtlClass::ProductLists)
     }
 
     /// A category's page: header, filters and grid. Its count and name come
     /// from `Categories`, its products from `Lists`.
     pub fn category_listing(&self, slug: &str, q: &ListingQuery) -> EntryKey {
         let discriminator = format!("{slug}?{}", q.canonical_query(Dialect::Html));
-        self.entry(
-            "html-category",
-            &discriminator,
-            vec![Tag::Lists, Tag::Categories],
-            TtlClass::ProductLists,
-        )
+        self.entry("html-category", &discriminator, vec![Tag::Lists, Tag::Categories], TtlClass::ProductLists)
     }
 
     pub fn product_page(&self, slug: &str) -> EntryKey {
@@ -198,15 +141,10 @@ mod tests {
         let keys = Keys::new("shop", "1");
         let a = keys.api_product_list(&api("page=1&ordering=price")).key;
         let b = keys.api_product_list(&api("ordering=price")).key;
-        let c = keys
-            .api_product_list(&api("ordering=price&utm_source=x"))
-            .key;
+        let c = keys.api_product_list(&api("ordering=price&utm_source=x")).key;
         assert_eq!(a, b);
         assert_eq!(b, c);
-        assert!(
-            a.starts_with(&format!("shop:1-{}:api-products:", &TEMPLATES_DIGEST[..8])),
-            "{a}"
-        );
+        assert!(a.starts_with(&format!("shop:1-{}:api-products:", &TEMPLATES_DIGEST[..8])), "{a}");
     }
 
     #[test]

@@ -88,12 +88,7 @@ pub struct Cached {
 
 impl Cached {
     fn from_entry(e: Entry, status: CacheStatus) -> Self {
-        Cached {
-            etag: e.etag(),
-            body: e.body,
-            title: e.title,
-            status,
-        }
+        Cached { etag: e.etag(), body: e.body, title: e.title, status }
     }
 }
 
@@ -149,17 +144,13 @@ impl Cache {
     /// starts (degraded) when Redis is down.
     pub fn new(settings: &CacheSettings, db: DatabaseConnection) -> Result<Self, String> {
         let redis = if settings.enabled {
-            let client = redis::Client::open(settings.redis_url.as_str())
-                .map_err(|e| format!("REDIS_URL: {e}"))?;
+            let client = redis::Client::open(settings.redis_url.as_str()).map_err(|e| format!("REDIS_URL: {e}"))?;
             let config = redis::aio::ConnectionManagerConfig::new()
                 .set_connection_timeout(Some(settings.timeout.max(Duration::from_millis(250))))
                 .set_response_timeout(Some(settings.timeout))
                 .set_number_of_retries(1)
                 .set_max_delay(Duration::from_millis(500));
-            Some(
-                ConnectionManager::new_lazy_with_config(client, config)
-                    .map_err(|e| format!("REDIS_URL: {e}"))?,
-            )
+            Some(ConnectionManager::new_lazy_with_config(client, config).map_err(|e| format!("REDIS_URL: {e}"))?)
         } else {
             None
         };
@@ -196,11 +187,7 @@ impl Cache {
 
     #[doc(hidden)]
     pub fn set_fill_hook(&self, hook: Option<FillHook>) {
-        *self
-            .inner
-            .fill_hook
-            .write()
-            .unwrap_or_else(|p| p.into_inner()) = hook;
+        *self.inner.fill_hook.write().unwrap_or_else(|p| p.into_inner()) = hook;
     }
 
     pub fn ttl(&self, class: TtlClass) -> Duration {
@@ -225,16 +212,11 @@ impl Cache {
             return Err(CacheError("disabled".into()));
         };
         let mut conn = redis.clone();
-        let result =
-            tokio::time::timeout(self.inner.settings.timeout, cmd.query_async::<T>(&mut conn))
-                .await;
+        let result = tokio::time::timeout(self.inner.settings.timeout, cmd.query_async::<T>(&mut conn)).await;
         let error = match result {
             Ok(Ok(v)) => return Ok(v),
             Ok(Err(e)) => e.to_string(),
-            Err(_) => format!(
-                "no answer within {} ms",
-                self.inner.settings.timeout.as_millis()
-            ),
+            Err(_) => format!("no answer within {} ms", self.inner.settings.timeout.as_millis()),
         };
         self.inner.counters.errors.fetch_add(1, Ordering::Relaxed);
         metrics::counter!("storefront_cache_errors_total").increment(1);
@@ -255,41 +237,23 @@ impl Cache {
         let bypass = |filled: Filled| {
             counters.bypasses.fetch_add(1, Ordering::Relaxed);
             record("bypass");
-            Cached::from_entry(
-                Entry::new(Vec::new(), filled.title, filled.body),
-                CacheStatus::Bypass,
-            )
+            Cached::from_entry(Entry::new(Vec::new(), filled.title, filled.body), CacheStatus::Bypass)
         };
-        let permit = if self.enabled() {
-            self.inner.breaker.permit()
-        } else {
-            Permit::Skip
-        };
+        let permit = if self.enabled() { self.inner.breaker.permit() } else { Permit::Skip };
         if permit == Permit::Skip {
             return Ok(bypass(fill().await?));
         }
         let Ok((found, versions)) = self.lookup(entry, permit).await else {
             return Ok(bypass(fill().await?));
         };
-        if let Some(e) = found
-            .and_then(Entry::decode)
-            .filter(|e| e.versions == versions)
-        {
+        if let Some(e) = found.and_then(Entry::decode).filter(|e| e.versions == versions) {
             counters.hits.fetch_add(1, Ordering::Relaxed);
             record("hit");
             return Ok(Cached::from_entry(e, CacheStatus::Hit));
         }
         counters.misses.fetch_add(1, Ordering::Relaxed);
         record("miss");
-        let flight = format!(
-            "{}#{}",
-            entry.key,
-            versions
-                .iter()
-                .map(u64::to_string)
-                .collect::<Vec<_>>()
-                .join(".")
-        );
+        let flight = format!("{}#{}", entry.key, versions.iter().map(u64::to_string).collect::<Vec<_>>().join("."));
         self.inner
             .flights
             .run(flight, || async move {
@@ -298,25 +262,14 @@ impl Cache {
                 counters.fills.fetch_add(1, Ordering::Relaxed);
                 metrics::histogram!("storefront_cache_fill_seconds", "kind" => entry.kind)
                     .record(started.elapsed().as_secs_f64());
-                let hook = self
-                    .inner
-                    .fill_hook
-                    .read()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .clone();
+                let hook = self.inner.fill_hook.read().unwrap_or_else(|p| p.into_inner()).clone();
                 if let Some(hook) = hook {
                     hook(&entry.key).await;
                 }
                 let e = Entry::new(versions, filled.title, filled.body);
                 let ttl = self.ttl_with_jitter(entry.ttl);
                 let mut store = redis::pipe();
-                store
-                    .cmd("SET")
-                    .arg(&entry.key)
-                    .arg(e.encode())
-                    .arg("PX")
-                    .arg(ttl.as_millis() as u64)
-                    .ignore();
+                store.cmd("SET").arg(&entry.key).arg(e.encode()).arg("PX").arg(ttl.as_millis() as u64).ignore();
                 // A failed store costs only the next request a miss.
                 let _ = self.call::<()>(&store).await;
                 Ok(Cached::from_entry(e, CacheStatus::Miss))
@@ -326,11 +279,7 @@ impl Cache {
 
     /// One round trip: the entry and the current version of each of its
     /// tags. Absent tags are created with a fresh random version.
-    async fn lookup(
-        &self,
-        entry: &EntryKey,
-        permit: Permit,
-    ) -> Result<(Option<Bytes>, Vec<u64>), CacheError> {
+    async fn lookup(&self, entry: &EntryKey, permit: Permit) -> Result<(Option<Bytes>, Vec<u64>), CacheError> {
         let tag_keys: Vec<String> = entry.tags.iter().map(|t| self.inner.keys.tag(t)).collect();
         let mut get = redis::pipe();
         get.cmd("MGET").arg(&entry.key).arg(&tag_keys);
@@ -338,46 +287,30 @@ impl Cache {
         if permit == Permit::Probe {
             // Back from an outage: apply the invalidations recorded meanwhile
             // before serving anything cached.
-            self.flush_outbox()
-                .await
-                .map_err(|e| CacheError(e.to_string()))?;
+            self.flush_outbox().await.map_err(|e| CacheError(e.to_string()))?;
             self.inner.breaker.success();
             let (again,): (Vec<Option<Vec<u8>>>,) = self.call(&get).await?;
             values = again;
         }
         if values.len() != tag_keys.len() + 1 {
-            return Err(CacheError(
-                "MGET answered the wrong number of values".into(),
-            ));
+            return Err(CacheError("MGET answered the wrong number of values".into()));
         }
         let found = values.remove(0).map(Bytes::from);
-        let mut versions: Vec<Option<u64>> = values
-            .iter()
-            .map(|v| v.as_deref().and_then(parse_version))
-            .collect();
-        let missing: Vec<usize> = (0..versions.len())
-            .filter(|&i| versions[i].is_none())
-            .collect();
+        let mut versions: Vec<Option<u64>> = values.iter().map(|v| v.as_deref().and_then(parse_version)).collect();
+        let missing: Vec<usize> = (0..versions.len()).filter(|&i| versions[i].is_none()).collect();
         if !missing.is_empty() {
             let mut init = redis::pipe();
             let fresh: Vec<u64> = missing.iter().map(|_| random_version()).collect();
             for (&i, v) in missing.iter().zip(&fresh) {
                 // NX GET: keep (and learn) a version another instance just set.
-                init.cmd("SET")
-                    .arg(&tag_keys[i])
-                    .arg(v.to_string())
-                    .arg("NX")
-                    .arg("GET");
+                init.cmd("SET").arg(&tag_keys[i]).arg(v.to_string()).arg("NX").arg("GET");
             }
             let previous: Vec<Option<Vec<u8>>> = self.call(&init).await?;
             for ((&i, v), prev) in missing.iter().zip(fresh).zip(previous) {
                 versions[i] = Some(prev.as_deref().and_then(parse_version).unwrap_or(v));
             }
         }
-        Ok((
-            found,
-            versions.into_iter().map(|v| v.unwrap_or(0)).collect(),
-        ))
+        Ok((found, versions.into_iter().map(|v| v.unwrap_or(0)).collect()))
     }
 
     /// Gives each tag a new version: every entry that depends on one of them
@@ -388,19 +321,12 @@ impl Cache {
         }
         let mut set = redis::pipe();
         for tag in tags {
-            set.cmd("SET")
-                .arg(self.inner.keys.tag(tag))
-                .arg(random_version().to_string())
-                .ignore();
+            set.cmd("SET").arg(self.inner.keys.tag(tag)).arg(random_version().to_string()).ignore();
         }
         self.call::<()>(&set).await?;
-        self.inner
-            .counters
-            .invalidations
-            .fetch_add(tags.len() as u64, Ordering::Relaxed);
+        self.inner.counters.invalidations.fetch_add(tags.len() as u64, Ordering::Relaxed);
         for tag in tags {
-            metrics::counter!("storefront_cache_invalidations_total", "tag" => tag.family())
-                .increment(1);
+            metrics::counter!("storefront_cache_invalidations_total", "tag" => tag.family()).increment(1);
         }
         Ok(())
     }
@@ -422,15 +348,10 @@ impl Cache {
             if rows.is_empty() {
                 return Ok(applied);
             }
-            let mut tags: Vec<Tag> = rows
-                .iter()
-                .flat_map(|r| r.tags.split(' ').filter_map(Tag::parse))
-                .collect();
+            let mut tags: Vec<Tag> = rows.iter().flat_map(|r| r.tags.split(' ').filter_map(Tag::parse)).collect();
             tags.sort();
             tags.dedup();
-            self.invalidate(&tags)
-                .await
-                .map_err(|e| FlushError::Redis(e.to_string()))?;
+            self.invalidate(&tags).await.map_err(|e| FlushError::Redis(e.to_string()))?;
             let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
             cache_outbox::Entity::delete_many()
                 .filter(cache_outbox::Column::Id.is_in(ids))
@@ -455,16 +376,8 @@ impl Cache {
         }
         let key = self.inner.keys.stats();
         let mut incr = redis::pipe();
-        incr.cmd("HINCRBY")
-            .arg(&key)
-            .arg("hits")
-            .arg(new_hits)
-            .ignore();
-        incr.cmd("HINCRBY")
-            .arg(&key)
-            .arg("misses")
-            .arg(new_misses)
-            .ignore();
+        incr.cmd("HINCRBY").arg(&key).arg("hits").arg(new_hits).ignore();
+        incr.cmd("HINCRBY").arg(&key).arg("misses").arg(new_misses).ignore();
         self.call::<()>(&incr).await?;
         c.reported_hits.store(hits, Ordering::Relaxed);
         c.reported_misses.store(misses, Ordering::Relaxed);
@@ -474,15 +387,9 @@ impl Cache {
     /// Reads the shared hit and miss totals.
     pub async fn shared_stats(&self) -> Result<(u64, u64), CacheError> {
         let mut get = redis::pipe();
-        get.cmd("HMGET")
-            .arg(self.inner.keys.stats())
-            .arg("hits")
-            .arg("misses");
+        get.cmd("HMGET").arg(self.inner.keys.stats()).arg("hits").arg("misses");
         let (values,): (Vec<Option<u64>>,) = self.call(&get).await?;
-        Ok((
-            values.first().copied().flatten().unwrap_or(0),
-            values.get(1).copied().flatten().unwrap_or(0),
-        ))
+        Ok((values.first().copied().flatten().unwrap_or(0), values.get(1).copied().flatten().unwrap_or(0)))
     }
 
     /// Makes every entry of this app stale at once (one SET: never FLUSHDB,
@@ -492,10 +399,7 @@ impl Cache {
     }
 
     /// A raw connection for operator commands (stats), bounded by the timeout.
-    pub async fn query<T: redis::FromRedisValue>(
-        &self,
-        pipe: &redis::Pipeline,
-    ) -> Result<T, CacheError> {
+    pub async fn query<T: redis::FromRedisValue>(&self, pipe: &redis::Pipeline) -> Result<T, CacheError> {
         self.call(pipe).await
     }
 

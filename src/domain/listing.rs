@@ -120,10 +120,7 @@ pub struct ParamErrors(pub BTreeMap<String, Vec<String>>);
 
 impl ParamErrors {
     pub fn add(&mut self, param: &str, message: impl Into<String>) {
-        self.0
-            .entry(param.to_owned())
-            .or_default()
-            .push(message.into());
+        self.0.entry(param.to_owned()).or_default().push(message.into());
     }
 
     pub fn is_empty(&self) -> bool {
@@ -170,10 +167,7 @@ impl QueryPairs {
 pub fn page_request(pairs: &QueryPairs, per_page_param: &str) -> Result<PageRequest, ParamErrors> {
     let mut errors = ParamErrors::default();
     let page = pairs.get("page").map(PageRequest::parse_page).transpose();
-    let per_page = pairs
-        .get(per_page_param)
-        .map(PageRequest::parse_per_page)
-        .transpose();
+    let per_page = pairs.get(per_page_param).map(PageRequest::parse_per_page).transpose();
     if let Err(e) = &page {
         errors.add("page", e.to_string());
     }
@@ -181,10 +175,8 @@ pub fn page_request(pairs: &QueryPairs, per_page_param: &str) -> Result<PageRequ
         errors.add(per_page_param, e.to_string());
     }
     match (page, per_page) {
-        (Ok(page), Ok(per_page)) => {
-            PageRequest::new(page.unwrap_or(1), per_page.unwrap_or(DEFAULT_PER_PAGE))
-                .map_err(|e| ParamErrors::single(per_page_param, e.to_string()))
-        }
+        (Ok(page), Ok(per_page)) => PageRequest::new(page.unwrap_or(1), per_page.unwrap_or(DEFAULT_PER_PAGE))
+            .map_err(|e| ParamErrors::single(per_page_param, e.to_string())),
         _ => Err(errors),
     }
 }
@@ -224,10 +216,7 @@ impl ListingQuery {
                 Err(e) => errors.add("category", e.to_string()),
             }
         }
-        for (param, slot) in [
-            ("min_price", &mut query.filter.min_price),
-            ("max_price", &mut query.filter.max_price),
-        ] {
+        for (param, slot) in [("min_price", &mut query.filter.min_price), ("max_price", &mut query.filter.max_price)] {
             if let Some(v) = pairs.get(param) {
                 match Money::parse(v) {
                     Ok(m) => *slot = Some(m),
@@ -238,10 +227,7 @@ impl ListingQuery {
         if let (Some(min), Some(max)) = (query.filter.min_price, query.filter.max_price)
             && min > max
         {
-            errors.add(
-                "min_price",
-                "Ensure min_price is less than or equal to max_price.",
-            );
+            errors.add("min_price", "Ensure min_price is less than or equal to max_price.");
         }
         if let Some(v) = pairs.get("in_stock") {
             match parse_bool(v) {
@@ -266,11 +252,7 @@ impl ListingQuery {
             Err(e) => errors.extend(e),
         }
 
-        if errors.is_empty() {
-            Ok(query)
-        } else {
-            Err(errors)
-        }
+        if errors.is_empty() { Ok(query) } else { Err(errors) }
     }
 
     /// The canonical parameters in `dialect`: a fixed order, defaults left
@@ -319,10 +301,7 @@ impl ListingQuery {
     }
 
     pub fn with_page(&self, page: u32) -> ListingQuery {
-        ListingQuery {
-            page: self.page.with_page(page),
-            ..self.clone()
-        }
+        ListingQuery { page: self.page.with_page(page), ..self.clone() }
     }
 }
 
@@ -348,10 +327,7 @@ mod tests {
         assert_eq!(a.canonical_query(Dialect::Api), "ordering=price");
         let s1 = api("search=Laptop%20%20Steel").unwrap();
         let s2 = api("search=laptop+steel&page_size=20").unwrap();
-        assert_eq!(
-            s1.canonical_query(Dialect::Api),
-            s2.canonical_query(Dialect::Api)
-        );
+        assert_eq!(s1.canonical_query(Dialect::Api), s2.canonical_query(Dialect::Api));
     }
 
     #[test]
@@ -366,14 +342,8 @@ mod tests {
         let h = html("q=lamp&sort=-price&per_page=50&page=2").unwrap();
         let a = api("search=lamp&ordering=-price&page_size=50&page=2").unwrap();
         assert_eq!(h, a);
-        assert_eq!(
-            h.canonical_query(Dialect::Html),
-            "sort=-price&page=2&per_page=50&q=lamp"
-        );
-        assert_eq!(
-            a.canonical_query(Dialect::Api),
-            "ordering=-price&page=2&page_size=50&search=lamp"
-        );
+        assert_eq!(h.canonical_query(Dialect::Html), "sort=-price&page=2&per_page=50&q=lamp");
+        assert_eq!(a.canonical_query(Dialect::Api), "ordering=-price&page=2&page_size=50&search=lamp");
     }
 
     #[test]
@@ -381,18 +351,7 @@ mod tests {
         let errors = api("page=0&ordering=colour&min_price=-1&max_price=x&page_size=101&category__id=a&in_stock=maybe")
             .unwrap_err();
         let keys: Vec<_> = errors.0.keys().map(String::as_str).collect();
-        assert_eq!(
-            keys,
-            [
-                "category__id",
-                "in_stock",
-                "max_price",
-                "min_price",
-                "ordering",
-                "page",
-                "page_size"
-            ]
-        );
+        assert_eq!(keys, ["category__id", "in_stock", "max_price", "min_price", "ordering", "page", "page_size"]);
     }
 
     #[test]
@@ -406,9 +365,6 @@ mod tests {
     fn html_and_api_keep_their_own_sort_vocabulary() {
         assert!(html("sort=created_at").is_err());
         assert!(api("ordering=newest").is_err());
-        assert_eq!(
-            api("ordering=created_at").unwrap().sort,
-            ProductSort::Oldest
-        );
+        assert_eq!(api("ordering=created_at").unwrap().sort, ProductSort::Oldest);
     }
 }

@@ -8,9 +8,7 @@ pub mod page;
 pub mod search;
 pub mod slug;
 
-pub use listing::{
-    Dialect, ListingFilter, ListingQuery, ParamErrors, ProductSort, QueryPairs, page_request,
-};
+pub use listing::{Dialect, ListingFilter, ListingQuery, ParamErrors, ProductSort, QueryPairs, page_request};
 pub use money::Money;
 pub use page::PageRequest;
 pub use search::SearchQuery;

@@ -66,11 +66,7 @@ impl Money {
         if whole.len() > 12 {
             return Err(MoneyError::TooLarge);
         }
-        let whole: i64 = if whole.is_empty() {
-            0
-        } else {
-            whole.parse().map_err(|_| MoneyError::NotANumber)?
-        };
+        let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| MoneyError::NotANumber)? };
         let frac_cents: i64 = match frac.len() {
             0 => 0,
             1 => i64::from(frac.as_bytes()[0] - b'0') * 10,
@@ -119,10 +115,7 @@ mod tests {
         assert_eq!(Money::parse("-1"), Err(MoneyError::Negative));
         assert_eq!(Money::parse("-0.01"), Err(MoneyError::Negative));
         assert_eq!(Money::parse("1.999"), Err(MoneyError::TooPrecise));
-        assert_eq!(
-            Money::parse("99999999999999999999999"),
-            Err(MoneyError::TooLarge)
-        );
+        assert_eq!(Money::parse("99999999999999999999999"), Err(MoneyError::TooLarge));
     }
 
     #[test]

@@ -21,10 +21,7 @@ pub enum PageError {
 
 impl Default for PageRequest {
     fn default() -> Self {
-        PageRequest {
-            page: 1,
-            per_page: DEFAULT_PER_PAGE,
-        }
+        PageRequest { page: 1, per_page: DEFAULT_PER_PAGE }
     }
 }
 
@@ -76,10 +73,7 @@ impl PageRequest {
     }
 
     pub fn with_page(self, page: u32) -> Self {
-        PageRequest {
-            page: page.max(1),
-            ..self
-        }
+        PageRequest { page: page.max(1), ..self }
     }
 
     /// Number of pages for `count` items; an empty listing still has page 1.
@@ -98,16 +92,9 @@ mod tests {
         assert_eq!(PageRequest::parse_page("3"), Ok(3));
         assert_eq!(PageRequest::parse_page("0"), Err(PageError::TooSmall));
         for bad in ["", "-1", "+1", "1.0", "two", "1e2"] {
-            assert_eq!(
-                PageRequest::parse_page(bad),
-                Err(PageError::NotAnInteger),
-                "{bad:?}"
-            );
+            assert_eq!(PageRequest::parse_page(bad), Err(PageError::NotAnInteger), "{bad:?}");
         }
-        assert_eq!(
-            PageRequest::parse_page("99999999999"),
-            Err(PageError::TooLarge)
-        );
+        assert_eq!(PageRequest::parse_page("99999999999"), Err(PageError::TooLarge));
         assert_eq!(PageRequest::parse_per_page("101"), Err(PageError::TooLarge));
         assert_eq!(PageRequest::parse_per_page("100"), Ok(100));
     }

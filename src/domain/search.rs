@@ -20,11 +20,7 @@ impl SearchQuery {
         if input.chars().count() > MAX_SEARCH_CHARS {
             return Err(SearchError::TooLong);
         }
-        let normalized = input
-            .split_whitespace()
-            .map(str::to_lowercase)
-            .collect::<Vec<_>>()
-            .join(" ");
+        let normalized = input.split_whitespace().map(str::to_lowercase).collect::<Vec<_>>().join(" ");
         Ok((!normalized.is_empty()).then_some(SearchQuery(normalized)))
     }
 
@@ -63,9 +59,6 @@ mod tests {
     #[test]
     fn caps_length_in_characters_not_bytes() {
         assert!(SearchQuery::parse(&"é".repeat(200)).unwrap().is_some());
-        assert_eq!(
-            SearchQuery::parse(&"a".repeat(201)),
-            Err(SearchError::TooLong)
-        );
+        assert_eq!(SearchQuery::parse(&"a".repeat(201)), Err(SearchError::TooLong));
     }
 }

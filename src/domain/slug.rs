@@ -24,14 +24,8 @@ impl Slug {
             && !input.starts_with('-')
             && !input.ends_with('-')
             && !input.contains("--")
-            && input
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if valid {
-            Ok(Slug(input.to_owned()))
-        } else {
-            Err(SlugError::Invalid)
-        }
+            && input.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if valid { Ok(Slug(input.to_owned())) } else { Err(SlugError::Invalid) }
     }
 
     /// Derives a slug from a display name: `Café Chairs & Tables` becomes
@@ -67,10 +61,7 @@ mod tests {
 
     #[test]
     fn accepts_lowercase_words_joined_by_hyphens() {
-        assert_eq!(
-            Slug::parse("steel-laptop-2").unwrap().as_str(),
-            "steel-laptop-2"
-        );
+        assert_eq!(Slug::parse("steel-laptop-2").unwrap().as_str(), "steel-laptop-2");
     }
 
     #[test]
@@ -83,14 +74,8 @@ mod tests {
 
     #[test]
     fn derives_a_slug_from_a_name() {
-        assert_eq!(
-            Slug::from_name("  Steel Laptop 15\" ").unwrap().as_str(),
-            "steel-laptop-15"
-        );
-        assert_eq!(
-            Slug::from_name("Chairs & Tables").unwrap().as_str(),
-            "chairs-tables"
-        );
+        assert_eq!(Slug::from_name("  Steel Laptop 15\" ").unwrap().as_str(), "steel-laptop-15");
+        assert_eq!(Slug::from_name("Chairs & Tables").unwrap().as_str(), "chairs-tables");
         assert_eq!(Slug::from_name("!!!"), None);
     }
 }

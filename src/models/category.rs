@@ -44,9 +44,5 @@ pub async fn find_by_slug(db: &impl ConnectionTrait, slug: &str) -> Result<Optio
 }
 
 pub async fn all_by_name(db: &impl ConnectionTrait) -> Result<Vec<Model>, DbErr> {
-    Entity::find()
-        .order_by_asc(Column::Name)
-        .order_by_asc(Column::Id)
-        .all(db)
-        .await
+    Entity::find().order_by_asc(Column::Name).order_by_asc(Column::Id).all(db).await
 }

@@ -80,10 +80,7 @@ fn like_literal(term: &str) -> String {
 /// ignoring case: `ILIKE` on PostgreSQL (served by the trigram index), `LIKE`
 /// on SQLite (case-insensitive for ASCII). Written as custom SQL because
 /// sea-query wraps `pattern ESCAPE ...` in parentheses, which PostgreSQL refuses.
-pub fn matches_all_terms<'a>(
-    backend: DbBackend,
-    terms: impl Iterator<Item = &'a str>,
-) -> Condition {
+pub fn matches_all_terms<'a>(backend: DbBackend, terms: impl Iterator<Item = &'a str>) -> Condition {
     // Custom SQL uses the backend's own placeholder syntax.
     let (operator, placeholder) = match backend {
         DbBackend::Postgres => ("ILIKE", "$1"),

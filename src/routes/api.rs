@@ -21,8 +21,7 @@ use crate::routes::PathParam;
 use crate::services::{catalog, listings};
 use crate::state::{AppState, PublicUrl};
 use crate::views::api::{
-    CategoryDto, CategoryList, CategoryRefDto, Ordering, PageParams, ProductDto, ProductList,
-    ProductListParams,
+    CategoryDto, CategoryList, CategoryRefDto, Ordering, PageParams, ProductDto, ProductList, ProductListParams,
 };
 
 #[derive(OpenApi)]
@@ -32,15 +31,7 @@ use crate::views::api::{
         description = "Catalog of the storefront shop, compatible with the seed's REST API."
     ),
     paths(list_products, get_product, list_categories, get_category),
-    components(schemas(
-        ProductList,
-        ProductDto,
-        CategoryRefDto,
-        CategoryList,
-        CategoryDto,
-        ErrorBody,
-        Ordering
-    ))
+    components(schemas(ProductList, ProductDto, CategoryRefDto, CategoryList, CategoryDto, ErrorBody, Ordering))
 )]
 pub struct ApiDoc;
 
@@ -62,12 +53,7 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
 }
 
 /// Serves `key` from the cache, or runs `load` and serializes its result.
-async fn cached_json<T, Fut>(
-    cache: &Cache,
-    headers: &HeaderMap,
-    key: EntryKey,
-    load: Fut,
-) -> Result<Response, AppError>
+async fn cached_json<T, Fut>(cache: &Cache, headers: &HeaderMap, key: EntryKey, load: Fut) -> Result<Response, AppError>
 where
     T: Serialize,
     Fut: std::future::Future<Output = Result<T, AppError>>,
@@ -75,12 +61,9 @@ where
     let cached = cache
         .get_or_fill(&key, || async {
             let value = load.await?;
-            let body = serde_json::to_vec(&value)
-                .map_err(|e| AppError::Internal(format!("serializing {}: {e}", key.kind)))?;
-            Ok(Filled {
-                body: Bytes::from(body),
-                title: String::new(),
-            })
+            let body =
+                serde_json::to_vec(&value).map_err(|e| AppError::Internal(format!("serializing {}: {e}", key.kind)))?;
+            Ok(Filled { body: Bytes::from(body), title: String::new() })
         })
         .await?;
     Ok(CachedBody {
@@ -90,6 +73,7 @@ where
         ttl: cache.ttl(key.ttl),
         tags: key.tags,
         content_type: JSON,
+        private: false,
     }
     .into_response(headers))
 }
@@ -98,20 +82,13 @@ where
 fn parse_id(raw: &str) -> Result<i32, AppError> {
     match raw.parse::<i32>() {
         Ok(id) if id > 0 => Ok(id),
-        _ => Err(AppError::bad_param(
-            "id",
-            "A valid positive integer is required.",
-        )),
+        _ => Err(AppError::bad_param("id", "A valid positive integer is required.")),
     }
 }
 
 /// An absolute link to `path` with the canonical query string `qs`.
 fn link(base: &PublicUrl, path: &str, qs: String) -> String {
-    if qs.is_empty() {
-        format!("{}{path}", base.as_str())
-    } else {
-        format!("{}{path}?{qs}", base.as_str())
-    }
+    if qs.is_empty() { format!("{}{path}", base.as_str()) } else { format!("{}{path}?{qs}", base.as_str()) }
 }
 
 #[utoipa::path(
@@ -133,18 +110,11 @@ async fn list_products(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, AppError> {
     // Invalid input is refused before the cache is touched.
-    let query = ListingQuery::parse(Dialect::Api, &QueryPairs::parse(raw.as_deref()))
-        .map_err(AppError::BadRequest)?;
+    let query = ListingQuery::parse(Dialect::Api, &QueryPairs::parse(raw.as_deref())).map_err(AppError::BadRequest)?;
     let key = cache.keys().api_product_list(&query);
     cached_json(&cache, &headers, key, async {
         let page = listings::list_products(&db, &query).await?;
-        let at = |n: u32| {
-            link(
-                &base,
-                "/api/products/",
-                query.with_page(n).canonical_query(Dialect::Api),
-            )
-        };
+        let at = |n: u32| link(&base, "/api/products/", query.with_page(n).canonical_query(Dialect::Api));
         let current = page.page.page();
         Ok(ProductList {
             count: page.count,
@@ -198,17 +168,12 @@ async fn list_categories(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, AppError> {
-    let page = page_request(&QueryPairs::parse(raw.as_deref()), "page_size")
-        .map_err(AppError::BadRequest)?;
+    let page = page_request(&QueryPairs::parse(raw.as_deref()), "page_size").map_err(AppError::BadRequest)?;
     let key = cache.keys().api_category_list(page);
     cached_json(&cache, &headers, key, category_page(&db, &base, page)).await
 }
 
-async fn category_page(
-    db: &DatabaseConnection,
-    base: &PublicUrl,
-    page: PageRequest,
-) -> Result<CategoryList, AppError> {
+async fn category_page(db: &DatabaseConnection, base: &PublicUrl, page: PageRequest) -> Result<CategoryList, AppError> {
     let all = catalog::categories(db).await?;
     let count = all.len() as u64;
     let page_count = page.page_count(count);
@@ -232,10 +197,7 @@ async fn category_page(
 
 /// The canonical query of a plain paginated list.
 fn page_query(page: PageRequest) -> String {
-    let query = ListingQuery {
-        page,
-        ..ListingQuery::default()
-    };
+    let query = ListingQuery { page, ..ListingQuery::default() };
     query.canonical_query(Dialect::Api)
 }
 

@@ -11,9 +11,7 @@ use crate::cache::Cache;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz))
 }
 
 /// The process is up and serving.
@@ -23,10 +21,7 @@ async fn healthz() -> Json<Value> {
 
 /// Whether the dependencies answer: 200 when the database does (Redis being
 /// down only degrades the shop), 503 when it does not.
-async fn readyz(
-    State(db): State<DatabaseConnection>,
-    State(cache): State<Cache>,
-) -> (StatusCode, Json<Value>) {
+async fn readyz(State(db): State<DatabaseConnection>, State(cache): State<Cache>) -> (StatusCode, Json<Value>) {
     let database = match db.ping().await {
         Ok(()) => "ok",
         Err(e) => {
@@ -46,8 +41,5 @@ async fn readyz(
         ("ok", _) => ("degraded", StatusCode::OK),
         _ => ("unavailable", StatusCode::SERVICE_UNAVAILABLE),
     };
-    (
-        code,
-        Json(json!({ "status": status, "database": database, "redis": redis })),
-    )
+    (code, Json(json!({ "status": status, "database": database, "redis": redis })))
 }

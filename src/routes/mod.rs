@@ -3,6 +3,7 @@
 
 mod api;
 mod assets;
+pub mod auth;
 pub mod cached;
 mod health;
 mod pages;
@@ -19,13 +20,18 @@ use crate::error::AppError;
 use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
+    let sessions = state.sessions.clone();
     Router::new()
         .merge(pages::router())
+        .merge(auth::router())
         .merge(api::router())
         .merge(health::router())
         .merge(assets::router())
         .route("/metrics", axum::routing::get(render_metrics))
         .fallback(not_found)
+        .layer(sessions)
+        // Outside the session layer, to see the answer it gives on a failed save.
+        .layer(axum::middleware::from_fn(session_failures))
         .layer(axum::middleware::from_fn(crate::metrics::track_requests))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -33,13 +39,19 @@ pub fn router(state: AppState) -> Router {
 
 /// Prometheus text format.
 async fn render_metrics() -> impl IntoResponse {
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4",
-        )],
-        crate::metrics::handle().render(),
-    )
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::metrics::handle().render())
+}
+
+/// The session layer answers a failed session save with a bare, empty 500.
+/// Turn that into a clear page: the session store is unavailable, retry.
+async fn session_failures(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let response = next.run(request).await;
+    if response.status() == axum::http::StatusCode::INTERNAL_SERVER_ERROR
+        && !response.headers().contains_key(axum::http::header::CONTENT_TYPE)
+    {
+        return AppError::Unavailable("the session store could not save the session".into()).into_html();
+    }
+    response
 }
 
 /// Unknown paths: JSON under `/api`, the HTML 404 page elsewhere.

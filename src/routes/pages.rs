@@ -12,6 +12,7 @@ use axum::routing::get;
 use bytes::Bytes;
 use sea_orm::DatabaseConnection;
 
+use crate::auth::AuthSession;
 use crate::cache::{Cache, CacheStatus, EntryKey, Filled, Tag};
 use crate::domain::{Dialect, ListingQuery, QueryPairs};
 use crate::error::{AppError, PageError};
@@ -19,9 +20,7 @@ use crate::routes::PathParam;
 use crate::routes::cached::{CachedBody, HTML};
 use crate::services::{catalog, listings};
 use crate::state::AppState;
-use crate::views::fragments::{
-    CategoryList, FilterForm, ListingMain, ProductCards, ProductGrid, ProductMain,
-};
+use crate::views::fragments::{CategoryList, FilterForm, ListingMain, ProductCards, ProductGrid, ProductMain};
 use crate::views::pages::{CategoriesPage, ContentPage, HomePage, Shell};
 use crate::views::{Fragment, render_fragment, render_html};
 
@@ -47,20 +46,11 @@ struct Parts<'a> {
 
 impl<'a> Parts<'a> {
     fn new(cache: &'a Cache) -> Self {
-        Parts {
-            cache,
-            status: None,
-            tags: Vec::new(),
-            ttl: None,
-        }
+        Parts { cache, status: None, tags: Vec::new(), ttl: None }
     }
 
     /// A fragment (and its title) from the cache, or rendered by `fill`.
-    async fn fragment<Fut>(
-        &mut self,
-        key: EntryKey,
-        fill: Fut,
-    ) -> Result<(Fragment, String), AppError>
+    async fn fragment<Fut>(&mut self, key: EntryKey, fill: Fut) -> Result<(Fragment, String), AppError>
     where
         Fut: std::future::Future<Output = Result<(Fragment, String), AppError>>,
     {
@@ -68,16 +58,10 @@ impl<'a> Parts<'a> {
             .cache
             .get_or_fill(&key, || async {
                 let (fragment, title) = fill.await?;
-                Ok(Filled {
-                    body: Bytes::from(fragment.0),
-                    title,
-                })
+                Ok(Filled { body: Bytes::from(fragment.0), title })
             })
             .await?;
-        self.status = Some(
-            self.status
-                .map_or(cached.status, |s| s.combine(cached.status)),
-        );
+        self.status = Some(self.status.map_or(cached.status, |s| s.combine(cached.status)));
         let ttl = self.cache.ttl(key.ttl);
         self.ttl = Some(self.ttl.map_or(ttl, |t| t.min(ttl)));
         for tag in key.tags {
@@ -90,10 +74,12 @@ impl<'a> Parts<'a> {
         Ok((Fragment(html), cached.title))
     }
 
-    /// The page around the fragments, with the headers of a cached response.
+    /// The page around the fragments, with the headers of a cached response;
+    /// private when the visitor has a session (the layout may show them).
     fn respond(
         self,
         headers: &HeaderMap,
+        auth: &AuthSession,
         page: &impl askama::Template,
     ) -> Result<Response, PageError> {
         let html = render_html(page)?;
@@ -105,6 +91,7 @@ impl<'a> Parts<'a> {
             tags: self.tags,
             ttl: self.ttl.unwrap_or_default(),
             content_type: HTML,
+            private: auth.has_cookie(),
         }
         .into_response(headers))
     }
@@ -112,67 +99,46 @@ impl<'a> Parts<'a> {
 
 async fn category_list(db: &DatabaseConnection) -> Result<(Fragment, String), AppError> {
     let cats = catalog::categories(db).await?;
-    Ok((
-        render_fragment(&CategoryList { categories: &cats })?,
-        String::new(),
-    ))
+    Ok((render_fragment(&CategoryList { categories: &cats })?, String::new()))
 }
 
 async fn home(
     State(db): State<DatabaseConnection>,
     State(cache): State<Cache>,
     headers: HeaderMap,
+    auth: AuthSession,
 ) -> Result<Response, PageError> {
     let mut parts = Parts::new(&cache);
-    let (categories, _) = parts
-        .fragment(cache.keys().category_list(), category_list(&db))
-        .await?;
+    let (categories, _) = parts.fragment(cache.keys().category_list(), category_list(&db)).await?;
     let (newest, _) = parts
         .fragment(cache.keys().newest_products(), async {
             let newest = catalog::newest_products(&db, HOME_NEWEST).await?;
-            Ok((
-                render_fragment(&ProductCards { products: &newest })?,
-                String::new(),
-            ))
+            Ok((render_fragment(&ProductCards { products: &newest })?, String::new()))
         })
         .await?;
-    parts.respond(
-        &headers,
-        &HomePage {
-            shell: Shell::new("Home"),
-            categories,
-            newest,
-        },
-    )
+    parts.respond(&headers, &auth, &HomePage { shell: Shell::for_visitor(&auth, "Home").await, categories, newest })
 }
 
 async fn categories(
     State(db): State<DatabaseConnection>,
     State(cache): State<Cache>,
     headers: HeaderMap,
+    auth: AuthSession,
 ) -> Result<Response, PageError> {
     let mut parts = Parts::new(&cache);
-    let (list, _) = parts
-        .fragment(cache.keys().category_list(), category_list(&db))
-        .await?;
-    parts.respond(
-        &headers,
-        &CategoriesPage {
-            shell: Shell::new("Categories"),
-            list,
-        },
-    )
+    let (list, _) = parts.fragment(cache.keys().category_list(), category_list(&db)).await?;
+    parts.respond(&headers, &auth, &CategoriesPage { shell: Shell::for_visitor(&auth, "Categories").await, list })
 }
 
 fn parse_listing(raw: Option<String>) -> Result<ListingQuery, AppError> {
-    ListingQuery::parse(Dialect::Html, &QueryPairs::parse(raw.as_deref()))
-        .map_err(AppError::BadRequest)
+    ListingQuery::parse(Dialect::Html, &QueryPairs::parse(raw.as_deref())).map_err(AppError::BadRequest)
 }
 
 async fn category(
     State(db): State<DatabaseConnection>,
     State(cache): State<Cache>,
     headers: HeaderMap,
+    auth: AuthSession,
     PathParam(slug): PathParam<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, PageError> {
@@ -197,19 +163,14 @@ async fn category(
             Ok((render_fragment(&main)?, cat.name))
         })
         .await?;
-    parts.respond(
-        &headers,
-        &ContentPage {
-            shell: Shell::new(title),
-            main,
-        },
-    )
+    parts.respond(&headers, &auth, &ContentPage { shell: Shell::for_visitor(&auth, title).await, main })
 }
 
 async fn products(
     State(db): State<DatabaseConnection>,
     State(cache): State<Cache>,
     headers: HeaderMap,
+    auth: AuthSession,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, PageError> {
     let query = parse_listing(raw)?;
@@ -231,37 +192,24 @@ async fn products(
             Ok((render_fragment(&main)?, String::new()))
         })
         .await?;
-    let mut shell = Shell::new(title);
-    shell.search = query
-        .filter
-        .search
-        .as_ref()
-        .map(|q| q.to_string())
-        .unwrap_or_default();
-    parts.respond(&headers, &ContentPage { shell, main })
+    let mut shell = Shell::for_visitor(&auth, title).await;
+    shell.search = query.filter.search.as_ref().map(|q| q.to_string()).unwrap_or_default();
+    parts.respond(&headers, &auth, &ContentPage { shell, main })
 }
 
 async fn product(
     State(db): State<DatabaseConnection>,
     State(cache): State<Cache>,
     headers: HeaderMap,
+    auth: AuthSession,
     PathParam(slug): PathParam<String>,
 ) -> Result<Response, PageError> {
     let mut parts = Parts::new(&cache);
     let (main, title) = parts
         .fragment(cache.keys().product_page(&slug), async {
             let product = catalog::product_by_slug(&db, &slug).await?;
-            Ok((
-                render_fragment(&ProductMain { product: &product })?,
-                product.name.clone(),
-            ))
+            Ok((render_fragment(&ProductMain { product: &product })?, product.name.clone()))
         })
         .await?;
-    parts.respond(
-        &headers,
-        &ContentPage {
-            shell: Shell::new(title),
-            main,
-        },
-    )
+    parts.respond(&headers, &auth, &ContentPage { shell: Shell::for_visitor(&auth, title).await, main })
 }

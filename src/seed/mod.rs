@@ -8,10 +8,7 @@ mod words;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, EntityTrait, PaginatorTrait, TransactionSession,
-    TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, PaginatorTrait, TransactionSession, TransactionTrait};
 
 use crate::domain::{Money, Slug};
 use crate::error::AppError;
@@ -29,11 +26,7 @@ pub struct SeedPlan {
 
 impl SeedPlan {
     /// The catalog a new user sees on first start.
-    pub const DEMO: SeedPlan = SeedPlan {
-        categories: 12,
-        products: 240,
-        seed: 42,
-    };
+    pub const DEMO: SeedPlan = SeedPlan { categories: 12, products: 240, seed: 42 };
 }
 
 /// Rows per INSERT: well under both backends' bind-parameter limits.
@@ -42,9 +35,7 @@ const BATCH: usize = 1000;
 /// Generated timestamps count back from a fixed instant, so the catalog (and
 /// its "newest" order) is the same on every run.
 fn epoch() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
-        .single()
-        .expect("valid constant date")
+    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().expect("valid constant date")
 }
 
 pub fn generate_categories(plan: SeedPlan) -> Vec<NewCategory> {
@@ -52,11 +43,7 @@ pub fn generate_categories(plan: SeedPlan) -> Vec<NewCategory> {
         .map(|i| {
             let theme = &THEMES[i % THEMES.len()];
             let round = i / THEMES.len();
-            let name = if round == 0 {
-                theme.name.to_owned()
-            } else {
-                format!("{} {}", theme.name, round + 1)
-            };
+            let name = if round == 0 { theme.name.to_owned() } else { format!("{} {}", theme.name, round + 1) };
             NewCategory {
                 slug: Slug::from_name(&name).expect("theme names have letters"),
                 name,
@@ -83,11 +70,7 @@ pub fn generate_products(plan: SeedPlan, category_ids: &[i32]) -> Vec<NewProduct
             let feature = theme.features[rng.random_range(0..theme.features.len())];
             let closing = words::CLOSINGS[rng.random_range(0..words::CLOSINGS.len())];
             let adjective_lc = adjective.to_lowercase();
-            let article = if adjective_lc.starts_with(['a', 'e', 'i', 'o', 'u']) {
-                "An"
-            } else {
-                "A"
-            };
+            let article = if adjective_lc.starts_with(['a', 'e', 'i', 'o', 'u']) { "An" } else { "A" };
             let description = format!(
                 "{article} {adjective_lc} {material} {} from {brand}, {feature}. {closing}",
                 noun.to_lowercase()
@@ -95,11 +78,7 @@ pub fn generate_products(plan: SeedPlan, category_ids: &[i32]) -> Vec<NewProduct
             let (lo, hi) = theme.price_range;
             let dollars = rng.random_range(lo..=hi);
             let cents = [0, 49, 95, 99][rng.random_range(0..4)];
-            let stock = if rng.random_bool(0.15) {
-                0
-            } else {
-                rng.random_range(1..=200)
-            };
+            let stock = if rng.random_bool(0.15) { 0 } else { rng.random_range(1..=200) };
             let age = Duration::seconds(rng.random_range(0..365 * 24 * 3600));
             NewProduct {
                 category_id: category_ids[c],
@@ -123,11 +102,7 @@ pub async fn catalog_is_empty(db: &impl ConnectionTrait) -> Result<bool, AppErro
 /// with `reset`, the existing catalog is deleted first. The whole cache is
 /// marked stale in the same transaction (bulk inserts run no hooks); the
 /// caller applies that after commit with `Cache::flush_outbox`.
-pub async fn load<D: TransactionTrait>(
-    db: &D,
-    plan: SeedPlan,
-    reset: bool,
-) -> Result<(), AppError> {
+pub async fn load<D: TransactionTrait>(db: &D, plan: SeedPlan, reset: bool) -> Result<(), AppError> {
     let txn = db.begin().await?;
     if reset {
         product_entity::Entity::delete_many().exec(&txn).await?;
@@ -140,9 +115,7 @@ pub async fn load<D: TransactionTrait>(
     let products = generate_products(plan, &ids);
     for chunk in products.chunks(BATCH) {
         let models = chunk.iter().cloned().map(writes::product_active_model);
-        product_entity::Entity::insert_many(models)
-            .exec(&txn)
-            .await?;
+        product_entity::Entity::insert_many(models).exec(&txn).await?;
     }
     writes::record_everything_changed(&txn).await?;
     txn.commit().await?;
@@ -155,21 +128,13 @@ mod tests {
 
     #[test]
     fn the_same_seed_gives_the_same_catalog() {
-        let plan = SeedPlan {
-            categories: 20,
-            products: 500,
-            seed: 7,
-        };
+        let plan = SeedPlan { categories: 20, products: 500, seed: 7 };
         let ids: Vec<i32> = (1..=20).collect();
         let a = generate_products(plan, &ids);
         let b = generate_products(plan, &ids);
         assert_eq!(
-            a.iter()
-                .map(|p| (&p.name, &p.description, p.price, p.stock))
-                .collect::<Vec<_>>(),
-            b.iter()
-                .map(|p| (&p.name, &p.description, p.price, p.stock))
-                .collect::<Vec<_>>()
+            a.iter().map(|p| (&p.name, &p.description, p.price, p.stock)).collect::<Vec<_>>(),
+            b.iter().map(|p| (&p.name, &p.description, p.price, p.stock)).collect::<Vec<_>>()
         );
         let other = generate_products(SeedPlan { seed: 8, ..plan }, &ids);
         assert_ne!(a[0].name, other[0].name);
@@ -177,20 +142,12 @@ mod tests {
 
     #[test]
     fn laptop_matches_one_to_five_percent_of_products() {
-        let plan = SeedPlan {
-            categories: 20,
-            products: 10_000,
-            seed: 42,
-        };
+        let plan = SeedPlan { categories: 20, products: 10_000, seed: 42 };
         let ids: Vec<i32> = (1..=20).collect();
         let products = generate_products(plan, &ids);
         let hits = products
             .iter()
-            .filter(|p| {
-                format!("{} {}", p.name, p.description)
-                    .to_lowercase()
-                    .contains("laptop")
-            })
+            .filter(|p| format!("{} {}", p.name, p.description).to_lowercase().contains("laptop"))
             .count();
         let share = hits as f64 / products.len() as f64;
         assert!((0.01..=0.05).contains(&share), "laptop share {share}");
@@ -198,21 +155,14 @@ mod tests {
 
     #[test]
     fn slugs_are_unique() {
-        let plan = SeedPlan {
-            categories: 30,
-            products: 5_000,
-            seed: 1,
-        };
+        let plan = SeedPlan { categories: 30, products: 5_000, seed: 1 };
         let cats = generate_categories(plan);
         let mut slugs: Vec<_> = cats.iter().map(|c| c.slug.to_string()).collect();
         slugs.sort();
         slugs.dedup();
         assert_eq!(slugs.len(), 30);
         let ids: Vec<i32> = (1..=30).collect();
-        let mut slugs: Vec<_> = generate_products(plan, &ids)
-            .into_iter()
-            .map(|p| p.slug.to_string())
-            .collect();
+        let mut slugs: Vec<_> = generate_products(plan, &ids).into_iter().map(|p| p.slug.to_string()).collect();
         slugs.sort();
         slugs.dedup();
         assert_eq!(slugs.len(), 5_000);

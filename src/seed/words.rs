@@ -61,14 +61,7 @@ pub const THEMES: &[Theme] = &[
     Theme {
         name: "Computers",
         description: "Laptops, desktops and everything around them.",
-        nouns: &[
-            "Laptop",
-            "Desktop",
-            "Monitor",
-            "Keyboard",
-            "Mouse",
-            "Docking Station",
-        ],
+        nouns: &["Laptop", "Desktop", "Monitor", "Keyboard", "Mouse", "Docking Station"],
         materials: &["aluminium", "matte black", "silver", "graphite"],
         features: &[
             "with a bright anti-glare display",
@@ -81,13 +74,7 @@ pub const THEMES: &[Theme] = &[
     Theme {
         name: "Bags",
         description: "Backpacks, totes and sleeves for work and travel.",
-        nouns: &[
-            "Backpack",
-            "Messenger Bag",
-            "Tote",
-            "Laptop Sleeve",
-            "Duffel",
-        ],
+        nouns: &["Backpack", "Messenger Bag", "Tote", "Laptop Sleeve", "Duffel"],
         materials: &["canvas", "leather", "recycled nylon", "waxed cotton"],
         features: &[
             "with a padded laptop compartment",
@@ -113,14 +100,7 @@ pub const THEMES: &[Theme] = &[
     Theme {
         name: "Kitchen",
         description: "Cookware and tools for the home cook.",
-        nouns: &[
-            "Skillet",
-            "Chef's Knife",
-            "Kettle",
-            "Blender",
-            "Cutting Board",
-            "Dutch Oven",
-        ],
+        nouns: &["Skillet", "Chef's Knife", "Kettle", "Blender", "Cutting Board", "Dutch Oven"],
         materials: &["cast iron", "stainless steel", "bamboo", "enamelled"],
         features: &[
             "that heats evenly",
@@ -133,14 +113,7 @@ pub const THEMES: &[Theme] = &[
     Theme {
         name: "Furniture",
         description: "Chairs, desks and shelving for every room.",
-        nouns: &[
-            "Chair",
-            "Desk",
-            "Bookshelf",
-            "Side Table",
-            "Sofa",
-            "Bed Frame",
-        ],
+        nouns: &["Chair", "Desk", "Bookshelf", "Side Table", "Sofa", "Bed Frame"],
         materials: &["oak", "walnut", "powder-coated steel", "rattan"],
         features: &[
             "that assembles in minutes",
@@ -153,13 +126,7 @@ pub const THEMES: &[Theme] = &[
     Theme {
         name: "Lighting",
         description: "Lamps and bulbs, warm to daylight.",
-        nouns: &[
-            "Desk Lamp",
-            "Floor Lamp",
-            "Pendant Light",
-            "LED Bulb",
-            "Wall Sconce",
-        ],
+        nouns: &["Desk Lamp", "Floor Lamp", "Pendant Light", "LED Bulb", "Wall Sconce"],
         materials: &["brass", "linen", "glass", "matte white"],
         features: &[
             "with a dimmable warm glow",
@@ -185,20 +152,9 @@ pub const THEMES: &[Theme] = &[
     Theme {
         name: "Fitness",
         description: "Equipment for training at home or in the gym.",
-        nouns: &[
-            "Yoga Mat",
-            "Dumbbell Set",
-            "Kettlebell",
-            "Jump Rope",
-            "Foam Roller",
-        ],
+        nouns: &["Yoga Mat", "Dumbbell Set", "Kettlebell", "Jump Rope", "Foam Roller"],
         materials: &["natural rubber", "cast iron", "cork", "neoprene"],
-        features: &[
-            "with a non-slip surface",
-            "for full-body workouts",
-            "that stores flat",
-            "with a firm grip",
-        ],
+        features: &["with a non-slip surface", "for full-body workouts", "that stores flat", "with a firm grip"],
         price_range: (8, 420),
     },
     Theme {
@@ -230,19 +186,8 @@ pub const THEMES: &[Theme] = &[
     Theme {
         name: "Garden",
         description: "Tools and planters for growing things.",
-        nouns: &[
-            "Trowel",
-            "Planter",
-            "Watering Can",
-            "Pruning Shears",
-            "Garden Hose",
-        ],
-        materials: &[
-            "galvanised steel",
-            "terracotta",
-            "recycled plastic",
-            "ash wood",
-        ],
+        nouns: &["Trowel", "Planter", "Watering Can", "Pruning Shears", "Garden Hose"],
+        materials: &["galvanised steel", "terracotta", "recycled plastic", "ash wood"],
         features: &[
             "that resists rust",
             "with a comfortable handle",
@@ -255,12 +200,7 @@ pub const THEMES: &[Theme] = &[
         name: "Clothing",
         description: "Everyday wear in honest fabrics.",
         nouns: &["Jacket", "Sweater", "T-Shirt", "Rain Coat", "Scarf"],
-        materials: &[
-            "merino wool",
-            "organic cotton",
-            "linen",
-            "recycled polyester",
-        ],
+        materials: &["merino wool", "organic cotton", "linen", "recycled polyester"],
         features: &[
             "with a relaxed fit",
             "that breathes all day",
@@ -274,24 +214,13 @@ pub const THEMES: &[Theme] = &[
         description: "Shoes and boots for town and trail.",
         nouns: &["Sneakers", "Hiking Boots", "Sandals", "Loafers", "Slippers"],
         materials: &["suede", "full-grain leather", "mesh", "canvas"],
-        features: &[
-            "with a cushioned sole",
-            "with a grippy outsole",
-            "that is resoleable",
-            "with a waterproof lining",
-        ],
+        features: &["with a cushioned sole", "with a grippy outsole", "that is resoleable", "with a waterproof lining"],
         price_range: (25, 310),
     },
     Theme {
         name: "Cameras",
         description: "Cameras, lenses and accessories.",
-        nouns: &[
-            "Mirrorless Camera",
-            "Lens",
-            "Tripod",
-            "Camera Strap",
-            "Memory Card",
-        ],
+        nouns: &["Mirrorless Camera", "Lens", "Tripod", "Camera Strap", "Memory Card"],
         materials: &["magnesium alloy", "carbon fibre", "leather", "black"],
         features: &[
             "with fast autofocus",
@@ -304,39 +233,17 @@ pub const THEMES: &[Theme] = &[
     Theme {
         name: "Phones",
         description: "Phones, cases and chargers.",
-        nouns: &[
-            "Smartphone",
-            "Phone Case",
-            "Wireless Charger",
-            "Power Bank",
-            "Screen Protector",
-        ],
+        nouns: &["Smartphone", "Phone Case", "Wireless Charger", "Power Bank", "Screen Protector"],
         materials: &["tempered glass", "silicone", "leather", "aluminium"],
-        features: &[
-            "with fast charging",
-            "that survives drops",
-            "with a two-day battery",
-            "with a sharp OLED screen",
-        ],
+        features: &["with fast charging", "that survives drops", "with a two-day battery", "with a sharp OLED screen"],
         price_range: (9, 1399),
     },
     Theme {
         name: "Office",
         description: "Stationery and supplies that make work easier.",
-        nouns: &[
-            "Fountain Pen",
-            "Desk Organizer",
-            "Planner",
-            "Stapler",
-            "Whiteboard",
-        ],
+        nouns: &["Fountain Pen", "Desk Organizer", "Planner", "Stapler", "Whiteboard"],
         materials: &["brass", "recycled paper", "beech wood", "steel"],
-        features: &[
-            "that keeps a tidy desk",
-            "with a smooth nib",
-            "with dated pages",
-            "built for daily use",
-        ],
+        features: &["that keeps a tidy desk", "with a smooth nib", "with dated pages", "built for daily use"],
         price_range: (4, 220),
     },
     Theme {
@@ -357,24 +264,13 @@ pub const THEMES: &[Theme] = &[
         description: "Beds, bowls and toys for cats and dogs.",
         nouns: &["Dog Bed", "Cat Tree", "Food Bowl", "Leash", "Chew Toy"],
         materials: &["memory foam", "stainless steel", "natural rubber", "sisal"],
-        features: &[
-            "that is machine washable",
-            "for large breeds",
-            "that keeps pets busy",
-            "with a non-slip base",
-        ],
+        features: &["that is machine washable", "for large breeds", "that keeps pets busy", "with a non-slip base"],
         price_range: (5, 260),
     },
     Theme {
         name: "Tools",
         description: "Hand and power tools for repairs and projects.",
-        nouns: &[
-            "Cordless Drill",
-            "Hammer",
-            "Screwdriver Set",
-            "Tape Measure",
-            "Workbench",
-        ],
+        nouns: &["Cordless Drill", "Hammer", "Screwdriver Set", "Tape Measure", "Workbench"],
         materials: &["hardened steel", "fibreglass", "chrome vanadium", "beech"],
         features: &[
             "with a two-speed gearbox",
@@ -387,13 +283,7 @@ pub const THEMES: &[Theme] = &[
     Theme {
         name: "Games",
         description: "Consoles, controllers and accessories.",
-        nouns: &[
-            "Game Controller",
-            "Gaming Headset",
-            "Console Stand",
-            "Racing Wheel",
-            "Arcade Stick",
-        ],
+        nouns: &["Game Controller", "Gaming Headset", "Console Stand", "Racing Wheel", "Arcade Stick"],
         materials: &["matte black", "white", "translucent", "carbon"],
         features: &[
             "with low-latency wireless",

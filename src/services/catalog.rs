@@ -5,10 +5,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::domain::Money;
 use crate::error::AppError;
@@ -48,9 +45,8 @@ pub struct ProductView {
 
 impl ProductView {
     pub fn from_models(p: product::Model, c: category::Model) -> Result<Self, AppError> {
-        let price = Money::from_cents(p.price_cents).map_err(|e| {
-            AppError::Internal(format!("product {} has price {}: {e}", p.id, p.price_cents))
-        })?;
+        let price = Money::from_cents(p.price_cents)
+            .map_err(|e| AppError::Internal(format!("product {} has price {}: {e}", p.id, p.price_cents)))?;
         Ok(ProductView {
             id: p.id,
             name: p.name,
@@ -58,11 +54,7 @@ impl ProductView {
             description: p.description,
             price,
             stock: p.stock,
-            category: CategoryRef {
-                id: c.id,
-                name: c.name,
-                slug: c.slug,
-            },
+            category: CategoryRef { id: c.id, name: c.name, slug: c.slug },
             created_at: p.created_at,
             updated_at: p.updated_at,
         })
@@ -75,13 +67,10 @@ impl ProductView {
 
 /// Pairs rows of a product ⋈ category query; the foreign key guarantees the
 /// category, so a missing one is a bug, not a 404.
-pub fn join_rows(
-    rows: Vec<(product::Model, Option<category::Model>)>,
-) -> Result<Vec<ProductView>, AppError> {
+pub fn join_rows(rows: Vec<(product::Model, Option<category::Model>)>) -> Result<Vec<ProductView>, AppError> {
     rows.into_iter()
         .map(|(p, c)| {
-            let c =
-                c.ok_or_else(|| AppError::Internal(format!("product {} has no category", p.id)))?;
+            let c = c.ok_or_else(|| AppError::Internal(format!("product {} has no category", p.id)))?;
             ProductView::from_models(p, c)
         })
         .collect()
@@ -104,10 +93,7 @@ async fn counts_by_category(db: &impl ConnectionTrait) -> Result<HashMap<i32, u6
         .into_model::<CategoryCount>()
         .all(db)
         .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| (r.category_id, u64::try_from(r.n).unwrap_or(0)))
-        .collect())
+    Ok(rows.into_iter().map(|r| (r.category_id, u64::try_from(r.n).unwrap_or(0))).collect())
 }
 
 async fn count_in(db: &impl ConnectionTrait, category_id: i32) -> Result<u64, AppError> {
@@ -120,13 +106,7 @@ async fn count_in(db: &impl ConnectionTrait, category_id: i32) -> Result<u64, Ap
 }
 
 fn summary(c: category::Model, product_count: u64) -> CategorySummary {
-    CategorySummary {
-        id: c.id,
-        name: c.name,
-        slug: c.slug,
-        description: c.description,
-        product_count,
-    }
+    CategorySummary { id: c.id, name: c.name, slug: c.slug, description: c.description, product_count }
 }
 
 /// Every category by name, with its count of active products.
@@ -142,25 +122,14 @@ pub async fn categories(db: &impl ConnectionTrait) -> Result<Vec<CategorySummary
         .collect())
 }
 
-pub async fn category_by_id(
-    db: &impl ConnectionTrait,
-    id: i32,
-) -> Result<CategorySummary, AppError> {
-    let c = category_entity::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .ok_or_else(AppError::not_found)?;
+pub async fn category_by_id(db: &impl ConnectionTrait, id: i32) -> Result<CategorySummary, AppError> {
+    let c = category_entity::Entity::find_by_id(id).one(db).await?.ok_or_else(AppError::not_found)?;
     let n = count_in(db, c.id).await?;
     Ok(summary(c, n))
 }
 
-pub async fn category_by_slug(
-    db: &impl ConnectionTrait,
-    slug: &str,
-) -> Result<CategorySummary, AppError> {
-    let c = category::find_by_slug(db, slug)
-        .await?
-        .ok_or_else(AppError::not_found)?;
+pub async fn category_by_slug(db: &impl ConnectionTrait, slug: &str) -> Result<CategorySummary, AppError> {
+    let c = category::find_by_slug(db, slug).await?.ok_or_else(AppError::not_found)?;
     let n = count_in(db, c.id).await?;
     Ok(summary(c, n))
 }
@@ -183,18 +152,12 @@ pub async fn product_by_id(db: &impl ConnectionTrait, id: i32) -> Result<Product
     one_active_product(db, product::Column::Id.eq(id)).await
 }
 
-pub async fn product_by_slug(
-    db: &impl ConnectionTrait,
-    slug: &str,
-) -> Result<ProductView, AppError> {
+pub async fn product_by_slug(db: &impl ConnectionTrait, slug: &str) -> Result<ProductView, AppError> {
     one_active_product(db, product::Column::Slug.eq(slug)).await
 }
 
 /// The newest active products, for the home page.
-pub async fn newest_products(
-    db: &impl ConnectionTrait,
-    limit: u64,
-) -> Result<Vec<ProductView>, AppError> {
+pub async fn newest_products(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<ProductView>, AppError> {
     let rows = product_entity::Entity::find()
         .filter(product::Column::IsActive.eq(true))
         .find_also_related(category_entity::Entity)

@@ -3,8 +3,7 @@
 
 use sea_orm::sea_query::Query;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
 };
 
 use crate::domain::{ListingFilter, ListingQuery, PageRequest, ProductSort};
@@ -33,10 +32,7 @@ impl ProductPage {
 }
 
 /// The active products that match `filter`, unordered.
-pub fn filtered(
-    backend: sea_orm::DbBackend,
-    filter: &ListingFilter,
-) -> Select<product_entity::Entity> {
+pub fn filtered(backend: sea_orm::DbBackend, filter: &ListingFilter) -> Select<product_entity::Entity> {
     let mut select = product_entity::Entity::find().filter(product::Column::IsActive.eq(true));
     if let Some(search) = &filter.search {
         select = select.filter(product::matches_all_terms(backend, search.terms()));
@@ -68,10 +64,7 @@ pub fn filtered(
 }
 
 /// Orders by the chosen key, then by id, so pages never overlap or skip.
-pub fn ordered(
-    select: Select<product_entity::Entity>,
-    sort: ProductSort,
-) -> Select<product_entity::Entity> {
+pub fn ordered(select: Select<product_entity::Entity>, sort: ProductSort) -> Select<product_entity::Entity> {
     use product::Column as C;
     match sort {
         ProductSort::PriceAsc => select.order_by_asc(C::PriceCents).order_by_asc(C::Id),
@@ -86,10 +79,7 @@ pub fn ordered(
 /// Runs a listing: one COUNT, then (if the page exists and is not empty) one
 /// page query joined with categories. A page past the last is a 404
 /// ("Invalid page."), as in the seed's API; page 1 of nothing is an empty page.
-pub async fn list_products(
-    db: &impl ConnectionTrait,
-    query: &ListingQuery,
-) -> Result<ProductPage, AppError> {
+pub async fn list_products(db: &impl ConnectionTrait, query: &ListingQuery) -> Result<ProductPage, AppError> {
     let backend = db.get_database_backend();
     let count = filtered(backend, &query.filter).count(db).await?;
     let page_count = query.page.page_count(count);
@@ -107,10 +97,5 @@ pub async fn list_products(
             .await?;
         join_rows(rows)?
     };
-    Ok(ProductPage {
-        items,
-        count,
-        page: query.page,
-        page_count,
-    })
+    Ok(ProductPage { items, count, page: query.page, page_count })
 }

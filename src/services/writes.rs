@@ -6,8 +6,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, IntoActiveModel, QueryFilter, TransactionTrait,
 };
 
 use crate::cache::{Cache, Tag, outbox};
@@ -60,9 +60,7 @@ pub struct CategoryChanges {
 /// and readers skip a Redis they cannot reach, so nothing stale is served.
 async fn write<T, F>(db: &DatabaseConnection, cache: &Cache, write: F) -> Result<T, AppError>
 where
-    F: for<'t> FnOnce(
-        &'t DatabaseTransaction,
-    ) -> futures_util::future::BoxFuture<'t, Result<T, AppError>>,
+    F: for<'t> FnOnce(&'t DatabaseTransaction) -> futures_util::future::BoxFuture<'t, Result<T, AppError>>,
 {
     let txn = db.begin().await?;
     let value = write(&txn).await?;
@@ -109,10 +107,7 @@ pub async fn create_category(
     cache: &Cache,
     new: NewCategory,
 ) -> Result<category::Model, AppError> {
-    write(db, cache, |txn| {
-        Box::pin(async move { Ok(category_active_model(new).insert(txn).await?) })
-    })
-    .await
+    write(db, cache, |txn| Box::pin(async move { Ok(category_active_model(new).insert(txn).await?) })).await
 }
 
 pub async fn update_category(
@@ -123,10 +118,7 @@ pub async fn update_category(
 ) -> Result<category::Model, AppError> {
     write(db, cache, |txn| {
         Box::pin(async move {
-            let current = category_entity::Entity::find_by_id(id)
-                .one(txn)
-                .await?
-                .ok_or_else(AppError::not_found)?;
+            let current = category_entity::Entity::find_by_id(id).one(txn).await?.ok_or_else(AppError::not_found)?;
             let mut model = current.into_active_model();
             if let Some(v) = changes.name {
                 model.name = Set(v);
@@ -143,17 +135,10 @@ pub async fn update_category(
     .await
 }
 
-pub async fn delete_category(
-    db: &DatabaseConnection,
-    cache: &Cache,
-    id: i32,
-) -> Result<(), AppError> {
+pub async fn delete_category(db: &DatabaseConnection, cache: &Cache, id: i32) -> Result<(), AppError> {
     write(db, cache, |txn| {
         Box::pin(async move {
-            let current = category_entity::Entity::find_by_id(id)
-                .one(txn)
-                .await?
-                .ok_or_else(AppError::not_found)?;
+            let current = category_entity::Entity::find_by_id(id).one(txn).await?.ok_or_else(AppError::not_found)?;
             current.into_active_model().delete(txn).await?;
             Ok(())
         })
@@ -166,10 +151,7 @@ pub async fn create_product(
     cache: &Cache,
     new: NewProduct,
 ) -> Result<product::Model, AppError> {
-    write(db, cache, |txn| {
-        Box::pin(async move { Ok(product_active_model(new).insert(txn).await?) })
-    })
-    .await
+    write(db, cache, |txn| Box::pin(async move { Ok(product_active_model(new).insert(txn).await?) })).await
 }
 
 pub async fn update_product(
@@ -180,10 +162,7 @@ pub async fn update_product(
 ) -> Result<product::Model, AppError> {
     write(db, cache, |txn| {
         Box::pin(async move {
-            let current = product_entity::Entity::find_by_id(id)
-                .one(txn)
-                .await?
-                .ok_or_else(AppError::not_found)?;
+            let current = product_entity::Entity::find_by_id(id).one(txn).await?.ok_or_else(AppError::not_found)?;
             let mut model = current.into_active_model();
             if let Some(v) = changes.category_id {
                 model.category_id = Set(v);
@@ -212,17 +191,10 @@ pub async fn update_product(
     .await
 }
 
-pub async fn delete_product(
-    db: &DatabaseConnection,
-    cache: &Cache,
-    id: i32,
-) -> Result<(), AppError> {
+pub async fn delete_product(db: &DatabaseConnection, cache: &Cache, id: i32) -> Result<(), AppError> {
     write(db, cache, |txn| {
         Box::pin(async move {
-            let current = product_entity::Entity::find_by_id(id)
-                .one(txn)
-                .await?
-                .ok_or_else(AppError::not_found)?;
+            let current = product_entity::Entity::find_by_id(id).one(txn).await?.ok_or_else(AppError::not_found)?;
             current.into_active_model().delete(txn).await?;
             Ok(())
         })
@@ -241,10 +213,8 @@ pub async fn set_category_products_active(
 ) -> Result<u64, AppError> {
     write(db, cache, |txn| {
         Box::pin(async move {
-            let affected = product_entity::Entity::find()
-                .filter(product::Column::CategoryId.eq(category_id))
-                .all(txn)
-                .await?;
+            let affected =
+                product_entity::Entity::find().filter(product::Column::CategoryId.eq(category_id)).all(txn).await?;
             let result = product_entity::Entity::update_many()
                 .col_expr(product::Column::IsActive, Expr::value(active))
                 .col_expr(product::Column::UpdatedAt, Expr::value(Utc::now()))

@@ -72,11 +72,7 @@ pub struct CategoryList {
 
 impl From<&CategoryRef> for CategoryRefDto {
     fn from(c: &CategoryRef) -> Self {
-        CategoryRefDto {
-            id: c.id,
-            name: c.name.clone(),
-            slug: c.slug.clone(),
-        }
+        CategoryRefDto { id: c.id, name: c.name.clone(), slug: c.slug.clone() }
     }
 }
 

@@ -58,11 +58,7 @@ impl<'a> ProductGrid<'a> {
     pub fn new(listing: &'a ProductPage, query: &ListingQuery, path: &str) -> Self {
         let href = |page: u32| {
             let qs = query.with_page(page).canonical_query(Dialect::Html);
-            if qs.is_empty() {
-                path.to_owned()
-            } else {
-                format!("{path}?{qs}")
-            }
+            if qs.is_empty() { path.to_owned() } else { format!("{path}?{qs}") }
         };
         let current = listing.page.page();
         let last = listing.page_count;
@@ -71,18 +67,10 @@ impl<'a> ProductGrid<'a> {
         for n in 1..=last {
             // First, last, and two either side of the current page.
             if n == 1 || n == last || n.abs_diff(current) <= 2 {
-                pages.push(PageLink {
-                    label: n.to_string(),
-                    href: Some(href(n)),
-                    current: n == current,
-                });
+                pages.push(PageLink { label: n.to_string(), href: Some(href(n)), current: n == current });
                 gap = false;
             } else if !gap {
-                pages.push(PageLink {
-                    label: "…".into(),
-                    href: None,
-                    current: false,
-                });
+                pages.push(PageLink { label: "…".into(), href: None, current: false });
                 gap = true;
             }
         }
@@ -119,20 +107,12 @@ pub struct FilterForm<'a> {
 }
 
 impl<'a> FilterForm<'a> {
-    pub fn new(
-        action: &'a str,
-        categories: Option<&'a [CategorySummary]>,
-        query: &ListingQuery,
-    ) -> Self {
+    pub fn new(action: &'a str, categories: Option<&'a [CategorySummary]>, query: &ListingQuery) -> Self {
         let f = &query.filter;
         FilterForm {
             action,
             categories,
-            selected_category: f
-                .category_slug
-                .as_ref()
-                .map(|s| s.to_string())
-                .unwrap_or_default(),
+            selected_category: f.category_slug.as_ref().map(|s| s.to_string()).unwrap_or_default(),
             q: f.search.as_ref().map(|s| s.to_string()).unwrap_or_default(),
             min_price: f.min_price.map(|m| m.to_string()).unwrap_or_default(),
             max_price: f.max_price.map(|m| m.to_string()).unwrap_or_default(),

@@ -38,9 +38,7 @@ pub fn render(template: &impl Template) -> Response {
 
 /// Renders a whole page, mapping a failure into the boundary's error.
 pub fn render_html(template: &impl Template) -> Result<String, crate::error::AppError> {
-    template
-        .render()
-        .map_err(|e| crate::error::AppError::Internal(format!("page rendering failed: {e}")))
+    template.render().map_err(|e| crate::error::AppError::Internal(format!("page rendering failed: {e}")))
 }
 
 /// Renders a fragment, mapping a failure into the boundary's error.

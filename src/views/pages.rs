@@ -4,20 +4,56 @@
 use askama::Template;
 
 use super::Fragment;
+use crate::auth::{AuthSession, SessionUser};
 
-/// What the layout needs: the page title and the header's search box.
+/// What the layout needs: the page title, the header's search box, and the
+/// visitor (signed-in user, their CSRF token for the logout form, a flash
+/// message). The only part of a page that knows who is visiting.
+#[derive(Default)]
 pub struct Shell {
     pub title: String,
     pub search: String,
+    pub user: Option<SessionUser>,
+    pub csrf: String,
+    pub flash: Option<String>,
 }
 
 impl Shell {
+    /// A shell that shows nobody (error pages, anonymous visitors).
     pub fn new(title: impl Into<String>) -> Self {
-        Shell {
-            title: title.into(),
-            search: String::new(),
-        }
+        Shell { title: title.into(), ..Shell::default() }
     }
+
+    /// The shell for this visitor.
+    pub async fn for_visitor(auth: &AuthSession, title: impl Into<String>) -> Self {
+        let mut shell = Shell::new(title);
+        if let Some(user) = auth.user_for_layout().await {
+            shell.csrf = auth.csrf_token().await.unwrap_or_default();
+            shell.user = Some(user);
+        }
+        shell.flash = auth.take_flash().await;
+        shell
+    }
+}
+
+#[derive(Template)]
+#[template(path = "pages/login.html")]
+pub struct LoginPage {
+    pub shell: Shell,
+    pub csrf: String,
+    pub next: String,
+    pub email: String,
+    pub error: String,
+}
+
+#[derive(Template)]
+#[template(path = "pages/register.html")]
+pub struct RegisterPage {
+    pub shell: Shell,
+    pub csrf: String,
+    pub email: String,
+    pub email_error: String,
+    pub password_error: String,
 }
 
 #[derive(Template)]

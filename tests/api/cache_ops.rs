@@ -20,51 +20,19 @@ async fn warm_fills_what_requests_read_and_stats_show_the_hit_rate() {
         ("STOREFRONT_PUBLIC_URL", "http://shop.test"),
         ("CACHE_OUTBOX_INTERVAL_MS", "100"),
     ];
-    let out = storefront(&env, &["seed", "--categories", "5", "--products", "200"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = storefront(&env, &["cache", "warm", "--products", "10"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("(0 failed)"),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    let out = storefront(&env, &["seed", "--categories", "5", "--products", "200"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = storefront(&env, &["cache", "warm", "--products", "10"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("(0 failed)"), "{}", String::from_utf8_lossy(&out.stdout));
 
     let served = serve(&env, &["serve"]);
     let client = reqwest::Client::new();
-    let categories: serde_json::Value = client
-        .get(format!("{}/api/categories/", served.address))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let newest: serde_json::Value = client
-        .get(format!("{}/api/products/", served.address))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let mut paths = vec![
-        "/".to_owned(),
-        "/categories".to_owned(),
-        "/products".to_owned(),
-    ];
+    let categories: serde_json::Value =
+        client.get(format!("{}/api/categories/", served.address)).send().await.unwrap().json().await.unwrap();
+    let newest: serde_json::Value =
+        client.get(format!("{}/api/products/", served.address)).send().await.unwrap().json().await.unwrap();
+    let mut paths = vec!["/".to_owned(), "/categories".to_owned(), "/products".to_owned()];
     for c in categories["results"].as_array().unwrap() {
         paths.push(format!("/categories/{}", c["slug"].as_str().unwrap()));
     }
@@ -73,11 +41,7 @@ async fn warm_fills_what_requests_read_and_stats_show_the_hit_rate() {
         paths.push(format!("/api/products/{}/", p["id"]));
     }
     for path in &paths {
-        let r = client
-            .get(format!("{}{path}", served.address))
-            .send()
-            .await
-            .unwrap();
+        let r = client.get(format!("{}{path}", served.address)).send().await.unwrap();
         assert_eq!(r.status(), 200, "{path}");
         assert_eq!(r.headers()["x-cache"], "HIT", "{path} was warmed");
     }
@@ -85,11 +49,7 @@ async fn warm_fills_what_requests_read_and_stats_show_the_hit_rate() {
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     let out = storefront(&env, &["cache", "stats"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let field = |name: &str| -> String {
         stdout
             .lines()
@@ -108,11 +68,7 @@ async fn warm_fills_what_requests_read_and_stats_show_the_hit_rate() {
     // `cache clear` retires every entry of this app, and nothing else.
     let out = storefront(&env, &["cache", "clear"]).output().unwrap();
     assert!(out.status.success());
-    let r = client
-        .get(format!("{}/categories", served.address))
-        .send()
-        .await
-        .unwrap();
+    let r = client.get(format!("{}/categories", served.address)).send().await.unwrap();
     assert_eq!(r.headers()["x-cache"], "MISS");
 }
 
@@ -137,19 +93,11 @@ async fn metrics_show_hits_misses_and_latency() {
 
 /// Redis's own count of the commands it ran, by command.
 async fn command_counts(conn: &mut redis::aio::MultiplexedConnection) -> BTreeMap<String, u64> {
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query_async(conn)
-        .await
-        .unwrap();
+    let info: String = redis::cmd("INFO").arg("commandstats").query_async(conn).await.unwrap();
     info.lines()
         .filter_map(|l| {
             let (name, rest) = l.strip_prefix("cmdstat_")?.split_once(':')?;
-            let calls = rest
-                .split(',')
-                .find_map(|f| f.strip_prefix("calls="))?
-                .parse()
-                .ok()?;
+            let calls = rest.split(',').find_map(|f| f.strip_prefix("calls="))?.parse().ok()?;
             Some((name.to_owned(), calls))
         })
         .filter(|(name, _)| name != "info" && name != "config")
@@ -190,21 +138,14 @@ async fn an_invalidation_costs_the_same_with_1000_or_100000_cached_keys() {
                 }
                 pipe.query_async::<()>(&mut conn).await.unwrap();
             }
-            redis::cmd("CONFIG")
-                .arg("RESETSTAT")
-                .query_async::<()>(&mut conn)
-                .await
-                .unwrap();
+            redis::cmd("CONFIG").arg("RESETSTAT").query_async::<()>(&mut conn).await.unwrap();
             let started = std::time::Instant::now();
             let cents = 10_000 + target as i64;
             writes::update_product(
                 &app.db,
                 app.cache(),
                 product,
-                ProductChanges {
-                    price: Some(Money::from_cents(cents).unwrap()),
-                    ..Default::default()
-                },
+                ProductChanges { price: Some(Money::from_cents(cents).unwrap()), ..Default::default() },
             )
             .await
             .unwrap();
@@ -219,15 +160,9 @@ async fn an_invalidation_costs_the_same_with_1000_or_100000_cached_keys() {
         "product save: {small_time:?} with {small_size} keys, {large_time:?} with {large_size} keys; commands {small:?}"
     );
     assert!(large_size >= 100_000);
-    assert_eq!(
-        small, large,
-        "the same Redis work whatever the number of keys"
-    );
+    assert_eq!(small, large, "the same Redis work whatever the number of keys");
     for forbidden in ["scan", "keys", "flushdb", "flushall"] {
-        assert!(
-            !large.contains_key(forbidden),
-            "{forbidden} on the write path: {large:?}"
-        );
+        assert!(!large.contains_key(forbidden), "{forbidden} on the write path: {large:?}");
     }
     assert!(large.contains_key("set"), "{large:?}");
 }

@@ -7,10 +7,7 @@ use crate::on_both_backends;
 use crate::oracle::Expect;
 
 fn ids(results: &[Value]) -> Vec<i32> {
-    results
-        .iter()
-        .map(|p| p["id"].as_i64().expect("id") as i32)
-        .collect()
+    results.iter().map(|p| p["id"].as_i64().expect("id") as i32).collect()
 }
 
 /// Builds a query string from the oracle's parameters, in the API's names.

@@ -7,22 +7,15 @@ use crate::on_both_backends;
 use crate::oracle::Expect;
 
 fn select<'a>(doc: &'a Html, css: &str) -> Vec<scraper::ElementRef<'a>> {
-    doc.select(&Selector::parse(css).expect("selector"))
-        .collect()
+    doc.select(&Selector::parse(css).expect("selector")).collect()
 }
 
 fn texts(doc: &Html, css: &str) -> Vec<String> {
-    select(doc, css)
-        .into_iter()
-        .map(|e| e.text().collect::<String>().trim().to_owned())
-        .collect()
+    select(doc, css).into_iter().map(|e| e.text().collect::<String>().trim().to_owned()).collect()
 }
 
 fn attr(doc: &Html, css: &str, name: &str) -> Option<String> {
-    select(doc, css)
-        .first()
-        .and_then(|e| e.value().attr(name))
-        .map(str::to_owned)
+    select(doc, css).first().and_then(|e| e.value().attr(name)).map(str::to_owned)
 }
 
 fn card_names(doc: &Html) -> Vec<String> {
@@ -30,17 +23,7 @@ fn card_names(doc: &Html) -> Vec<String> {
 }
 
 fn names_of(app: &TestApp, ids: &[i32]) -> Vec<String> {
-    ids.iter()
-        .map(|id| {
-            app.fixture
-                .products
-                .iter()
-                .find(|p| p.id == *id)
-                .unwrap()
-                .name
-                .clone()
-        })
-        .collect()
+    ids.iter().map(|id| app.fixture.products.iter().find(|p| p.id == *id).unwrap().name.clone()).collect()
 }
 
 on_both_backends! {

@@ -36,14 +36,11 @@ impl Drop for Served {
 
 /// Starts the binary on a free port and waits for its "listening on" line.
 pub fn serve(envs: &[(&str, &str)], args: &[&str]) -> Served {
-    let mut child = storefront(
-        &[envs, &[("STOREFRONT_ADDR", "127.0.0.1:0")]].concat(),
-        args,
-    )
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped())
-    .spawn()
-    .expect("binary starts");
+    let mut child = storefront(&[envs, &[("STOREFRONT_ADDR", "127.0.0.1:0")]].concat(), args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("binary starts");
     let stderr = child.stderr.take().expect("stderr");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -53,19 +50,12 @@ pub fn serve(envs: &[(&str, &str)], args: &[&str]) -> Served {
             }
         }
     });
-    let address = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the server reports its address");
+    let address = rx.recv_timeout(Duration::from_secs(60)).expect("the server reports its address");
     Served { child, address }
 }
 
 async fn json(url: &str) -> serde_json::Value {
-    reqwest::get(url)
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("json")
+    reqwest::get(url).await.expect("request").json().await.expect("json")
 }
 
 #[test]
@@ -76,9 +66,7 @@ fn bad_configuration_is_one_line_and_exit_code_2() {
         ("DATABASE_MAX_CONNECTIONS", "lots"),
         ("STOREFRONT_PUBLIC_URL", "ftp://x"),
     ] {
-        let out = storefront(&[(var, value)], &["migrate"])
-            .output()
-            .expect("runs");
+        let out = storefront(&[(var, value)], &["migrate"]).output().expect("runs");
         assert_eq!(out.status.code(), Some(2), "{var}={value}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         let lines: Vec<&str> = stderr.lines().collect();
@@ -86,9 +74,7 @@ fn bad_configuration_is_one_line_and_exit_code_2() {
         assert!(lines[0].contains(var), "{stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
-    let out = storefront(&[], &["seed", "--products", "many"])
-        .output()
-        .expect("runs");
+    let out = storefront(&[], &["seed", "--products", "many"]).output().expect("runs");
     assert_eq!(out.status.code(), Some(2), "a bad flag is a usage error");
 }
 
@@ -100,12 +86,7 @@ async fn a_fresh_sqlite_shop_starts_with_the_demo_catalog() {
     let served = serve(&[("DATABASE_URL", &url)], &[]);
     let body = json(&format!("{}/api/products/", served.address)).await;
     assert!(body["count"].as_u64().unwrap() > 100, "{body}");
-    let html = reqwest::get(&served.address)
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = reqwest::get(&served.address).await.unwrap().text().await.unwrap();
     assert!(html.contains("New arrivals"));
     assert!(started.elapsed() < Duration::from_secs(60));
     drop(served);
@@ -133,56 +114,30 @@ async fn seed_is_deterministic_and_refuses_to_mix_catalogs() {
     // One prefix for every run here: a reseed must invalidate what the
     // server cached before it.
     let prefix = unique_name("sfseed");
-    let env = [
-        ("DATABASE_URL", db.url.as_str()),
-        ("CACHE_KEY_PREFIX", prefix.as_str()),
-    ];
+    let env = [("DATABASE_URL", db.url.as_str()), ("CACHE_KEY_PREFIX", prefix.as_str())];
     let out = storefront(&env, &["migrate"]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
     let seed = |extra: &[&str]| {
-        let mut args = vec![
-            "seed",
-            "--categories",
-            "20",
-            "--products",
-            "3000",
-            "--seed",
-            "7",
-        ];
+        let mut args = vec!["seed", "--categories", "20", "--products", "3000", "--seed", "7"];
         args.extend_from_slice(extra);
         storefront(&env, &args).output().unwrap()
     };
     let out = seed(&[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
     let served = serve(&env, &["serve"]);
     let listing = |served: &Served| {
-        let url = format!(
-            "{}/api/products/?ordering=name&page_size=100",
-            served.address
-        );
+        let url = format!("{}/api/products/?ordering=name&page_size=100", served.address);
         async move { json(&url).await }
     };
     let first = listing(&served).await;
-    let total = json(&format!("{}/api/products/", served.address)).await["count"]
-        .as_u64()
-        .unwrap();
+    let total = json(&format!("{}/api/products/", served.address)).await["count"].as_u64().unwrap();
     let cats = json(&format!("{}/api/categories/", served.address)).await;
     assert_eq!(cats["count"], 20);
     // About 3% of products are inactive; the rest are listed.
     assert!((2800..3000).contains(&total), "{total}");
-    let laptops = json(&format!("{}/api/products/?search=laptop", served.address)).await["count"]
-        .as_u64()
-        .unwrap();
+    let laptops = json(&format!("{}/api/products/?search=laptop", served.address)).await["count"].as_u64().unwrap();
     let share = laptops as f64 / total as f64;
     assert!((0.01..=0.05).contains(&share), "laptop share {share}");
     drop(served);
@@ -192,27 +147,14 @@ async fn seed_is_deterministic_and_refuses_to_mix_catalogs() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--reset"));
 
     let out = seed(&["--reset"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let served = serve(&env, &["serve"]);
     let second = listing(&served).await;
     // New rows (new ids): the reseed invalidated what was cached before it.
     let ids = |v: &serde_json::Value| -> Vec<i64> {
-        v["results"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p["id"].as_i64().unwrap())
-            .collect()
+        v["results"].as_array().unwrap().iter().map(|p| p["id"].as_i64().unwrap()).collect()
     };
-    assert_ne!(
-        ids(&first),
-        ids(&second),
-        "served the cache of the old catalog"
-    );
+    assert_ne!(ids(&first), ids(&second), "served the cache of the old catalog");
     let names = |v: &serde_json::Value| -> Vec<(String, String, String)> {
         v["results"]
             .as_array()
@@ -233,9 +175,7 @@ async fn seed_is_deterministic_and_refuses_to_mix_catalogs() {
 #[test]
 fn an_unreachable_database_is_one_clear_line() {
     let url = "postgres://postgres@127.0.0.1:1/nothing";
-    let out = storefront(&[("DATABASE_URL", url)], &["migrate"])
-        .output()
-        .unwrap();
+    let out = storefront(&[("DATABASE_URL", url)], &["migrate"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");

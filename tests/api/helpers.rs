@@ -45,10 +45,8 @@ macro_rules! on_both_backends {
 pub fn unique_name(prefix: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     format!("{prefix}_{}_{n}_{nanos}", std::process::id())
 }
 
@@ -59,16 +57,9 @@ pub fn redis_url() -> String {
 /// Fails the test, with how to start Redis, when the shared Redis is down.
 pub async fn require_redis(url: &str) {
     let client = redis::Client::open(url).expect("redis url");
-    let reachable = match tokio::time::timeout(
-        Duration::from_secs(3),
-        client.get_multiplexed_async_connection(),
-    )
-    .await
+    let reachable = match tokio::time::timeout(Duration::from_secs(3), client.get_multiplexed_async_connection()).await
     {
-        Ok(Ok(mut conn)) => redis::cmd("PING")
-            .query_async::<String>(&mut conn)
-            .await
-            .is_ok(),
+        Ok(Ok(mut conn)) => redis::cmd("PING").query_async::<String>(&mut conn).await.is_ok(),
         _ => false,
     };
     assert!(
@@ -79,8 +70,7 @@ pub async fn require_redis(url: &str) {
 }
 
 pub fn postgres_admin_url() -> String {
-    std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
+    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
 }
 
 /// A PostgreSQL database of its own, dropped when the test ends.
@@ -93,29 +83,21 @@ pub struct TestDatabase {
 impl TestDatabase {
     pub async fn create() -> TestDatabase {
         let admin_url = postgres_admin_url();
-        let admin = Database::connect(format!("{admin_url}/postgres"))
-            .await
-            .unwrap_or_else(|e| {
-                panic!(
-                    "PostgreSQL is not reachable at {admin_url} ({e}). Start it with \
+        let admin = Database::connect(format!("{admin_url}/postgres")).await.unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL is not reachable at {admin_url} ({e}). Start it with \
                  `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` \
                  or `docker compose up -d postgres`, or set TEST_DATABASE_URL."
-                )
-            });
+            )
+        });
         let name = unique_name("sf_test");
         admin
             // Byte-order collation, so the tests' oracle sorts names as the database does.
-            .execute_unprepared(&format!(
-                "CREATE DATABASE \"{name}\" TEMPLATE template0 LC_COLLATE 'C'"
-            ))
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\" TEMPLATE template0 LC_COLLATE 'C'"))
             .await
             .expect("create test database");
         admin.close().await.ok();
-        TestDatabase {
-            url: format!("{admin_url}/{name}"),
-            name,
-            admin_url,
-        }
+        TestDatabase { url: format!("{admin_url}/{name}"), name, admin_url }
     }
 }
 
@@ -126,10 +108,7 @@ impl Drop for TestDatabase {
         let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
         let url = format!("{}/postgres", self.admin_url);
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
             rt.block_on(async {
                 let admin = Database::connect(url).await.ok()?;
                 admin.execute_unprepared(&sql).await.ok()?;
@@ -153,9 +132,7 @@ pub enum Store {
 impl Store {
     pub async fn create(backend: Backend) -> Store {
         match backend {
-            Backend::Sqlite => Store::Sqlite(TestSqlite {
-                dir: tempfile::tempdir().expect("temp dir"),
-            }),
+            Backend::Sqlite => Store::Sqlite(TestSqlite { dir: tempfile::tempdir().expect("temp dir") }),
             Backend::Postgres => Store::Postgres(TestDatabase::create().await),
         }
     }
@@ -170,8 +147,7 @@ impl Store {
     /// Settings for this database, on a free port, with a cache key prefix
     /// of its own so tests sharing one Redis never see each other's keys.
     pub fn settings(&self) -> Settings {
-        let mut settings =
-            Settings::with_database(DatabaseUrl::parse(&self.url()).expect("test database url"));
+        let mut settings = Settings::with_database(DatabaseUrl::parse(&self.url()).expect("test database url"));
         settings.addr = "127.0.0.1:0".parse().expect("address");
         settings.cache.redis_url = redis_url();
         settings.cache.key_prefix = unique_name("sft");
@@ -220,9 +196,7 @@ impl TestApp {
         if settings.cache.enabled {
             require_redis(&settings.cache.redis_url).await;
         }
-        let app = Application::build(settings)
-            .await
-            .expect("application starts");
+        let app = Application::build(settings).await.expect("application starts");
         let address = format!("http://127.0.0.1:{}", app.port());
         let db = app.state().db.clone();
         let state = app.state().clone();
@@ -232,14 +206,7 @@ impl TestApp {
             .timeout(Duration::from_secs(30))
             .build()
             .expect("http client");
-        TestApp {
-            address,
-            client,
-            db,
-            state,
-            fixture: Fixture::default(),
-            _store: store,
-        }
+        TestApp { address, client, db, state, fixture: Fixture::default(), _store: store }
     }
 
     /// Another app instance on the same database, Redis and key prefix.
@@ -259,11 +226,7 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client
-            .get(self.url(path))
-            .send()
-            .await
-            .expect("request sent")
+        self.client.get(self.url(path)).send().await.expect("request sent")
     }
 
     /// GET expecting `status`; returns the JSON body.
@@ -279,18 +242,11 @@ impl TestApp {
     pub async fn get_html(&self, path: &str, status: u16) -> String {
         let response = self.get(path).await;
         let got = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
+        let content_type =
+            response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
         let body = response.text().await.expect("body");
         assert_eq!(got, status, "GET {path}: {body}");
-        assert!(
-            content_type.starts_with("text/html"),
-            "GET {path}: content-type {content_type}"
-        );
+        assert!(content_type.starts_with("text/html"), "GET {path}: content-type {content_type}");
         body
     }
 
@@ -300,22 +256,8 @@ impl TestApp {
         let mut url = Some(self.url(path));
         let mut pages = 0;
         while let Some(u) = url {
-            let body: serde_json::Value = self
-                .client
-                .get(&u)
-                .send()
-                .await
-                .expect("sent")
-                .json()
-                .await
-                .expect("json");
-            results.extend(
-                body["results"]
-                    .as_array()
-                    .unwrap_or_else(|| panic!("{u}: {body}"))
-                    .iter()
-                    .cloned(),
-            );
+            let body: serde_json::Value = self.client.get(&u).send().await.expect("sent").json().await.expect("json");
+            results.extend(body["results"].as_array().unwrap_or_else(|| panic!("{u}: {body}")).iter().cloned());
             url = body["next"].as_str().map(str::to_owned);
             pages += 1;
             assert!(pages < 1000, "pagination does not end");
@@ -367,93 +309,22 @@ impl Fixture {
             let c = writes::create_category(
                 db,
                 cache,
-                NewCategory {
-                    name: name.into(),
-                    slug: Slug::parse(slug).unwrap(),
-                    description: description.into(),
-                },
+                NewCategory { name: name.into(), slug: Slug::parse(slug).unwrap(), description: description.into() },
             )
             .await
             .expect("category");
-            fixture.categories.push(FixtureCategory {
-                id: c.id,
-                name,
-                slug,
-            });
+            fixture.categories.push(FixtureCategory { id: c.id, name, slug });
         }
         let mut rows: Vec<(String, String, i64, u32, bool, &'static str)> = vec![
-            (
-                "Steel Laptop 13".into(),
-                "Light aluminium laptop for travel".into(),
-                99900,
-                5,
-                true,
-                "computers",
-            ),
-            (
-                "Gaming Laptop".into(),
-                "Fast laptop with an RGB keyboard".into(),
-                149999,
-                0,
-                true,
-                "computers",
-            ),
-            (
-                "Laptop Sleeve".into(),
-                "Padded sleeve, fits 13 inch".into(),
-                2950,
-                40,
-                true,
-                "computers",
-            ),
-            (
-                "Mechanical Keyboard".into(),
-                "Clicky keys on a steel frame".into(),
-                8999,
-                12,
-                true,
-                "computers",
-            ),
-            (
-                "Hidden Laptop".into(),
-                "Withdrawn from sale".into(),
-                1000,
-                9,
-                false,
-                "computers",
-            ),
-            (
-                "Rust in Action".into(),
-                "A book about systems programming".into(),
-                3999,
-                3,
-                true,
-                "books",
-            ),
-            (
-                "The Laptop Handbook".into(),
-                "Guide to caring for your LAPTOP".into(),
-                1999,
-                0,
-                true,
-                "books",
-            ),
-            (
-                "50% Off Cookbook".into(),
-                "Recipes, use discount_code at checkout".into(),
-                999,
-                7,
-                true,
-                "books",
-            ),
-            (
-                "<script>alert(1)</script> Poster".into(),
-                "Escaping <b>test</b> & more".into(),
-                500,
-                1,
-                true,
-                "books",
-            ),
+            ("Steel Laptop 13".into(), "Light aluminium laptop for travel".into(), 99900, 5, true, "computers"),
+            ("Gaming Laptop".into(), "Fast laptop with an RGB keyboard".into(), 149999, 0, true, "computers"),
+            ("Laptop Sleeve".into(), "Padded sleeve, fits 13 inch".into(), 2950, 40, true, "computers"),
+            ("Mechanical Keyboard".into(), "Clicky keys on a steel frame".into(), 8999, 12, true, "computers"),
+            ("Hidden Laptop".into(), "Withdrawn from sale".into(), 1000, 9, false, "computers"),
+            ("Rust in Action".into(), "A book about systems programming".into(), 3999, 3, true, "books"),
+            ("The Laptop Handbook".into(), "Guide to caring for your LAPTOP".into(), 1999, 0, true, "books"),
+            ("50% Off Cookbook".into(), "Recipes, use discount_code at checkout".into(), 999, 7, true, "books"),
+            ("<script>alert(1)</script> Poster".into(), "Escaping <b>test</b> & more".into(), 500, 1, true, "books"),
         ];
         for i in 1..=STANDS {
             rows.push((
@@ -466,14 +337,8 @@ impl Fixture {
             ));
         }
         let base = Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap();
-        for (i, (name, description, cents, stock, active, category)) in rows.into_iter().enumerate()
-        {
-            let category_id = fixture
-                .categories
-                .iter()
-                .find(|c| c.slug == category)
-                .unwrap()
-                .id;
+        for (i, (name, description, cents, stock, active, category)) in rows.into_iter().enumerate() {
+            let category_id = fixture.categories.iter().find(|c| c.slug == category).unwrap().id;
             let slug = Slug::from_name(&name).unwrap();
             let created_at = base - chrono::Duration::hours(i as i64 * 7);
             let p = writes::create_product(
@@ -509,17 +374,11 @@ impl Fixture {
     }
 
     pub fn category(&self, slug: &str) -> &FixtureCategory {
-        self.categories
-            .iter()
-            .find(|c| c.slug == slug)
-            .expect("fixture category")
+        self.categories.iter().find(|c| c.slug == slug).expect("fixture category")
     }
 
     pub fn product(&self, name: &str) -> &FixtureProduct {
-        self.products
-            .iter()
-            .find(|p| p.name == name)
-            .expect("fixture product")
+        self.products.iter().find(|p| p.name == name).expect("fixture product")
     }
 
     pub fn active(&self) -> impl Iterator<Item = &FixtureProduct> {

@@ -4,6 +4,7 @@
 mod helpers;
 mod oracle;
 
+mod accounts;
 mod cache;
 mod cache_ops;
 mod catalog_api;

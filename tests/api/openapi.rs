@@ -11,26 +11,16 @@ use crate::on_both_backends;
 fn assert_conforms(doc: &Value, path: &str, status: u16, instance: &Value) {
     let response = &doc["paths"][path]["get"]["responses"][status.to_string()];
     let schema = &response["content"]["application/json"]["schema"];
-    assert!(
-        schema.is_object(),
-        "{path} documents no {status} body: {response}"
-    );
+    assert!(schema.is_object(), "{path} documents no {status} body: {response}");
     // Resolve `#/components/...` against the whole document.
     let mut root = doc.clone();
     let root_obj = root.as_object_mut().unwrap();
     for (k, v) in schema.as_object().unwrap() {
         root_obj.insert(k.clone(), v.clone());
     }
-    let validator = jsonschema::validator_for(&root)
-        .unwrap_or_else(|e| panic!("schema for {path} {status}: {e}"));
-    let errors: Vec<String> = validator
-        .iter_errors(instance)
-        .map(|e| format!("{e} at {}", e.instance_path))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "{path} {status} does not match its schema: {errors:?}\n{instance}"
-    );
+    let validator = jsonschema::validator_for(&root).unwrap_or_else(|e| panic!("schema for {path} {status}: {e}"));
+    let errors: Vec<String> = validator.iter_errors(instance).map(|e| format!("{e} at {}", e.instance_path)).collect();
+    assert!(errors.is_empty(), "{path} {status} does not match its schema: {errors:?}\n{instance}");
 }
 
 on_both_backends! {

@@ -19,10 +19,7 @@ impl Expect<'_> {
     pub fn matches(&self, p: &FixtureProduct) -> bool {
         let doc = format!("{} {}", p.name, p.description).to_lowercase();
         p.active
-            && self.search.is_none_or(|q| {
-                q.split_whitespace()
-                    .all(|t| doc.contains(&t.to_lowercase()))
-            })
+            && self.search.is_none_or(|q| q.split_whitespace().all(|t| doc.contains(&t.to_lowercase())))
             && self.category_slug.is_none_or(|s| p.category == s)
             && self.category_id.is_none_or(|id| p.category_id == id)
             && self.min_cents.is_none_or(|m| p.cents >= m)
@@ -32,16 +29,8 @@ impl Expect<'_> {
 
     /// Ids in the expected order (ties broken by id, in the sort's direction).
     pub fn ids(&self, fixture: &Fixture) -> Vec<i32> {
-        let mut rows: Vec<&FixtureProduct> = fixture
-            .products
-            .iter()
-            .filter(|p| self.matches(p))
-            .collect();
-        let ordering = if self.ordering.is_empty() {
-            "-created_at"
-        } else {
-            self.ordering
-        };
+        let mut rows: Vec<&FixtureProduct> = fixture.products.iter().filter(|p| self.matches(p)).collect();
+        let ordering = if self.ordering.is_empty() { "-created_at" } else { self.ordering };
         let descending = ordering.starts_with('-');
         rows.sort_by(|a, b| {
             let by_key = match ordering.trim_start_matches('-') {

@@ -11,20 +11,12 @@ pub struct RedisServer {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
 impl RedisServer {
     pub fn start() -> RedisServer {
-        let mut server = RedisServer {
-            port: free_port(),
-            dir: tempfile::tempdir().expect("dir"),
-            child: None,
-        };
+        let mut server = RedisServer { port: free_port(), dir: tempfile::tempdir().expect("dir"), child: None };
         server.restart();
         server
     }
@@ -37,16 +29,7 @@ impl RedisServer {
     /// [`Self::shutdown_saving`] is loaded back.
     pub fn restart(&mut self) {
         let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             // DEBUG SLEEP lets a test make this Redis slow.
             .args(["--enable-debug-command", "local"])
             .arg("--dir")
@@ -58,11 +41,7 @@ impl RedisServer {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         while !self.ping() {
-            assert!(
-                Instant::now() < deadline,
-                "redis-server did not start on port {}",
-                self.port
-            );
+            assert!(Instant::now() < deadline, "redis-server did not start on port {}", self.port);
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -76,9 +55,7 @@ impl RedisServer {
 
     /// A clean restart-with-persistence: saves the data, then stops.
     pub fn shutdown_saving(&mut self) {
-        let _ = Command::new("redis-cli")
-            .args(["-p", &self.port.to_string(), "shutdown", "save"])
-            .output();
+        let _ = Command::new("redis-cli").args(["-p", &self.port.to_string(), "shutdown", "save"]).output();
         if let Some(mut child) = self.child.take() {
             let _ = child.wait();
         }

@@ -9,11 +9,7 @@ use crate::helpers::{Backend, TestApp};
 #[tokio::test]
 async fn postgres_search_uses_the_trigram_index() {
     let app = TestApp::spawn(Backend::Postgres).await;
-    let query = ListingQuery::parse(
-        Dialect::Api,
-        &QueryPairs::parse(Some("search=laptop+steel")),
-    )
-    .unwrap();
+    let query = ListingQuery::parse(Dialect::Api, &QueryPairs::parse(Some("search=laptop+steel"))).unwrap();
     // The exact statement the listing runs.
     let select = listings::filtered(DbBackend::Postgres, &query.filter);
     let stmt = select.build(DbBackend::Postgres);
@@ -25,9 +21,7 @@ async fn postgres_search_uses_the_trigram_index() {
     // The fixture is tiny, so a scan would be cheaper; forbid it to see
     // whether the index can serve the query at all.
     let txn = app.db.begin().await.unwrap();
-    txn.execute_unprepared("SET LOCAL enable_seqscan = off")
-        .await
-        .unwrap();
+    txn.execute_unprepared("SET LOCAL enable_seqscan = off").await.unwrap();
     let plan: Vec<String> = txn
         .query_all_raw(explain)
         .await

@@ -5,3 +5,4 @@
 pub mod cache_outbox;
 pub mod category;
 pub mod product;
+pub mod user;

@@ -1,0 +1,11 @@
+//! Accounts and sessions: parsed credentials, password hashing, the typed
+//! session facade, login throttling and the session store.
+
+pub mod credentials;
+pub mod session;
+pub mod store;
+pub mod throttle;
+pub mod users;
+
+pub use credentials::{Email, Password};
+pub use session::{AuthSession, SessionUser};

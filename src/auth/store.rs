@@ -1,0 +1,89 @@
+//! The session store: Redis (shared by every instance, survives restarts)
+//! or, for a machine without Redis, an in-process store.
+
+use std::time::Duration;
+
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store::{self, SessionStore};
+use tower_sessions::{Expiry, MemoryStore, SessionManagerLayer, cookie::SameSite};
+use tower_sessions_redis_store::RedisStore;
+use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Pool};
+use tower_sessions_redis_store::fred::types::config::{ConnectionConfig, PerformanceConfig, ReconnectPolicy};
+
+use crate::config::{SessionSettings, SessionStoreKind};
+
+/// The session cookie's name: ours, not a framework default.
+pub const COOKIE_NAME: &str = "storefront_session";
+
+#[derive(Debug, Clone)]
+pub enum AppSessionStore {
+    Redis(RedisStore<Pool>),
+    Memory(MemoryStore),
+}
+
+#[async_trait::async_trait]
+impl SessionStore for AppSessionStore {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        match self {
+            AppSessionStore::Redis(s) => s.create(record).await,
+            AppSessionStore::Memory(s) => s.create(record).await,
+        }
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        match self {
+            AppSessionStore::Redis(s) => s.save(record).await,
+            AppSessionStore::Memory(s) => s.save(record).await,
+        }
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        match self {
+            AppSessionStore::Redis(s) => s.load(id).await,
+            AppSessionStore::Memory(s) => s.load(id).await,
+        }
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        match self {
+            AppSessionStore::Redis(s) => s.delete(id).await,
+            AppSessionStore::Memory(s) => s.delete(id).await,
+        }
+    }
+}
+
+/// A Redis pool that fails fast while disconnected (a login then gets a clear
+/// 503 instead of hanging) and reconnects on its own.
+pub fn redis_pool(url: &str) -> Result<Pool, String> {
+    let mut config = Config::from_url(url).map_err(|e| format!("SESSION_REDIS_URL: {e}"))?;
+    config.fail_fast = true;
+    let perf = PerformanceConfig { default_command_timeout: Duration::from_millis(500), ..Default::default() };
+    let connection = ConnectionConfig {
+        connection_timeout: Duration::from_millis(500),
+        internal_command_timeout: Duration::from_millis(500),
+        ..Default::default()
+    };
+    let policy = ReconnectPolicy::new_exponential(0, 100, 2_000, 2);
+    let pool = Pool::new(config, Some(perf), Some(connection), Some(policy), 4).map_err(|e| e.to_string())?;
+    // Connect in the background: the shop starts even while Redis is down.
+    drop(pool.connect());
+    Ok(pool)
+}
+
+pub fn store(settings: &SessionSettings, pool: Option<Pool>) -> AppSessionStore {
+    match (settings.store, pool) {
+        (SessionStoreKind::Redis, Some(pool)) => AppSessionStore::Redis(RedisStore::new(pool)),
+        _ => AppSessionStore::Memory(MemoryStore::default()),
+    }
+}
+
+pub fn layer(settings: &SessionSettings, store: AppSessionStore) -> SessionManagerLayer<AppSessionStore> {
+    let inactivity = tower_sessions::cookie::time::Duration::seconds(settings.inactivity.as_secs() as i64);
+    SessionManagerLayer::new(store)
+        .with_name(COOKIE_NAME)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(settings.cookie_secure)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(inactivity))
+}

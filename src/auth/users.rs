@@ -1,0 +1,90 @@
+//! Users: registration and authentication.
+
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, SqlErr};
+
+use super::credentials::{Email, Password};
+use crate::error::AppError;
+use crate::models::_entities::user;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    #[error("An account with this email already exists.")]
+    EmailTaken,
+    #[error(transparent)]
+    Other(#[from] AppError),
+}
+
+/// Hashes off the async threads: argon2 is slow on purpose.
+async fn hash(password: Password) -> Result<String, AppError> {
+    tokio::task::spawn_blocking(move || password.hash())
+        .await
+        .map_err(|e| AppError::Internal(format!("password hashing: {e}")))
+}
+
+pub async fn register(
+    db: &DatabaseConnection,
+    email: Email,
+    password: Password,
+    is_admin: bool,
+) -> Result<user::Model, RegisterError> {
+    let password_hash = hash(password).await?;
+    let model = user::ActiveModel {
+        email: Set(email.to_string()),
+        password_hash: Set(password_hash),
+        is_admin: Set(is_admin),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    };
+    match model.insert(db).await {
+        Ok(user) => Ok(user),
+        Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => Err(RegisterError::EmailTaken),
+        Err(e) => Err(RegisterError::Other(e.into())),
+    }
+}
+
+/// The user with this email and password. An unknown email costs the same
+/// hashing work as a wrong password, so timing does not reveal accounts.
+pub async fn authenticate(
+    db: &DatabaseConnection,
+    email: &Email,
+    password: Password,
+) -> Result<Option<user::Model>, AppError> {
+    let found = user::Entity::find().filter(user::Column::Email.eq(email.as_str())).one(db).await?;
+    let stored = found.as_ref().map(|u| u.password_hash.clone());
+    let ok = tokio::task::spawn_blocking(move || match stored {
+        Some(hash) => password.verify(&hash),
+        None => {
+            let _ = password.hash();
+            false
+        }
+    })
+    .await
+    .map_err(|e| AppError::Internal(format!("password check: {e}")))?;
+    Ok(found.filter(|_| ok))
+}
+
+pub async fn find(db: &DatabaseConnection, id: i32) -> Result<Option<user::Model>, AppError> {
+    Ok(user::Entity::find_by_id(id).one(db).await?)
+}
+
+/// Creates or promotes an account (the `user create` command).
+pub async fn create_or_update(
+    db: &DatabaseConnection,
+    email: Email,
+    password: Password,
+    is_admin: bool,
+) -> Result<user::Model, AppError> {
+    match user::Entity::find().filter(user::Column::Email.eq(email.as_str())).one(db).await? {
+        Some(existing) => {
+            let mut model: user::ActiveModel = existing.into();
+            model.password_hash = Set(hash(password).await?);
+            model.is_admin = Set(is_admin);
+            Ok(model.update(db).await?)
+        }
+        None => register(db, email, password, is_admin).await.map_err(|e| match e {
+            RegisterError::EmailTaken => AppError::Internal("email taken concurrently".into()),
+            RegisterError::Other(e) => e,
+        }),
+    }
+}

@@ -1,0 +1,232 @@
+//! Registration, login and logout. Every form carries the session's CSRF
+//! token; a login gives the session a new id; logout deletes it.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use axum::Router;
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use sea_orm::DatabaseConnection;
+use serde::Deserialize;
+
+use crate::auth::throttle::Throttle;
+use crate::auth::users::{self, RegisterError};
+use crate::auth::{AuthSession, Email, Password, SessionUser};
+use crate::error::{AppError, PageError};
+use crate::state::AppState;
+use crate::views::pages::{LoginPage, RegisterPage, Shell};
+use crate::views::render;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/login", get(login_form).post(login))
+        .route("/register", get(register_form).post(register))
+        .route("/logout", post(logout))
+}
+
+/// A form body whose rejection (wrong type, bad encoding) is our 400.
+#[derive(axum::extract::FromRequest)]
+#[from_request(via(axum::Form), rejection(AppError))]
+pub struct FormBody<T>(pub T);
+
+impl From<axum::extract::rejection::FormRejection> for AppError {
+    fn from(rejection: axum::extract::rejection::FormRejection) -> Self {
+        AppError::bad_param("body", rejection.body_text())
+    }
+}
+
+/// The client's address, for throttling.
+pub struct ClientIp(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip())
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        Ok(ClientIp(ip))
+    }
+}
+
+/// Only a path on this site may be followed after login: no scheme, no
+/// host, no protocol-relative `//`, no backslash tricks.
+pub fn safe_next(next: &str) -> Option<&str> {
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(|c| c.is_control());
+    ok.then_some(next)
+}
+
+pub async fn require_csrf(auth: &AuthSession, presented: &str) -> Result<(), PageError> {
+    if auth.csrf_matches(presented).await? {
+        Ok(())
+    } else {
+        Err(PageError(AppError::Forbidden("The form has expired or did not come from this site. Please try again.")))
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct NextQuery {
+    next: String,
+}
+
+async fn login_form(
+    auth: AuthSession,
+    axum::extract::Query(q): axum::extract::Query<NextQuery>,
+) -> Result<Response, PageError> {
+    let csrf = auth.csrf_token().await?;
+    let page = LoginPage {
+        shell: Shell::for_visitor(&auth, "Log in").await,
+        csrf,
+        next: safe_next(&q.next).unwrap_or("").to_owned(),
+        email: String::new(),
+        error: String::new(),
+    };
+    Ok(render(&page))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct LoginForm {
+    email: String,
+    password: String,
+    csrf: String,
+    next: String,
+}
+
+const BAD_CREDENTIALS: &str = "Invalid email or password.";
+
+/// The login form again, with the email kept and a message.
+async fn login_again(auth: &AuthSession, form: &LoginForm, status: StatusCode, error: &str) -> Response {
+    let page = LoginPage {
+        shell: Shell::for_visitor(auth, "Log in").await,
+        csrf: auth.csrf_token().await.unwrap_or_default(),
+        next: safe_next(&form.next).unwrap_or("").to_owned(),
+        email: form.email.trim().to_owned(),
+        error: error.to_owned(),
+    };
+    (status, render(&page)).into_response()
+}
+
+async fn login(
+    State(db): State<DatabaseConnection>,
+    State(throttle): State<std::sync::Arc<Throttle>>,
+    ClientIp(ip): ClientIp,
+    auth: AuthSession,
+    FormBody(form): FormBody<LoginForm>,
+) -> Result<Response, PageError> {
+    require_csrf(&auth, &form.csrf).await?;
+    // A malformed email gets the same answer as a wrong password.
+    let (Ok(email), Ok(password)) = (Email::parse(&form.email), Password::parse(&form.password)) else {
+        return Ok(login_again(&auth, &form, StatusCode::BAD_REQUEST, BAD_CREDENTIALS).await);
+    };
+    let unavailable = |e: crate::auth::throttle::ThrottleError| AppError::Unavailable(e.to_string());
+    if let Some(wait) = throttle.blocked(&email, ip).await.map_err(unavailable)? {
+        let mut response = login_again(
+            &auth,
+            &form,
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many failed attempts. Please wait and try again.",
+        )
+        .await;
+        let seconds = wait.as_secs().max(1).to_string();
+        if let Ok(v) = HeaderValue::from_str(&seconds) {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return Ok(response);
+    }
+    let Some(user) = users::authenticate(&db, &email, password).await? else {
+        throttle.failed(&email, ip).await.map_err(unavailable)?;
+        return Ok(login_again(&auth, &form, StatusCode::BAD_REQUEST, BAD_CREDENTIALS).await);
+    };
+    throttle.succeeded(&email, ip).await.map_err(unavailable)?;
+    auth.login(SessionUser { id: user.id, email: user.email.clone(), is_admin: user.is_admin }).await?;
+    auth.flash("You are signed in.").await?;
+    let target = safe_next(&form.next).filter(|n| !n.is_empty()).unwrap_or("/");
+    Ok(Redirect::to(target).into_response())
+}
+
+async fn register_form(auth: AuthSession) -> Result<Response, PageError> {
+    let csrf = auth.csrf_token().await?;
+    let page = RegisterPage {
+        shell: Shell::for_visitor(&auth, "Create an account").await,
+        csrf,
+        email: String::new(),
+        email_error: String::new(),
+        password_error: String::new(),
+    };
+    Ok(render(&page))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct RegisterForm {
+    email: String,
+    password: String,
+    csrf: String,
+}
+
+async fn register(
+    State(db): State<DatabaseConnection>,
+    auth: AuthSession,
+    FormBody(form): FormBody<RegisterForm>,
+) -> Result<Response, PageError> {
+    require_csrf(&auth, &form.csrf).await?;
+    let email = Email::parse(&form.email);
+    let password = Password::parse(&form.password);
+    let mut email_error = email.as_ref().err().map(|e| e.to_string()).unwrap_or_default();
+    let password_error = password.as_ref().err().map(|e| e.to_string()).unwrap_or_default();
+    if let (Ok(email), Ok(password)) = (email, password) {
+        match users::register(&db, email, password, false).await {
+            Ok(user) => {
+                auth.login(SessionUser { id: user.id, email: user.email.clone(), is_admin: user.is_admin }).await?;
+                auth.flash("Welcome! Your account is ready.").await?;
+                return Ok(Redirect::to("/").into_response());
+            }
+            Err(RegisterError::EmailTaken) => email_error = RegisterError::EmailTaken.to_string(),
+            Err(RegisterError::Other(e)) => return Err(e.into()),
+        }
+    }
+    let page = RegisterPage {
+        shell: Shell::for_visitor(&auth, "Create an account").await,
+        csrf: auth.csrf_token().await?,
+        email: form.email.trim().to_owned(),
+        email_error,
+        password_error,
+    };
+    Ok((StatusCode::BAD_REQUEST, render(&page)).into_response())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+async fn logout(auth: AuthSession, FormBody(form): FormBody<CsrfForm>) -> Result<Response, PageError> {
+    require_csrf(&auth, &form.csrf).await?;
+    auth.logout().await?;
+    Ok(Redirect::to("/").into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_local_paths_are_followed() {
+        assert_eq!(safe_next("/admin?x=1"), Some("/admin?x=1"));
+        for bad in ["https://evil.example", "//evil.example", "/\\evil.example", "evil", "javascript:alert(1)", "/\nx"]
+        {
+            assert_eq!(safe_next(bad), None, "{bad:?}");
+        }
+    }
+}
