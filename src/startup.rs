@@ -114,10 +114,12 @@ impl Application {
         crate::metrics::handle();
         let queries = QueryCounter::default();
         let mut db = connect(&settings).await?;
+        // The cache's own queries (the outbox flusher) share the pool but are
+        // not counted: the counter measures what requests and writes cost.
+        let cache = Cache::new(&settings.cache, db.clone()).map_err(StartupError::Cache)?;
         let counter = queries.clone();
         db.set_metric_callback(move |_| counter.increment());
         migrate(&db).await?;
-        let cache = Cache::new(&settings.cache, db.clone()).map_err(StartupError::Cache)?;
         if settings.demo_catalog {
             let seed_error = |e: crate::error::AppError| StartupError::Seed(e.to_string());
             if seed::catalog_is_empty(&db).await.map_err(seed_error)? {

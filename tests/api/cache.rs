@@ -64,8 +64,10 @@ on_both_backends! {
             assert_eq!(first.headers()["x-cache"], "MISS", "{path}");
             let etag = first.headers()["etag"].to_str().unwrap().to_owned();
             let body = first.text().await.unwrap();
+            let queries = app.state.queries.get();
             let second = app.get(path).await;
             assert_eq!(second.headers()["x-cache"], "HIT", "{path}");
+            assert_eq!(app.state.queries.get(), queries, "{path}: a hit runs no query");
             assert_eq!(second.headers()["etag"].to_str().unwrap(), etag, "{path}");
             assert_eq!(second.text().await.unwrap(), body, "{path}");
         }
