@@ -13,3 +13,4 @@ mod cli;
 mod openapi;
 mod redis_server;
 mod search_index;
+mod security;

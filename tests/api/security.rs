@@ -1,0 +1,32 @@
+//! Security headers on every response, and limits on what a request may send.
+
+use crate::on_both_backends;
+
+on_both_backends! {
+    async fn every_response_carries_the_security_headers(app: TestApp) {
+        for path in ["/", "/products?q=laptop", "/api/products/", "/no-such-page", "/api/products/?page=x", "/login", "/static/css/site.css"] {
+            let r = app.get(path).await;
+            let h = r.headers();
+            let csp = h.get("content-security-policy").unwrap_or_else(|| panic!("{path}: no CSP")).to_str().unwrap();
+            assert!(csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+            assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+            assert_eq!(h["x-frame-options"], "DENY", "{path}");
+            assert_eq!(h["referrer-policy"], "strict-origin-when-cross-origin", "{path}");
+        }
+    }
+
+    async fn oversized_bodies_are_refused_unread(app: TestApp) {
+        let huge = "x".repeat(200 * 1024);
+        let r = app.client.post(app.url("/login")).form(&[("email", huge.as_str())]).send().await.unwrap();
+        assert_eq!(r.status(), 413);
+        let r = app.client.post(app.url("/register")).header("content-type", "application/x-www-form-urlencoded").body(huge).send().await.unwrap();
+        assert_eq!(r.status(), 413);
+    }
+
+    async fn malformed_form_bodies_are_a_400_not_a_500(app: TestApp) {
+        let r = app.client.post(app.url("/login")).header("content-type", "application/json").body("{}").send().await.unwrap();
+        assert_eq!(r.status(), 400);
+        let r = app.client.post(app.url("/login")).header("content-type", "application/x-www-form-urlencoded").body(vec![0xff, 0xfe, b'=', 0xff]).send().await.unwrap();
+        assert!(r.status().is_client_error(), "{}", r.status());
+    }
+}
