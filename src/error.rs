@@ -18,6 +18,10 @@ pub enum AppError {
     /// Input that does not parse: per-parameter messages.
     #[error("invalid input")]
     BadRequest(ParamErrors),
+    /// The input clashes with existing data (a slug in use, a category that
+    /// still has products): per-field messages.
+    #[error("conflict")]
+    Conflict(ParamErrors),
     /// Nothing here; the detail is safe to show (`"Not found."`, `"Invalid page."`).
     #[error("not found: {0}")]
     NotFound(&'static str),
@@ -59,6 +63,7 @@ impl AppError {
     pub fn status_code(&self) -> StatusCode {
         match self {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -70,6 +75,7 @@ impl AppError {
     pub fn body(&self) -> ErrorBody {
         let (detail, errors) = match self {
             AppError::BadRequest(errors) => ("Invalid input.", errors.0.clone()),
+            AppError::Conflict(errors) => ("Conflict with existing data.", errors.0.clone()),
             AppError::NotFound(detail) | AppError::Forbidden(detail) => (*detail, BTreeMap::new()),
             AppError::Unavailable(_) => ("Service temporarily unavailable. Please retry shortly.", BTreeMap::new()),
             AppError::Internal(_) => ("Internal server error.", BTreeMap::new()),
@@ -100,7 +106,11 @@ impl AppError {
 
 impl From<sea_orm::DbErr> for AppError {
     fn from(err: sea_orm::DbErr) -> Self {
-        use sea_orm::DbErr;
+        use sea_orm::{DbErr, SqlErr};
+        // The catalog's unique columns are its slugs.
+        if let Some(SqlErr::UniqueConstraintViolation(_)) = err.sql_err() {
+            return AppError::Conflict(ParamErrors::single("slug", "This slug is already in use."));
+        }
         match err {
             DbErr::ConnectionAcquire(e) => AppError::Unavailable(e.to_string()),
             DbErr::Conn(e) => AppError::Unavailable(e.to_string()),

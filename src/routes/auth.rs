@@ -29,7 +29,7 @@ pub fn router() -> Router<AppState> {
 
 /// A form body whose rejection (wrong type, bad encoding) is our 400.
 #[derive(axum::extract::FromRequest)]
-#[from_request(via(axum::Form), rejection(AppError))]
+#[from_request(via(axum::Form), rejection(PageError))]
 pub struct FormBody<T>(pub T);
 
 impl From<axum::extract::rejection::FormRejection> for AppError {

@@ -1,6 +1,7 @@
 //! HTTP routes: thin handlers that parse input, call a service and pick a
 //! view. One router per area, composed here.
 
+mod admin;
 mod api;
 mod assets;
 pub mod auth;
@@ -30,6 +31,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(pages::router())
         .merge(auth::router())
+        .merge(admin::router())
         .merge(api::router())
         .merge(health::router())
         .merge(assets::router())

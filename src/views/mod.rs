@@ -1,6 +1,7 @@
 //! What the shop shows: askama templates for pages and fragments, and the
 //! API's wire types (DTOs). Nothing here queries; it only presents.
 
+pub mod admin;
 pub mod api;
 pub mod fragments;
 pub mod pages;

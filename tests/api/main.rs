@@ -5,6 +5,7 @@ mod helpers;
 mod oracle;
 
 mod accounts;
+mod admin;
 mod cache;
 mod cache_ops;
 mod catalog_api;

@@ -1,0 +1,108 @@
+//! The admin's server-rendered pages: lists and forms.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use serde::Deserialize;
+
+use super::pages::Shell;
+use crate::services::CategorySummary;
+
+/// Messages per form field.
+#[derive(Clone, Debug, Default)]
+pub struct FieldErrors(pub BTreeMap<String, Vec<String>>);
+
+impl FieldErrors {
+    pub fn get(&self, field: &str) -> &[String] {
+        self.0.get(field).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    pub fn add(&mut self, field: &str, message: impl Into<String>) {
+        self.0.entry(field.to_owned()).or_default().push(message.into());
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// A product form as typed (kept when it is shown again with errors).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ProductForm {
+    pub name: String,
+    pub slug: String,
+    pub category_id: String,
+    pub price: String,
+    pub stock: String,
+    pub description: String,
+    pub is_active: String,
+    pub csrf: String,
+}
+
+impl ProductForm {
+    pub fn is_active(&self) -> bool {
+        !self.is_active.is_empty()
+    }
+}
+
+/// A category form as typed.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CategoryForm {
+    pub name: String,
+    pub slug: String,
+    pub description: String,
+    pub csrf: String,
+}
+
+/// One row of the admin's product table (inactive products included).
+pub struct AdminProductRow {
+    pub id: i32,
+    pub name: String,
+    pub category: String,
+    pub price: String,
+    pub stock: i32,
+    pub is_active: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin/products.html")]
+pub struct ProductsPage {
+    pub shell: Shell,
+    pub q: String,
+    pub products: Vec<AdminProductRow>,
+    pub count: u64,
+    pub page: u32,
+    pub page_count: u32,
+    pub previous: Option<String>,
+    pub next: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/product_form.html")]
+pub struct ProductFormPage {
+    pub shell: Shell,
+    pub id: Option<i32>,
+    pub csrf: String,
+    pub form: ProductForm,
+    pub errors: FieldErrors,
+    pub categories: Vec<CategorySummary>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/categories.html")]
+pub struct CategoriesPage {
+    pub shell: Shell,
+    pub categories: Vec<CategorySummary>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/category_form.html")]
+pub struct CategoryFormPage {
+    pub shell: Shell,
+    pub id: Option<i32>,
+    pub csrf: String,
+    pub form: CategoryForm,
+    pub errors: FieldErrors,
+}
