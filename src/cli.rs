@@ -49,6 +49,22 @@ pub enum Command {
         #[command(subcommand)]
         action: UserAction,
     },
+    /// Manage API tokens (`Authorization: Bearer ...` for API writes).
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Create an API token for an admin account; it is printed once.
+    Create {
+        #[arg(long)]
+        email: String,
+    },
+    /// Revoke a token by its id (printed when it was created).
+    Revoke { id: i32 },
 }
 
 #[derive(Debug, Subcommand)]
@@ -143,6 +159,35 @@ pub async fn run(command: Command, mut settings: Settings) -> Result<(), CliErro
             let role = if user.is_admin { "admin" } else { "shopper" };
             println!("account {} ({role}) is ready", user.email);
             Ok(())
+        }
+        Command::Token { action } => {
+            let db = startup::connect(&settings).await?;
+            startup::migrate(&db).await?;
+            let failed = |e: crate::error::AppError| CliError::Failed(format!("token: {e}"));
+            match action {
+                TokenAction::Create { email } => {
+                    let email = Email::parse(&email).map_err(|e| CliError::Failed(format!("--email: {e}")))?;
+                    let user = crate::auth::users::find_by_email(&db, &email)
+                        .await
+                        .map_err(failed)?
+                        .ok_or_else(|| CliError::Failed(format!("no account has the email {email}")))?;
+                    if !user.is_admin {
+                        return Err(CliError::Failed(format!("{email} is not an admin; API writes need one")));
+                    }
+                    let (id, token) = crate::auth::tokens::create(&db, user.id).await.map_err(failed)?;
+                    println!("token {id} for {email} (shown once, keep it secret):");
+                    println!("{token}");
+                    Ok(())
+                }
+                TokenAction::Revoke { id } => {
+                    if crate::auth::tokens::revoke(&db, id).await.map_err(failed)? {
+                        println!("token {id} revoked");
+                        Ok(())
+                    } else {
+                        Err(CliError::Failed(format!("no live token has the id {id}")))
+                    }
+                }
+            }
         }
         Command::Cache { action } => {
             let state = startup::state_for_commands(settings).await?;

@@ -25,6 +25,9 @@ pub enum AppError {
     /// Nothing here; the detail is safe to show (`"Not found."`, `"Invalid page."`).
     #[error("not found: {0}")]
     NotFound(&'static str),
+    /// No (valid) credentials.
+    #[error("unauthorized")]
+    Unauthorized,
     /// Not allowed (e.g. a form without a valid CSRF token).
     #[error("forbidden: {0}")]
     Forbidden(&'static str),
@@ -66,6 +69,7 @@ impl AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -77,6 +81,9 @@ impl AppError {
             AppError::BadRequest(errors) => ("Invalid input.", errors.0.clone()),
             AppError::Conflict(errors) => ("Conflict with existing data.", errors.0.clone()),
             AppError::NotFound(detail) | AppError::Forbidden(detail) => (*detail, BTreeMap::new()),
+            AppError::Unauthorized => {
+                ("Authentication credentials were not provided or are not valid.", BTreeMap::new())
+            }
             AppError::Unavailable(_) => ("Service temporarily unavailable. Please retry shortly.", BTreeMap::new()),
             AppError::Internal(_) => ("Internal server error.", BTreeMap::new()),
         };
@@ -122,7 +129,13 @@ impl From<sea_orm::DbErr> for AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         self.log();
-        (self.status_code(), Json(self.body())).into_response()
+        let mut response = (self.status_code(), Json(self.body())).into_response();
+        if matches!(self, AppError::Unauthorized) {
+            response
+                .headers_mut()
+                .insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
+        }
+        response
     }
 }
 

@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_create_catalog;
 mod m20261123_000002_create_cache_outbox;
 mod m20261123_000003_create_users;
+mod m20261123_000004_create_api_tokens;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_create_catalog::Migration),
             Box::new(m20261123_000002_create_cache_outbox::Migration),
             Box::new(m20261123_000003_create_users::Migration),
+            Box::new(m20261123_000004_create_api_tokens::Migration),
         ]
     }
 }

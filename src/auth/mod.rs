@@ -5,6 +5,7 @@ pub mod credentials;
 pub mod session;
 pub mod store;
 pub mod throttle;
+pub mod tokens;
 pub mod users;
 
 pub use credentials::{Email, Password};

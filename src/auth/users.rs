@@ -64,6 +64,10 @@ pub async fn authenticate(
     Ok(found.filter(|_| ok))
 }
 
+pub async fn find_by_email(db: &DatabaseConnection, email: &Email) -> Result<Option<user::Model>, AppError> {
+    Ok(user::Entity::find().filter(user::Column::Email.eq(email.as_str())).one(db).await?)
+}
+
 pub async fn find(db: &DatabaseConnection, id: i32) -> Result<Option<user::Model>, AppError> {
     Ok(user::Entity::find_by_id(id).one(db).await?)
 }

@@ -130,15 +130,16 @@ async fn products(
     Ok(render(&page_page))
 }
 
-/// The typed product a valid form describes.
-struct ValidProduct {
-    name: String,
-    slug: Slug,
-    category_id: i32,
-    price: Money,
-    stock: u32,
-    description: String,
-    is_active: bool,
+/// The typed product a valid form describes. Slug uniqueness is left to the
+/// database's unique index: a clash comes back as a field error.
+pub(crate) struct ValidProduct {
+    pub name: String,
+    pub slug: Slug,
+    pub category_id: i32,
+    pub price: Money,
+    pub stock: u32,
+    pub description: String,
+    pub is_active: bool,
 }
 
 fn validate_name(name: &str, errors: &mut FieldErrors) -> String {
@@ -154,6 +155,10 @@ fn validate_name(name: &str, errors: &mut FieldErrors) -> String {
 /// The slug as typed, or derived from the name when left empty.
 fn validate_slug(raw: &str, name: &str, errors: &mut FieldErrors) -> Option<Slug> {
     let raw = raw.trim();
+    if raw.is_empty() && name.is_empty() {
+        // The missing name is the error to report.
+        return None;
+    }
     let slug = if raw.is_empty() {
         Slug::from_name(name).ok_or("Enter a slug: the name has no letters or digits.")
     } else {
@@ -162,11 +167,7 @@ fn validate_slug(raw: &str, name: &str, errors: &mut FieldErrors) -> Option<Slug
     slug.map_err(|e| errors.add("slug", e)).ok()
 }
 
-async fn validate_product(
-    db: &DatabaseConnection,
-    form: &ProductForm,
-    id: Option<i32>,
-) -> Result<ValidProduct, FieldErrors> {
+pub(crate) async fn validate_product(db: &DatabaseConnection, form: &ProductForm) -> Result<ValidProduct, FieldErrors> {
     let mut errors = FieldErrors::default();
     let name = validate_name(&form.name, &mut errors);
     let slug = validate_slug(&form.slug, &name, &mut errors);
@@ -185,18 +186,6 @@ async fn validate_product(
             None
         }
     };
-    if let Some(slug) = &slug {
-        let clash = product_entity::Entity::find()
-            .filter(product::Column::Slug.eq(slug.as_str()))
-            .filter(product::Column::Id.ne(id.unwrap_or(0)))
-            .one(db)
-            .await
-            .ok()
-            .flatten();
-        if clash.is_some() {
-            errors.add("slug", "This slug is already in use.");
-        }
-    }
     match (slug, price, stock, category_id) {
         (Some(slug), Some(price), Some(stock), Some(category_id)) if errors.is_empty() => Ok(ValidProduct {
             name,
@@ -247,16 +236,7 @@ async fn edit_product(
         .await
         .map_err(AppError::from)?
         .ok_or_else(AppError::not_found)?;
-    let form = ProductForm {
-        name: p.name,
-        slug: p.slug,
-        category_id: p.category_id.to_string(),
-        price: Money::from_cents(p.price_cents).map(|m| m.to_string()).unwrap_or_default(),
-        stock: p.stock.to_string(),
-        description: p.description,
-        is_active: if p.is_active { "1".into() } else { String::new() },
-        csrf: String::new(),
-    };
+    let form = ProductForm::from_model(p);
     product_form(&db, &auth, Some(id), form, FieldErrors::default()).await
 }
 
@@ -283,7 +263,7 @@ async fn create_product(
     FormBody(form): FormBody<ProductForm>,
 ) -> Result<Response, PageError> {
     require_csrf(&auth, &form.csrf).await?;
-    let valid = match validate_product(&db, &form, None).await {
+    let valid = match validate_product(&db, &form).await {
         Ok(v) => v,
         Err(errors) => return product_form(&db, &auth, None, form, errors).await,
     };
@@ -315,7 +295,7 @@ async fn update_product(
 ) -> Result<Response, PageError> {
     require_csrf(&auth, &form.csrf).await?;
     let id = parse_id(&id)?;
-    let valid = match validate_product(&db, &form, Some(id)).await {
+    let valid = match validate_product(&db, &form).await {
         Ok(v) => v,
         Err(errors) => return product_form(&db, &auth, Some(id), form, errors).await,
     };
@@ -382,27 +362,10 @@ async fn category_form(
     Ok((status, render(&page)).into_response())
 }
 
-async fn validate_category(
-    db: &DatabaseConnection,
-    form: &CategoryForm,
-    id: Option<i32>,
-) -> Result<NewCategory, FieldErrors> {
-    use crate::models::category;
+pub(crate) fn validate_category(form: &CategoryForm) -> Result<NewCategory, FieldErrors> {
     let mut errors = FieldErrors::default();
     let name = validate_name(&form.name, &mut errors);
     let slug = validate_slug(&form.slug, &name, &mut errors);
-    if let Some(slug) = &slug {
-        let clash = category_entity::Entity::find()
-            .filter(category::Column::Slug.eq(slug.as_str()))
-            .filter(category::Column::Id.ne(id.unwrap_or(0)))
-            .one(db)
-            .await
-            .ok()
-            .flatten();
-        if clash.is_some() {
-            errors.add("slug", "This slug is already in use.");
-        }
-    }
     match slug {
         Some(slug) if errors.is_empty() => {
             Ok(NewCategory { name, slug, description: form.description.trim().to_owned() })
@@ -437,7 +400,7 @@ async fn create_category(
     FormBody(form): FormBody<CategoryForm>,
 ) -> Result<Response, PageError> {
     require_csrf(&auth, &form.csrf).await?;
-    let new = match validate_category(&db, &form, None).await {
+    let new = match validate_category(&form) {
         Ok(v) => v,
         Err(errors) => return category_form(&auth, None, form, errors).await,
     };
@@ -459,7 +422,7 @@ async fn update_category(
 ) -> Result<Response, PageError> {
     require_csrf(&auth, &form.csrf).await?;
     let id = parse_id(&id)?;
-    let valid = match validate_category(&db, &form, Some(id)).await {
+    let valid = match validate_category(&form) {
         Ok(v) => v,
         Err(errors) => return category_form(&auth, Some(id), form, errors).await,
     };

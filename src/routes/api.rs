@@ -30,10 +30,33 @@ use crate::views::api::{
         title = "Storefront API",
         description = "Catalog of the storefront shop, compatible with the seed's REST API."
     ),
-    paths(list_products, get_product, list_categories, get_category),
-    components(schemas(ProductList, ProductDto, CategoryRefDto, CategoryList, CategoryDto, ErrorBody, Ordering))
+    paths(
+        list_products, get_product, list_categories, get_category,
+        super::api_writes::create_product, super::api_writes::put_product, super::api_writes::patch_product,
+        super::api_writes::delete_product, super::api_writes::create_category, super::api_writes::put_category,
+        super::api_writes::patch_category, super::api_writes::delete_category,
+    ),
+    modifiers(&BearerAuth),
+    components(schemas(
+        ProductList, ProductDto, CategoryRefDto, CategoryList, CategoryDto, ErrorBody, Ordering,
+        super::api_writes::ProductInput, super::api_writes::CategoryInput,
+    ))
 )]
 pub struct ApiDoc;
+
+/// Declares the bearer-token scheme the write operations use.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
 
 pub fn router() -> Router<AppState> {
     Router::new()

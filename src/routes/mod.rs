@@ -3,6 +3,7 @@
 
 mod admin;
 mod api;
+mod api_writes;
 mod assets;
 pub mod auth;
 pub mod cached;
@@ -33,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::router())
         .merge(admin::router())
         .merge(api::router())
+        .merge(api_writes::router())
         .merge(health::router())
         .merge(assets::router())
         .route("/metrics", axum::routing::get(render_metrics))

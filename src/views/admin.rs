@@ -44,6 +44,20 @@ impl ProductForm {
     pub fn is_active(&self) -> bool {
         !self.is_active.is_empty()
     }
+
+    /// A product's current values, as its edit form shows them.
+    pub fn from_model(p: crate::models::product::Model) -> Self {
+        ProductForm {
+            name: p.name,
+            slug: p.slug,
+            category_id: p.category_id.to_string(),
+            price: crate::domain::Money::from_cents(p.price_cents).map(|m| m.to_string()).unwrap_or_default(),
+            stock: p.stock.to_string(),
+            description: p.description,
+            is_active: if p.is_active { "1".into() } else { String::new() },
+            csrf: String::new(),
+        }
+    }
 }
 
 /// A category form as typed.

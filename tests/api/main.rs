@@ -6,6 +6,7 @@ mod oracle;
 
 mod accounts;
 mod admin;
+mod api_writes;
 mod cache;
 mod cache_ops;
 mod catalog_api;

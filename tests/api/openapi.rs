@@ -9,7 +9,12 @@ use crate::on_both_backends;
 /// Validates `instance` against the response schema the document gives for
 /// `path` (as documented, e.g. `/api/products/{id}/`) and `status`.
 fn assert_conforms(doc: &Value, path: &str, status: u16, instance: &Value) {
-    let response = &doc["paths"][path]["get"]["responses"][status.to_string()];
+    assert_conforms_to(doc, path, "get", status, instance)
+}
+
+/// Validates `instance` against the documented response of `method path`.
+pub fn assert_conforms_to(doc: &Value, path: &str, method: &str, status: u16, instance: &Value) {
+    let response = &doc["paths"][path][method]["responses"][status.to_string()];
     let schema = &response["content"]["application/json"]["schema"];
     assert!(schema.is_object(), "{path} documents no {status} body: {response}");
     // Resolve `#/components/...` against the whole document.

@@ -2,6 +2,7 @@
 //! finders) lives beside them in `models/`, so regenerating an entity never
 //! touches hand-written code.
 
+pub mod api_token;
 pub mod cache_outbox;
 pub mod category;
 pub mod product;
