@@ -208,7 +208,7 @@ async fn product_form(
     errors: FieldErrors,
 ) -> Result<Response, PageError> {
     let title = if id.is_some() { "Admin · Edit product" } else { "Admin · New product" };
-    let status = if errors.is_empty() { axum::http::StatusCode::OK } else { axum::http::StatusCode::BAD_REQUEST };
+    let status = errors.status();
     let page = ProductFormPage {
         shell: Shell::for_visitor(auth, title).await,
         id,
@@ -351,7 +351,7 @@ async fn category_form(
     errors: FieldErrors,
 ) -> Result<Response, PageError> {
     let title = if id.is_some() { "Admin · Edit category" } else { "Admin · New category" };
-    let status = if errors.is_empty() { axum::http::StatusCode::OK } else { axum::http::StatusCode::BAD_REQUEST };
+    let status = errors.status();
     let page = CategoryFormPage {
         shell: Shell::for_visitor(auth, title).await,
         id,

@@ -24,6 +24,11 @@ impl FieldErrors {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// A form shown with errors answers 400; a fresh one 200.
+    pub fn status(&self) -> axum::http::StatusCode {
+        if self.is_empty() { axum::http::StatusCode::OK } else { axum::http::StatusCode::BAD_REQUEST }
+    }
 }
 
 /// A product form as typed (kept when it is shown again with errors).
