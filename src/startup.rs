@@ -17,6 +17,7 @@ use crate::auth::throttle::Throttle;
 use crate::config::{DatabaseUrl, SessionStoreKind, Settings};
 use crate::routes;
 use crate::seed::{self, SeedPlan};
+use crate::services::cart::CartStore;
 use crate::state::{AppState, PublicUrl, QueryCounter};
 
 /// Why the application could not start; each is one line for the operator.
@@ -75,12 +76,13 @@ pub async fn state_for_commands(mut settings: Settings) -> Result<AppState, Star
     let public_url = settings.public_url.clone().unwrap_or_else(|| format!("http://{}", settings.addr));
     // Commands serve nobody: in-process sessions, never connected.
     settings.sessions.store = SessionStoreKind::Memory;
-    let (sessions, throttle) = sessions(&settings)?;
+    let SessionParts { layer: sessions, throttle, carts } = sessions(&settings)?;
     Ok(AppState {
         db,
         cache,
         queries: QueryCounter::default(),
         throttle,
+        carts,
         sessions,
         settings: Arc::new(settings),
         public_url: PublicUrl(public_url.into()),
@@ -88,17 +90,31 @@ pub async fn state_for_commands(mut settings: Settings) -> Result<AppState, Star
 }
 
 /// The session layer and the login throttle, both in the session store.
-fn sessions(settings: &Settings) -> Result<(SessionManagerLayer<AppSessionStore>, Arc<Throttle>), StartupError> {
+struct SessionParts {
+    layer: SessionManagerLayer<AppSessionStore>,
+    throttle: Arc<Throttle>,
+    carts: Arc<CartStore>,
+}
+
+fn sessions(settings: &Settings) -> Result<SessionParts, StartupError> {
     let s = &settings.sessions;
     let pool = match s.store {
         SessionStoreKind::Redis => Some(store::redis_pool(&s.redis_url).map_err(StartupError::Sessions)?),
         SessionStoreKind::Memory => None,
     };
-    let throttle = match &pool {
-        Some(pool) => Throttle::Redis { pool: pool.clone(), prefix: settings.cache.key_prefix.clone() },
-        None => Throttle::Memory(Default::default()),
+    let prefix = settings.cache.key_prefix.clone();
+    let (throttle, carts) = match &pool {
+        Some(pool) => (
+            Throttle::Redis { pool: pool.clone(), prefix: prefix.clone() },
+            CartStore::Redis { pool: pool.clone(), prefix, ttl: s.inactivity },
+        ),
+        None => (Throttle::Memory(Default::default()), CartStore::Memory(Default::default())),
     };
-    Ok((store::layer(s, store::store(s, pool)), Arc::new(throttle)))
+    Ok(SessionParts {
+        layer: store::layer(s, store::store(s, pool)),
+        throttle: Arc::new(throttle),
+        carts: Arc::new(carts),
+    })
 }
 
 pub struct Application {
@@ -147,12 +163,13 @@ impl Application {
         if settings.sessions.store == SessionStoreKind::Memory {
             tracing::warn!("SESSION_STORE=memory: sessions live in this process only and end when it stops");
         }
-        let (sessions, throttle) = sessions(&settings)?;
+        let SessionParts { layer: sessions, throttle, carts } = sessions(&settings)?;
         let state = AppState {
             db,
             cache,
             queries,
             throttle,
+            carts,
             sessions,
             settings: Arc::new(settings),
             public_url: PublicUrl(public_url.into()),

@@ -12,6 +12,7 @@ use crate::auth::store::AppSessionStore;
 use crate::auth::throttle::Throttle;
 use crate::cache::Cache;
 use crate::config::Settings;
+use crate::services::cart::CartStore;
 
 /// The origin for absolute links, e.g. `http://127.0.0.1:3000`.
 #[derive(Clone, Debug)]
@@ -45,6 +46,8 @@ pub struct AppState {
     pub queries: QueryCounter,
     /// Login throttling counters (beside the sessions).
     pub throttle: Arc<Throttle>,
+    /// Shopping carts, beside the sessions.
+    pub carts: Arc<CartStore>,
     /// The session layer (its store is Redis or in-process).
     pub sessions: SessionManagerLayer<AppSessionStore>,
     /// The Redis fragment and API cache.

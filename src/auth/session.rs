@@ -8,11 +8,16 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
+use std::sync::Arc;
+
 use crate::error::AppError;
+use crate::services::cart::CartStore;
+use crate::state::AppState;
 
 const USER: &str = "user";
 const CSRF: &str = "csrf";
 const FLASH: &str = "flash";
+const CART: &str = "cart";
 
 /// Who is signed in, as kept in the session.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,6 +31,7 @@ pub struct AuthSession {
     session: Session,
     /// Whether the request carried our session cookie at all.
     has_cookie: bool,
+    carts: Arc<CartStore>,
 }
 
 fn unavailable(e: tower_sessions::session::Error) -> AppError {
@@ -37,10 +43,10 @@ fn random_token() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for AuthSession {
+impl FromRequestParts<AppState> for AuthSession {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let has_cookie = parts
             .headers
             .get_all(axum::http::header::COOKIE)
@@ -50,7 +56,7 @@ impl<S: Send + Sync> FromRequestParts<S> for AuthSession {
         let session = Session::from_request_parts(parts, state)
             .await
             .map_err(|(_, msg)| AppError::Internal(format!("session layer missing: {msg}")))?;
-        Ok(AuthSession { session, has_cookie })
+        Ok(AuthSession { session, has_cookie, carts: state.carts.clone() })
     }
 }
 
@@ -110,6 +116,33 @@ impl AuthSession {
         };
         let (a, b) = (expected.as_bytes(), presented.as_bytes());
         Ok(a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0)
+    }
+
+    /// This visitor's cart id, created (with the session) when `create`.
+    pub async fn cart_id(&self, create: bool) -> Result<Option<String>, AppError> {
+        if self.has_cookie
+            && let Some(id) = self.session.get::<String>(CART).await.map_err(unavailable)?
+        {
+            return Ok(Some(id));
+        }
+        if !create {
+            return Ok(None);
+        }
+        let id = random_token();
+        self.session.insert(CART, &id).await.map_err(unavailable)?;
+        Ok(Some(id))
+    }
+
+    pub fn carts(&self) -> &CartStore {
+        &self.carts
+    }
+
+    /// Items in the cart, for the header; 0 when it cannot be read.
+    pub async fn cart_count(&self) -> u32 {
+        match self.cart_id(false).await {
+            Ok(Some(id)) => self.carts.count(&id).await.unwrap_or(0),
+            _ => 0,
+        }
     }
 
     pub async fn flash(&self, message: &str) -> Result<(), AppError> {

@@ -30,7 +30,7 @@ use crate::views::render;
 
 const PER_PAGE: u32 = 25;
 
-pub fn router() -> Router<AppState> {
+pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/admin", get(|| async { Redirect::to("/admin/products") }))
         .route("/admin/products", get(products).post(create_product))
@@ -43,7 +43,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/categories/{id}", post(update_category))
         .route("/admin/categories/{id}/edit", get(edit_category))
         .route("/admin/categories/{id}/delete", post(delete_category))
-        .route_layer(middleware::from_fn(require_admin))
+        .route_layer(middleware::from_fn_with_state(state, require_admin))
 }
 
 /// Visitors go to the login page (and come back); shoppers get 403.

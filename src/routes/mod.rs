@@ -7,6 +7,7 @@ mod api_writes;
 mod assets;
 pub mod auth;
 pub mod cached;
+mod cart;
 mod health;
 mod pages;
 
@@ -32,7 +33,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(pages::router())
         .merge(auth::router())
-        .merge(admin::router())
+        .merge(cart::router())
+        .merge(admin::router(state.clone()))
         .merge(api::router())
         .merge(api_writes::router())
         .merge(health::router())

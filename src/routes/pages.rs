@@ -20,7 +20,9 @@ use crate::routes::PathParam;
 use crate::routes::cached::{CachedBody, HTML};
 use crate::services::{catalog, listings};
 use crate::state::AppState;
-use crate::views::fragments::{CategoryList, FilterForm, ListingMain, ProductCards, ProductGrid, ProductMain};
+use crate::views::fragments::{
+    CSRF_HOLE, CategoryList, FilterForm, ListingMain, ProductCards, ProductGrid, ProductMain,
+};
 use crate::views::pages::{CategoriesPage, ContentPage, HomePage, Shell};
 use crate::views::{Fragment, render_fragment, render_html};
 
@@ -208,8 +210,12 @@ async fn product(
     let (main, title) = parts
         .fragment(cache.keys().product_page(&slug), async {
             let product = catalog::product_by_slug(&db, &slug).await?;
-            Ok((render_fragment(&ProductMain { product: &product })?, product.name.clone()))
+            Ok((render_fragment(&ProductMain { product: &product, csrf_hole: CSRF_HOLE })?, product.name.clone()))
         })
         .await?;
+    // The add-to-cart form gets this visitor's token; a visitor without a
+    // session has none yet (and needs none: there is no session to forge).
+    let token = if auth.has_cookie() { auth.csrf_token().await.unwrap_or_default() } else { String::new() };
+    let main = Fragment(main.0.replace(CSRF_HOLE, &token));
     parts.respond(&headers, &auth, &ContentPage { shell: Shell::for_visitor(&auth, title).await, main })
 }

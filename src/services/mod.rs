@@ -1,6 +1,7 @@
 //! Use cases shared by the HTML pages and the JSON API, so both read the same
 //! data the same way.
 
+pub mod cart;
 pub mod catalog;
 pub mod listings;
 pub mod writes;

@@ -24,7 +24,13 @@ pub struct ProductCards<'a> {
 #[template(path = "fragments/product_main.html")]
 pub struct ProductMain<'a> {
     pub product: &'a ProductView,
+    /// Stands where the visitor's CSRF token goes: the fragment is shared, so
+    /// the token is filled in per request (see `routes::pages::product`).
+    pub csrf_hole: &'static str,
 }
+
+/// The placeholder for a per-visitor CSRF token inside a cached fragment.
+pub const CSRF_HOLE: &str = "__storefront_csrf__";
 
 /// A listing page's content: heading, filter form and grid.
 #[derive(Template)]

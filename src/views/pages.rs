@@ -16,6 +16,7 @@ pub struct Shell {
     pub user: Option<SessionUser>,
     pub csrf: String,
     pub flash: Option<String>,
+    pub cart_count: u32,
 }
 
 impl Shell {
@@ -32,6 +33,7 @@ impl Shell {
             shell.user = Some(user);
         }
         shell.flash = auth.take_flash().await;
+        shell.cart_count = auth.cart_count().await;
         shell
     }
 }
@@ -86,4 +88,24 @@ pub struct ErrorPage {
     pub status: u16,
     pub detail: String,
     pub errors: Vec<(String, Vec<String>)>,
+}
+
+/// One line of the cart page.
+pub struct CartLine {
+    pub product_id: i32,
+    pub name: String,
+    pub slug: String,
+    pub price: String,
+    pub quantity: u32,
+    pub total: String,
+}
+
+#[derive(Template)]
+#[template(path = "pages/cart.html")]
+pub struct CartPage {
+    pub shell: Shell,
+    pub csrf: String,
+    pub lines: Vec<CartLine>,
+    pub subtotal: String,
+    pub error: String,
 }

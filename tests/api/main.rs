@@ -9,6 +9,7 @@ mod admin;
 mod api_writes;
 mod cache;
 mod cache_ops;
+mod cart;
 mod catalog_api;
 mod catalog_pages;
 mod cli;

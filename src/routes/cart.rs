@@ -1,0 +1,157 @@
+//! The cart: add from a product page, review, change quantities, remove.
+//! Quantities are checked against stock; the cart lives beside the session
+//! and never touches the page cache.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use sea_orm::DatabaseConnection;
+use serde::Deserialize;
+
+use crate::auth::AuthSession;
+use crate::domain::Money;
+use crate::error::{AppError, PageError};
+use crate::routes::auth::{FormBody, require_csrf};
+use crate::services::cart::MAX_QUANTITY;
+use crate::services::catalog;
+use crate::state::AppState;
+use crate::views::pages::{CartLine, CartPage, Shell};
+use crate::views::render;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/cart", get(show))
+        .route("/cart/add", post(add))
+        .route("/cart/update", post(update))
+        .route("/cart/remove", post(remove))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct LineForm {
+    csrf: String,
+    product_id: String,
+    quantity: String,
+}
+
+fn unavailable(e: crate::services::cart::CartError) -> AppError {
+    AppError::Unavailable(e.to_string())
+}
+
+/// A visitor with a session must present its token; one without a session
+/// has nothing a forged request could ride on.
+async fn check_token(auth: &AuthSession, token: &str) -> Result<(), PageError> {
+    if auth.has_cookie() { require_csrf(auth, token).await } else { Ok(()) }
+}
+
+fn parse_quantity(raw: &str, allow_zero: bool) -> Result<u32, AppError> {
+    match raw.trim().parse::<u32>() {
+        Ok(0) if allow_zero => Ok(0),
+        Ok(n) if (1..=MAX_QUANTITY).contains(&n) => Ok(n),
+        _ => Err(AppError::bad_param("quantity", format!("Enter a whole number from 1 to {MAX_QUANTITY}."))),
+    }
+}
+
+fn parse_product(raw: &str) -> Result<i32, AppError> {
+    raw.trim()
+        .parse::<i32>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| AppError::bad_param("product_id", "Unknown product."))
+}
+
+async fn show(State(db): State<DatabaseConnection>, auth: AuthSession) -> Result<Response, PageError> {
+    cart_page(&db, &auth, StatusCode::OK, String::new()).await
+}
+
+async fn cart_page(
+    db: &DatabaseConnection,
+    auth: &AuthSession,
+    status: StatusCode,
+    error: String,
+) -> Result<Response, PageError> {
+    let mut lines = Vec::new();
+    let mut subtotal: i64 = 0;
+    if let Some(cart) = auth.cart_id(false).await? {
+        for (product_id, quantity) in auth.carts().lines(&cart).await.map_err(unavailable)? {
+            // A product withdrawn since it was added leaves the cart.
+            let Ok(p) = catalog::product_by_id(db, product_id).await else {
+                auth.carts().set(&cart, product_id, 0).await.map_err(unavailable)?;
+                continue;
+            };
+            let total = p.price.cents() * i64::from(quantity);
+            subtotal += total;
+            lines.push(CartLine {
+                product_id,
+                name: p.name,
+                slug: p.slug,
+                price: p.price.to_string(),
+                quantity,
+                total: Money::from_cents(total).map(|m| m.to_string()).unwrap_or_default(),
+            });
+        }
+    }
+    let csrf = if auth.has_cookie() { auth.csrf_token().await? } else { String::new() };
+    let page = CartPage {
+        shell: Shell::for_visitor(auth, "Your cart").await,
+        csrf,
+        lines,
+        subtotal: Money::from_cents(subtotal).map(|m| m.to_string()).unwrap_or_default(),
+        error,
+    };
+    Ok((status, render(&page)).into_response())
+}
+
+async fn add(
+    State(db): State<DatabaseConnection>,
+    auth: AuthSession,
+    FormBody(form): FormBody<LineForm>,
+) -> Result<Response, PageError> {
+    check_token(&auth, &form.csrf).await?;
+    let product = catalog::product_by_id(&db, parse_product(&form.product_id)?).await?;
+    let quantity = parse_quantity(&form.quantity, false)?;
+    let cart = auth.cart_id(true).await?.ok_or_else(|| AppError::Internal("cart id".into()))?;
+    let limit = u32::try_from(product.stock).unwrap_or(0).min(MAX_QUANTITY);
+    match auth.carts().add(&cart, product.id, quantity, limit).await.map_err(unavailable)? {
+        Ok(_) => {
+            auth.flash(&format!("Added {quantity} × “{}” to your cart.", product.name)).await?;
+            Ok(Redirect::to("/cart").into_response())
+        }
+        Err(current) => {
+            let message =
+                format!("Only {} of “{}” in stock; your cart already has {current}.", product.stock, product.name);
+            cart_page(&db, &auth, StatusCode::CONFLICT, message).await
+        }
+    }
+}
+
+async fn update(
+    State(db): State<DatabaseConnection>,
+    auth: AuthSession,
+    FormBody(form): FormBody<LineForm>,
+) -> Result<Response, PageError> {
+    check_token(&auth, &form.csrf).await?;
+    let product_id = parse_product(&form.product_id)?;
+    let quantity = parse_quantity(&form.quantity, true)?;
+    let Some(cart) = auth.cart_id(false).await? else { return Ok(Redirect::to("/cart").into_response()) };
+    if quantity > 0 {
+        let product = catalog::product_by_id(&db, product_id).await?;
+        if i64::from(quantity) > i64::from(product.stock) {
+            let message = format!("Only {} of “{}” in stock.", product.stock, product.name);
+            return cart_page(&db, &auth, StatusCode::CONFLICT, message).await;
+        }
+    }
+    auth.carts().set(&cart, product_id, quantity).await.map_err(unavailable)?;
+    Ok(Redirect::to("/cart").into_response())
+}
+
+async fn remove(auth: AuthSession, FormBody(form): FormBody<LineForm>) -> Result<Response, PageError> {
+    check_token(&auth, &form.csrf).await?;
+    let product_id = parse_product(&form.product_id)?;
+    if let Some(cart) = auth.cart_id(false).await? {
+        auth.carts().set(&cart, product_id, 0).await.map_err(unavailable)?;
+    }
+    Ok(Redirect::to("/cart").into_response())
+}

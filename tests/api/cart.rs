@@ -1,0 +1,152 @@
+//! The cart: adding, stock checks, changes, concurrent adds, sharing across
+//! instances, and two shoppers who never see each other's data.
+
+use reqwest::StatusCode;
+use scraper::{Html, Selector};
+
+use crate::accounts::{Visitor, csrf_in};
+use crate::on_both_backends;
+
+fn cart_lines(html: &str) -> Vec<(String, String)> {
+    let doc = Html::parse_document(html);
+    let row = Selector::parse("tr.cart-line").unwrap();
+    let name = Selector::parse("td a").unwrap();
+    let qty = Selector::parse("input[name=quantity]").unwrap();
+    doc.select(&row)
+        .map(|r| {
+            let n = r.select(&name).next().unwrap().text().collect::<String>();
+            let q = r.select(&qty).next().unwrap().value().attr("value").unwrap().to_owned();
+            (n, q)
+        })
+        .collect()
+}
+
+fn header_count(html: &str) -> String {
+    let doc = Html::parse_document(html);
+    doc.select(&Selector::parse(".cart-link").unwrap()).next().unwrap().text().collect()
+}
+
+async fn add(v: &Visitor, product_page: &str, product_id: i32, quantity: &str) -> reqwest::Response {
+    let html = v.page(product_page).await;
+    let csrf = csrf_in(&html);
+    v.post("/cart/add", &[("csrf", &csrf), ("product_id", &product_id.to_string()), ("quantity", quantity)]).await
+}
+
+on_both_backends! {
+    async fn a_visitor_fills_and_changes_a_cart(app: TestApp) {
+        let sleeve = app.fixture.product("Laptop Sleeve").clone();
+        let keyboard = app.fixture.product("Mechanical Keyboard").clone();
+        let v = Visitor::new(&app);
+        let page = format!("/products/{}", sleeve.slug);
+        let r = v.get(&page).await;
+        assert!(r.headers().get("set-cookie").is_none(), "viewing a product stores nothing");
+        let r = add(&v, &page, sleeve.id, "2").await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        add(&v, &format!("/products/{}", keyboard.slug), keyboard.id, "1").await;
+        let html = v.page("/cart").await;
+        assert_eq!(cart_lines(&html), [("Laptop Sleeve".to_owned(), "2".to_owned()), ("Mechanical Keyboard".to_owned(), "1".to_owned())]);
+        // 2 × 29.50 + 89.99
+        assert!(html.contains("$148.99"), "subtotal");
+        assert_eq!(header_count(&v.page("/").await), "Cart (3)");
+
+        // More than the stock is refused and changes nothing.
+        let r = add(&v, &page, sleeve.id, &sleeve.stock.to_string()).await;
+        assert_eq!(r.status(), StatusCode::CONFLICT);
+        assert!(r.text().await.unwrap().contains("in stock"));
+        let csrf = csrf_in(&v.page("/cart").await);
+        let r = v.post("/cart/update", &[("csrf", &csrf), ("product_id", &sleeve.id.to_string()), ("quantity", "5")]).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let r = v.post("/cart/update", &[("csrf", &csrf), ("product_id", &keyboard.id.to_string()), ("quantity", "500")]).await;
+        assert_eq!(r.status(), StatusCode::CONFLICT);
+        let r = v.post("/cart/remove", &[("csrf", &csrf), ("product_id", &keyboard.id.to_string())]).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert_eq!(cart_lines(&v.page("/cart").await), [("Laptop Sleeve".to_owned(), "5".to_owned())]);
+        let r = v.post("/cart/update", &[("csrf", &csrf), ("product_id", &sleeve.id.to_string()), ("quantity", "0")]).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert!(v.page("/cart").await.contains("Your cart is empty."));
+
+        // Bad input is a 400, a forged token a 403, an out-of-stock product a refusal.
+        let r = v.post("/cart/add", &[("csrf", &csrf), ("product_id", &sleeve.id.to_string()), ("quantity", "lots")]).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let r = v.post("/cart/add", &[("csrf", "forged"), ("product_id", &sleeve.id.to_string()), ("quantity", "1")]).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let gaming = app.fixture.product("Gaming Laptop").id;
+        let r = v.post("/cart/add", &[("csrf", &csrf), ("product_id", &gaming.to_string()), ("quantity", "1")]).await;
+        assert_eq!(r.status(), StatusCode::CONFLICT, "stock 0");
+        let hidden = app.fixture.product("Hidden Laptop").id;
+        let r = v.post("/cart/add", &[("csrf", &csrf), ("product_id", &hidden.to_string()), ("quantity", "1")]).await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    }
+
+    async fn two_adds_at_the_same_moment_both_count(app: TestApp) {
+        let sleeve = app.fixture.product("Laptop Sleeve").clone();
+        let v = Visitor::new(&app);
+        let page = format!("/products/{}", sleeve.slug);
+        add(&v, &page, sleeve.id, "1").await;
+        let csrf = csrf_in(&v.page(&page).await);
+        let mut tasks = Vec::new();
+        for _ in 0..2 {
+            let client = v.client.clone();
+            let url = format!("{}/cart/add", v.base);
+            let form = [("csrf", csrf.clone()), ("product_id", sleeve.id.to_string()), ("quantity", "3".to_owned())];
+            tasks.push(tokio::spawn(async move { client.post(url).form(&form).send().await.unwrap().status() }));
+        }
+        for t in tasks {
+            assert_eq!(t.await.unwrap(), StatusCode::SEE_OTHER);
+        }
+        assert_eq!(cart_lines(&v.page("/cart").await), [("Laptop Sleeve".to_owned(), "7".to_owned())]);
+    }
+
+    async fn the_cart_follows_the_shopper(app: TestApp) {
+        let sleeve = app.fixture.product("Laptop Sleeve").clone();
+        Visitor::new(&app).register("mia@example.com", "mias password").await;
+        let v = Visitor::new(&app);
+        add(&v, &format!("/products/{}", sleeve.slug), sleeve.id, "2").await;
+        // Signing in keeps the cart (the session id changes, its data stays).
+        v.login("mia@example.com", "mias password").await;
+        assert_eq!(cart_lines(&v.page("/cart").await), [("Laptop Sleeve".to_owned(), "2".to_owned())]);
+        // Another instance (or a restart) sees the same cart.
+        let other = app.second_instance().await;
+        let there = Visitor { client: v.client.clone(), base: other.address.clone() };
+        assert_eq!(cart_lines(&there.page("/cart").await), [("Laptop Sleeve".to_owned(), "2".to_owned())]);
+    }
+
+    async fn two_shoppers_never_see_each_other(app: TestApp) {
+        let sleeve = app.fixture.product("Laptop Sleeve").clone();
+        let keyboard = app.fixture.product("Mechanical Keyboard").clone();
+        let ann = Visitor::new(&app);
+        ann.register("ann@example.com", "anns password").await;
+        add(&ann, &format!("/products/{}", sleeve.slug), sleeve.id, "1").await;
+        let ben = Visitor::new(&app);
+        ben.register("ben@example.com", "bens password").await;
+        add(&ben, &format!("/products/{}", keyboard.slug), keyboard.id, "4").await;
+        let pages = ["/".to_owned(), "/cart".to_owned(), "/categories".to_owned(), "/products?q=laptop".to_owned(), format!("/products/{}", sleeve.slug), format!("/products/{}", keyboard.slug)];
+        for path in &pages {
+            let a = ann.page(path).await;
+            let b = ben.page(path).await;
+            assert!(a.contains("ann@example.com") && !a.contains("ben@example.com"), "{path} for ann");
+            assert!(b.contains("ben@example.com") && !b.contains("ann@example.com"), "{path} for ben");
+        }
+        assert_eq!(cart_lines(&ann.page("/cart").await), [("Laptop Sleeve".to_owned(), "1".to_owned())]);
+        assert_eq!(cart_lines(&ben.page("/cart").await), [("Mechanical Keyboard".to_owned(), "4".to_owned())]);
+        // The product page is still one shared fragment, with each shopper's own token.
+        let r = ann.get(&format!("/products/{}", sleeve.slug)).await;
+        assert_eq!(r.headers()["x-cache"], "HIT");
+        let token_ann = csrf_in(&r.text().await.unwrap());
+        let token_ben = csrf_in(&ben.page(&format!("/products/{}", sleeve.slug)).await);
+        assert_ne!(token_ann, token_ben);
+        let anonymous = app.get_html(&format!("/products/{}", sleeve.slug), 200).await;
+        assert_eq!(csrf_in(&anonymous), "", "no token (and no session) for an anonymous visitor");
+        // No cached entry holds either shopper's email or token.
+        let client = redis::Client::open(app.state.settings.cache.redis_url.as_str()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{}:*", app.cache().keys().prefix())).query_async(&mut conn).await.unwrap();
+        for key in keys.iter().filter(|k| !k.contains(":tag:") && !k.contains(":throttle:") && !k.contains(":cart:") && !k.ends_with(":stats")) {
+            let value: Vec<u8> = redis::cmd("GET").arg(key).query_async(&mut conn).await.unwrap();
+            let text = String::from_utf8_lossy(&value);
+            for secret in ["ann@example.com", "ben@example.com", token_ann.as_str(), token_ben.as_str()] {
+                assert!(!text.contains(secret), "{key} holds {secret}");
+            }
+        }
+    }
+}
