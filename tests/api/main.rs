@@ -7,6 +7,7 @@ mod oracle;
 mod accounts;
 mod admin;
 mod api_writes;
+mod browser;
 mod cache;
 mod cache_ops;
 mod cart;
