@@ -19,7 +19,7 @@ use crate::models::{category_entity, product, product_entity};
 use crate::routes::PathParam;
 use crate::routes::auth::{FormBody, require_csrf};
 use crate::services::catalog;
-use crate::services::writes::{self, CategoryChanges, NewCategory, NewProduct, ProductChanges};
+use crate::services::writes::{self, CategoryChanges, NewCategory, NewProduct};
 use crate::state::AppState;
 use crate::views::admin::{
     AdminProductRow, CategoriesPage, CategoryForm, CategoryFormPage, FieldErrors, ProductForm, ProductFormPage,
@@ -130,18 +130,6 @@ async fn products(
     Ok(render(&page_page))
 }
 
-/// The typed product a valid form describes. Slug uniqueness is left to the
-/// database's unique index: a clash comes back as a field error.
-pub(crate) struct ValidProduct {
-    pub name: String,
-    pub slug: Slug,
-    pub category_id: i32,
-    pub price: Money,
-    pub stock: u32,
-    pub description: String,
-    pub is_active: bool,
-}
-
 fn validate_name(name: &str, errors: &mut FieldErrors) -> String {
     let name = name.trim();
     if name.is_empty() {
@@ -167,7 +155,7 @@ fn validate_slug(raw: &str, name: &str, errors: &mut FieldErrors) -> Option<Slug
     slug.map_err(|e| errors.add("slug", e)).ok()
 }
 
-pub(crate) async fn validate_product(db: &DatabaseConnection, form: &ProductForm) -> Result<ValidProduct, FieldErrors> {
+pub(crate) async fn validate_product(db: &DatabaseConnection, form: &ProductForm) -> Result<NewProduct, FieldErrors> {
     let mut errors = FieldErrors::default();
     let name = validate_name(&form.name, &mut errors);
     let slug = validate_slug(&form.slug, &name, &mut errors);
@@ -187,7 +175,7 @@ pub(crate) async fn validate_product(db: &DatabaseConnection, form: &ProductForm
         }
     };
     match (slug, price, stock, category_id) {
-        (Some(slug), Some(price), Some(stock), Some(category_id)) if errors.is_empty() => Ok(ValidProduct {
+        (Some(slug), Some(price), Some(stock), Some(category_id)) if errors.is_empty() => Ok(NewProduct {
             name,
             slug,
             category_id,
@@ -195,6 +183,7 @@ pub(crate) async fn validate_product(db: &DatabaseConnection, form: &ProductForm
             stock,
             description: form.description.trim().to_owned(),
             is_active: form.is_active(),
+            created_at: None,
         }),
         _ => Err(errors),
     }
@@ -267,17 +256,7 @@ async fn create_product(
         Ok(v) => v,
         Err(errors) => return product_form(&db, &auth, None, form, errors).await,
     };
-    let new = NewProduct {
-        category_id: valid.category_id,
-        name: valid.name,
-        slug: valid.slug,
-        description: valid.description,
-        price: valid.price,
-        stock: valid.stock,
-        is_active: valid.is_active,
-        created_at: None,
-    };
-    match writes::create_product(&db, &cache, new).await {
+    match writes::create_product(&db, &cache, valid).await {
         Ok(p) => {
             auth.flash(&format!("Created “{}”.", p.name)).await?;
             Ok(Redirect::to("/admin/products").into_response())
@@ -299,16 +278,7 @@ async fn update_product(
         Ok(v) => v,
         Err(errors) => return product_form(&db, &auth, Some(id), form, errors).await,
     };
-    let changes = ProductChanges {
-        category_id: Some(valid.category_id),
-        name: Some(valid.name),
-        slug: Some(valid.slug),
-        description: Some(valid.description),
-        price: Some(valid.price),
-        stock: Some(valid.stock),
-        is_active: Some(valid.is_active),
-    };
-    match writes::update_product(&db, &cache, id, changes).await {
+    match writes::update_product(&db, &cache, id, valid.into()).await {
         Ok(p) => {
             auth.flash(&format!("Saved “{}”.", p.name)).await?;
             Ok(Redirect::to("/admin/products").into_response())

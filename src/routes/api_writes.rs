@@ -22,7 +22,7 @@ use crate::models::{category_entity, product, product_entity};
 use crate::routes::PathParam;
 use crate::routes::admin::{validate_category, validate_product};
 use crate::services::catalog::{self, ProductView};
-use crate::services::writes::{self, CategoryChanges, NewProduct, ProductChanges};
+use crate::services::writes::{self, CategoryChanges};
 use crate::state::AppState;
 use crate::views::admin::{CategoryForm, FieldErrors, ProductForm};
 use crate::views::api::{CategoryDto, ProductDto};
@@ -198,31 +198,8 @@ async fn save_product(
 ) -> Result<product::Model, AppError> {
     let valid = validate_product(db, &form).await.map_err(to_params)?;
     match id {
-        None => {
-            let new = NewProduct {
-                category_id: valid.category_id,
-                name: valid.name,
-                slug: valid.slug,
-                description: valid.description,
-                price: valid.price,
-                stock: valid.stock,
-                is_active: valid.is_active,
-                created_at: None,
-            };
-            writes::create_product(db, cache, new).await
-        }
-        Some(id) => {
-            let changes = ProductChanges {
-                category_id: Some(valid.category_id),
-                name: Some(valid.name),
-                slug: Some(valid.slug),
-                description: Some(valid.description),
-                price: Some(valid.price),
-                stock: Some(valid.stock),
-                is_active: Some(valid.is_active),
-            };
-            writes::update_product(db, cache, id, changes).await
-        }
+        None => writes::create_product(db, cache, valid).await,
+        Some(id) => writes::update_product(db, cache, id, valid.into()).await,
     }
 }
 

@@ -47,6 +47,22 @@ pub struct ProductChanges {
     pub is_active: Option<bool>,
 }
 
+/// Every field of a validated product, replacing the stored ones (its
+/// creation time stays).
+impl From<NewProduct> for ProductChanges {
+    fn from(p: NewProduct) -> Self {
+        ProductChanges {
+            category_id: Some(p.category_id),
+            name: Some(p.name),
+            slug: Some(p.slug),
+            description: Some(p.description),
+            price: Some(p.price),
+            stock: Some(p.stock),
+            is_active: Some(p.is_active),
+        }
+    }
+}
+
 /// Changes to a category; `None` leaves a field as it is.
 #[derive(Clone, Debug, Default)]
 pub struct CategoryChanges {
