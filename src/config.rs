@@ -94,6 +94,9 @@ pub struct Settings {
     pub cache: CacheSettings,
     /// Session settings (SESSION_*).
     pub sessions: SessionSettings,
+    /// STOREFRONT_BENCH_ROUTES: serve `/__bench/ceiling`, the load
+    /// benchmark's reference route. Off unless asked for.
+    pub bench_routes: bool,
 }
 
 /// Where sessions live and how their cookie behaves.
@@ -141,6 +144,10 @@ pub struct CacheSettings {
     pub ttl_product_detail: Duration,
     /// CACHE_OUTBOX_INTERVAL_MS: how often pending invalidations are retried.
     pub outbox_interval: Duration,
+    /// CACHE_LOCAL_MAX_MB: memory for the in-process layer in front of Redis
+    /// (copies of hot entries, kept exact by Redis's invalidation pushes);
+    /// 0 turns it off, so every hit asks Redis.
+    pub local_max_bytes: u64,
 }
 
 impl Default for CacheSettings {
@@ -156,6 +163,7 @@ impl Default for CacheSettings {
             ttl_product_lists: Duration::from_secs(5 * 60),
             ttl_product_detail: Duration::from_secs(10 * 60),
             outbox_interval: Duration::from_secs(1),
+            local_max_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -184,6 +192,7 @@ impl Settings {
                 cookie_secure: false,
                 inactivity: Duration::from_secs(14 * 24 * 3600),
             },
+            bench_routes: false,
         }
     }
 
@@ -242,12 +251,11 @@ impl Settings {
             }
             settings.sessions.redis_url = url;
         }
-        if let Some(v) = get("SESSION_COOKIE_SECURE") {
-            settings.sessions.cookie_secure = match v.trim() {
-                "1" | "true" | "yes" | "on" => true,
-                "0" | "false" | "no" | "off" => false,
-                other => return Err(bad("SESSION_COOKIE_SECURE", format!("{other:?} is not true or false"))),
-            };
+        if let Some(v) = flag(&get, "SESSION_COOKIE_SECURE")? {
+            settings.sessions.cookie_secure = v;
+        }
+        if let Some(v) = flag(&get, "STOREFRONT_BENCH_ROUTES")? {
+            settings.bench_routes = v;
         }
         if let Some(v) = get("SESSION_INACTIVITY_DAYS") {
             settings.sessions.inactivity = match v.trim().parse::<u64>() {
@@ -261,6 +269,16 @@ impl Settings {
     }
 }
 
+/// A boolean variable: absent, or one of the usual spellings of yes and no.
+fn flag(get: &impl Fn(&'static str) -> Option<String>, var: &'static str) -> Result<Option<bool>, ConfigError> {
+    let Some(v) = get(var) else { return Ok(None) };
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(Some(true)),
+        "0" | "false" | "no" | "off" => Ok(Some(false)),
+        _ => Err(ConfigError { var, problem: format!("{v:?} is not true or false") }),
+    }
+}
+
 fn cache_from(get: &impl Fn(&'static str) -> Option<String>) -> Result<CacheSettings, ConfigError> {
     let mut c = CacheSettings::default();
     let bad = |var: &'static str, problem: String| ConfigError { var, problem };
@@ -271,12 +289,8 @@ fn cache_from(get: &impl Fn(&'static str) -> Option<String>) -> Result<CacheSett
         }
         c.redis_url = url;
     }
-    if let Some(v) = get("CACHE_ENABLED") {
-        c.enabled = match v.trim().to_ascii_lowercase().as_str() {
-            "1" | "true" | "yes" | "on" => true,
-            "0" | "false" | "no" | "off" => false,
-            _ => return Err(bad("CACHE_ENABLED", format!("{v:?} is not true or false"))),
-        };
+    if let Some(v) = flag(get, "CACHE_ENABLED")? {
+        c.enabled = v;
     }
     if let Some(v) = get("CACHE_KEY_PREFIX") {
         let v = v.trim();
@@ -312,6 +326,12 @@ fn cache_from(get: &impl Fn(&'static str) -> Option<String>) -> Result<CacheSett
     }
     if let Some(d) = duration("CACHE_OUTBOX_INTERVAL_MS", 1, 10..=600_000)? {
         c.outbox_interval = d;
+    }
+    if let Some(v) = get("CACHE_LOCAL_MAX_MB") {
+        c.local_max_bytes = match v.trim().parse::<u64>() {
+            Ok(mb) if mb <= 65_536 => mb * 1024 * 1024,
+            _ => return Err(bad("CACHE_LOCAL_MAX_MB", format!("{v:?} is not a whole number of MB from 0 to 65536"))),
+        };
     }
     if let Some(d) = duration("CACHE_TTL_CATEGORIES", 1000, 1..=604_800)? {
         c.ttl_categories = d;

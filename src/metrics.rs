@@ -4,9 +4,12 @@
 //! | --- | --- |
 //! | `storefront_cache_requests_total` | `kind`, `result` (hit, miss, bypass) |
 //! | `storefront_cache_fill_seconds` | `kind` |
+//! | `storefront_cache_local_hits_total` | `kind` (hits served from process memory) |
+//! | `storefront_cache_local_bytes` | (memory held by the in-process layer) |
 //! | `storefront_cache_errors_total` | |
 //! | `storefront_cache_invalidations_total` | `tag` (the tag's family, never an id) |
 //! | `storefront_http_request_duration_seconds` | `route`, `method`, `status` |
+//! | `storefront_db_queries_total` | (SQL statements run for requests and writes) |
 //!
 //! Hit rate: `sum(rate(storefront_cache_requests_total{result="hit"}[5m])) /
 //! sum(rate(storefront_cache_requests_total[5m]))`.

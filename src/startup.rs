@@ -134,7 +134,10 @@ impl Application {
         // not counted: the counter measures what requests and writes cost.
         let cache = Cache::new(&settings.cache, db.clone()).map_err(StartupError::Cache)?;
         let counter = queries.clone();
-        db.set_metric_callback(move |_| counter.increment());
+        db.set_metric_callback(move |_| {
+            counter.increment();
+            metrics::counter!("storefront_db_queries_total").increment(1);
+        });
         migrate(&db).await?;
         if settings.demo_catalog {
             let seed_error = |e: crate::error::AppError| StartupError::Seed(e.to_string());
@@ -197,11 +200,15 @@ impl Application {
             tracing::warn!(error = %e, "pending cache invalidations deferred");
         }
         let flusher = self.state.cache.spawn_outbox_flusher();
+        let tracker = self.state.cache.spawn_tracker();
         let router = routes::router(self.state);
         let served = axum::serve(self.listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
             .with_graceful_shutdown(shutdown_signal())
             .await;
         flusher.abort();
+        if let Some(tracker) = tracker {
+            tracker.abort();
+        }
         served
     }
 }

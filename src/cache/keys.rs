@@ -63,7 +63,18 @@ impl Keys {
     }
 
     pub fn tag(&self, tag: &Tag) -> String {
-        format!("{}:tag:{}", self.prefix, bounded(&tag.name()))
+        format!("{}{}", self.tag_prefix(), bounded(&tag.name()))
+    }
+
+    /// What every tag key starts with.
+    pub fn tag_prefix(&self) -> String {
+        format!("{}:tag:", self.prefix)
+    }
+
+    /// The tag a tag key names; `None` for another key, or a name too long
+    /// to have been kept readable.
+    pub fn tag_of(&self, key: &str) -> Option<Tag> {
+        key.strip_prefix(self.prefix.as_str())?.strip_prefix(":tag:").and_then(Tag::parse)
     }
 
     /// The hash of shared hit/miss counts.
@@ -134,6 +145,16 @@ mod tests {
 
     fn api(raw: &str) -> ListingQuery {
         ListingQuery::parse(Dialect::Api, &QueryPairs::parse(Some(raw))).unwrap()
+    }
+
+    #[test]
+    fn tag_keys_read_back_as_their_tags() {
+        let keys = Keys::new("shop", "1");
+        for tag in [Tag::All, Tag::Product(7), Tag::ProductSlug("oak-desk".into())] {
+            assert_eq!(keys.tag_of(&keys.tag(&tag)), Some(tag));
+        }
+        assert_eq!(keys.tag_of("other:tag:all"), None);
+        assert_eq!(keys.tag_of(&keys.tag(&Tag::ProductSlug("x".repeat(500)))), None);
     }
 
     #[test]

@@ -14,11 +14,14 @@
 //!   Redis has taken them (never lost).
 //! - Every Redis call is bounded by a timeout, and a circuit breaker skips a
 //!   failing Redis entirely: the shop then answers from the database.
+//! - In front of Redis, an in-process layer ([`local`]) serves hot entries
+//!   with no round trip, kept exact by Redis's invalidation pushes.
 
 mod breaker;
 pub mod entry;
 mod flight;
 pub mod keys;
+mod local;
 pub mod outbox;
 pub mod tags;
 
@@ -40,6 +43,7 @@ use breaker::Permit;
 use entry::Entry;
 use flight::Flights;
 pub use keys::{EntryKey, Keys, TtlClass};
+use local::Local;
 pub use tags::Tag;
 
 /// How a response was served, sent as `X-Cache`.
@@ -96,6 +100,8 @@ impl Cached {
 #[derive(Default)]
 pub struct CacheCounters {
     pub hits: AtomicU64,
+    /// Hits served by the in-process layer (also counted in `hits`).
+    pub local_hits: AtomicU64,
     pub misses: AtomicU64,
     pub bypasses: AtomicU64,
     pub errors: AtomicU64,
@@ -113,6 +119,8 @@ struct Inner {
     keys: Keys,
     settings: CacheSettings,
     redis: Option<ConnectionManager>,
+    /// The in-process layer and the client its tracking connection uses.
+    local: Option<(Arc<Local>, redis::Client)>,
     db: DatabaseConnection,
     breaker: Breaker,
     flights: Flights<Result<Cached, AppError>>,
@@ -154,11 +162,23 @@ impl Cache {
         } else {
             None
         };
+        let local = if settings.enabled && settings.local_max_bytes > 0 {
+            // Invalidation pushes arrive on the tracking connection itself,
+            // which needs RESP3.
+            let info = redis::IntoConnectionInfo::into_connection_info(settings.redis_url.as_str())
+                .map_err(|e| format!("REDIS_URL: {e}"))?;
+            let resp3 = info.redis_settings().clone().set_protocol(redis::ProtocolVersion::RESP3);
+            let client = redis::Client::open(info.set_redis_settings(resp3)).map_err(|e| format!("REDIS_URL: {e}"))?;
+            Some((Arc::new(Local::new(settings.local_max_bytes)), client))
+        } else {
+            None
+        };
         Ok(Cache {
             inner: Arc::new(Inner {
                 keys: Keys::new(&settings.key_prefix, &settings.version),
                 settings: settings.clone(),
                 redis,
+                local,
                 db,
                 breaker: Breaker::new(settings.breaker_cooldown),
                 flights: Flights::default(),
@@ -243,13 +263,31 @@ impl Cache {
         if permit == Permit::Skip {
             return Ok(bypass(fill().await?));
         }
+        let local = self.inner.local.as_ref().map(|(local, _)| local.as_ref());
+        if permit == Permit::Call
+            && let Some(hit) = local.and_then(|l| l.get(&entry.key, &entry.tags))
+        {
+            counters.hits.fetch_add(1, Ordering::Relaxed);
+            counters.local_hits.fetch_add(1, Ordering::Relaxed);
+            record("hit");
+            metrics::counter!("storefront_cache_local_hits_total", "kind" => entry.kind).increment(1);
+            return Ok(hit);
+        }
+        let snapshot = local.map(Local::snapshot);
         let Ok((found, versions)) = self.lookup(entry, permit).await else {
             return Ok(bypass(fill().await?));
         };
+        if let (Some(local), Some(snapshot)) = (local, snapshot) {
+            local.learn(snapshot, &entry.tags, &versions);
+        }
         if let Some(e) = found.and_then(Entry::decode).filter(|e| e.versions == versions) {
             counters.hits.fetch_add(1, Ordering::Relaxed);
             record("hit");
-            return Ok(Cached::from_entry(e, CacheStatus::Hit));
+            let cached = Cached::from_entry(e, CacheStatus::Hit);
+            if let Some(local) = local {
+                local.store(&entry.key, &cached, &versions, self.ttl(entry.ttl));
+            }
+            return Ok(cached);
         }
         counters.misses.fetch_add(1, Ordering::Relaxed);
         record("miss");
@@ -271,7 +309,14 @@ impl Cache {
                 let mut store = redis::pipe();
                 store.cmd("SET").arg(&entry.key).arg(e.encode()).arg("PX").arg(ttl.as_millis() as u64).ignore();
                 // A failed store costs only the next request a miss.
-                let _ = self.call::<()>(&store).await;
+                if self.call::<()>(&store).await.is_ok()
+                    && let Some(local) = local
+                {
+                    let versions = e.versions.clone();
+                    let cached = Cached::from_entry(e, CacheStatus::Miss);
+                    local.store(&entry.key, &cached, &versions, ttl);
+                    return Ok(cached);
+                }
                 Ok(Cached::from_entry(e, CacheStatus::Miss))
             })
             .await
@@ -324,6 +369,11 @@ impl Cache {
             set.cmd("SET").arg(self.inner.keys.tag(tag)).arg(random_version().to_string()).ignore();
         }
         self.call::<()>(&set).await?;
+        // This instance sees its own write at once; the others when Redis's
+        // push reaches them.
+        if let Some((local, _)) = &self.inner.local {
+            local.forget(tags);
+        }
         self.inner.counters.invalidations.fetch_add(tags.len() as u64, Ordering::Relaxed);
         for tag in tags {
             metrics::counter!("storefront_cache_invalidations_total", "tag" => tag.family()).increment(1);
@@ -415,6 +465,9 @@ impl Cache {
                 if cache.inner.breaker.is_closed() {
                     let _ = cache.report_stats().await;
                 }
+                if let Some((local, _)) = &cache.inner.local {
+                    metrics::gauge!("storefront_cache_local_bytes").set(local.bytes() as f64);
+                }
                 // An open breaker is probed by the next request, which
                 // flushes before serving anything cached.
                 if cache.inner.breaker.is_closed()
@@ -424,6 +477,18 @@ impl Cache {
                 }
             }
         })
+    }
+
+    /// Runs the in-process layer's tracking connection (reconnecting as
+    /// needed) until aborted; `None` when the layer is off.
+    pub fn spawn_tracker(&self) -> Option<tokio::task::JoinHandle<()>> {
+        let (local, client) = self.inner.local.as_ref()?;
+        Some(local.spawn_tracker(client.clone(), self.inner.keys.clone()))
+    }
+
+    /// Whether hits are being served from this process's memory.
+    pub fn local_live(&self) -> bool {
+        self.inner.local.as_ref().is_some_and(|(local, _)| local.is_live())
     }
 
     /// `PING`, for readiness.

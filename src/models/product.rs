@@ -56,11 +56,13 @@ impl ActiveModelBehavior for ActiveModel {
     }
 }
 
-/// The text a search term is matched against. It must stay identical to the
-/// expression of the `idx_products_search_trgm` index (see the migration), or
-/// PostgreSQL falls back to a sequential scan. Table-qualified because
-/// listings join `categories`, which has columns of the same names.
-const SEARCH_DOCUMENT: &str = r#"("products"."name" || ' ' || "products"."description")"#;
+/// The text a search term is matched against. On PostgreSQL it is the stored,
+/// lower-cased `search_document` column under the `idx_products_search_trgm`
+/// trigram index (see the migrations); SQLite matches the expression itself.
+/// Table-qualified because listings join `categories`, which has columns of
+/// the same names.
+const SEARCH_DOCUMENT_PG: &str = r#""products"."search_document""#;
+const SEARCH_DOCUMENT_SQLITE: &str = r#"("products"."name" || ' ' || "products"."description")"#;
 
 /// Escapes LIKE wildcards so a term matches literally.
 fn like_literal(term: &str) -> String {
@@ -77,17 +79,18 @@ fn like_literal(term: &str) -> String {
 }
 
 /// A condition that holds when every term occurs in the name or description,
-/// ignoring case: `ILIKE` on PostgreSQL (served by the trigram index), `LIKE`
-/// on SQLite (case-insensitive for ASCII). Written as custom SQL because
-/// sea-query wraps `pattern ESCAPE ...` in parentheses, which PostgreSQL refuses.
+/// ignoring case: `LIKE lower(term)` against the lower-cased document on
+/// PostgreSQL (served by the trigram index), `LIKE` on SQLite
+/// (case-insensitive for ASCII). Written as custom SQL because sea-query
+/// wraps `pattern ESCAPE ...` in parentheses, which PostgreSQL refuses.
 pub fn matches_all_terms<'a>(backend: DbBackend, terms: impl Iterator<Item = &'a str>) -> Condition {
     // Custom SQL uses the backend's own placeholder syntax.
-    let (operator, placeholder) = match backend {
-        DbBackend::Postgres => ("ILIKE", "$1"),
-        _ => ("LIKE", "?"),
+    let (document, pattern) = match backend {
+        DbBackend::Postgres => (SEARCH_DOCUMENT_PG, "lower($1)"),
+        _ => (SEARCH_DOCUMENT_SQLITE, "?"),
     };
     terms.fold(Condition::all(), |cond, term| {
-        let sql = format!(r"{SEARCH_DOCUMENT} {operator} {placeholder} ESCAPE '\'");
+        let sql = format!(r"{document} LIKE {pattern} ESCAPE '\'");
         cond.add(Expr::cust_with_values(sql, [like_literal(term)]))
     })
 }

@@ -6,6 +6,7 @@ mod api;
 mod api_writes;
 mod assets;
 pub mod auth;
+mod bench;
 pub mod cached;
 mod cart;
 mod health;
@@ -30,6 +31,7 @@ use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
     let sessions = state.sessions.clone();
+    let bench = if state.settings.bench_routes { bench::router() } else { Router::new() };
     Router::new()
         .merge(pages::router())
         .merge(auth::router())
@@ -39,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api_writes::router())
         .merge(health::router())
         .merge(assets::router())
+        .merge(bench)
         .route("/metrics", axum::routing::get(render_metrics))
         .fallback(not_found)
         .layer(sessions)

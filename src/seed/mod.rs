@@ -8,7 +8,9 @@ mod words;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, PaginatorTrait, TransactionSession, TransactionTrait};
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait, TransactionTrait,
+};
 
 use crate::domain::{Money, Slug};
 use crate::error::AppError;
@@ -102,7 +104,7 @@ pub async fn catalog_is_empty(db: &impl ConnectionTrait) -> Result<bool, AppErro
 /// with `reset`, the existing catalog is deleted first. The whole cache is
 /// marked stale in the same transaction (bulk inserts run no hooks); the
 /// caller applies that after commit with `Cache::flush_outbox`.
-pub async fn load<D: TransactionTrait>(db: &D, plan: SeedPlan, reset: bool) -> Result<(), AppError> {
+pub async fn load(db: &DatabaseConnection, plan: SeedPlan, reset: bool) -> Result<(), AppError> {
     let txn = db.begin().await?;
     if reset {
         product_entity::Entity::delete_many().exec(&txn).await?;
@@ -119,6 +121,15 @@ pub async fn load<D: TransactionTrait>(db: &D, plan: SeedPlan, reset: bool) -> R
     }
     writes::record_everything_changed(&txn).await?;
     txn.commit().await?;
+    // Fresh statistics, so the planner sees the new rows at once rather than
+    // after autovacuum's next pass (before it, a search scans the table). On
+    // PostgreSQL, VACUUM also merges the trigram index's pending list, which
+    // bulk inserts leave long and every search would otherwise walk.
+    let tidy = match db.get_database_backend() {
+        DbBackend::Postgres => "VACUUM ANALYZE products",
+        _ => "ANALYZE",
+    };
+    db.execute_unprepared(tidy).await?;
     Ok(())
 }
 

@@ -1,0 +1,551 @@
+#!/usr/bin/env python3
+"""Load benchmark for storefront, on PostgreSQL and Redis, with wrk.
+
+    python3 scripts/bench.py                    # 10k and 100k products
+    python3 scripts/bench.py --smoke            # CI: 1k products, 2 s per run
+
+For each catalog size it seeds a fresh PostgreSQL database, starts the
+release server against its own Redis (started here on a free port, so the
+Redis figures are the server's alone) and measures, at 8 and 32 connections:
+the ceiling route (same middleware, constant body, no Redis, no database),
+cache hits, 304 revalidations and, with CACHE_ENABLED=false, the database
+and render path. Then the cost of one product update's invalidation with
+few and many cached entries, a cold key under 200 concurrent requests, the
+time from process start to the first 200, and the server's RSS.
+
+Every figure is also given as a ratio against the ceiling of the same run,
+because the machine is shared and noisy. The targets are checked at the end;
+a missed target makes the exit status 1 (with --smoke, only the targets that
+do not depend on speed: exactness of the cache, not its throughput).
+
+Results: results/bench-<time>.json and .md (git-ignored), and the markdown
+table on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import http.client
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The URLs the issue names; {slug} is a product found by the search.
+HIT_URLS = [
+    "/products?q=laptop&page=2",
+    "/categories",
+    "/products/{slug}",
+    "/api/products/?search=laptop&page=2",
+    "/api/categories/",
+    "/api/products/?category__id=1&ordering=price",
+]
+SEARCH_URLS = ["/products?q=laptop&page=2", "/api/products/?search=laptop&page=2"]
+# 304s: one page and one API body.
+REVALIDATE_URLS = ["/products?q=laptop&page=2", "/api/products/?search=laptop&page=2"]
+COLD_URL = "/api/products/?search=lamp&ordering=-price&page_size=17"
+COLD_CONCURRENCY = 200
+UPDATES = 60
+
+TARGETS = {
+    "hit_vs_ceiling_32": 0.50,  # hits reach half the ceiling's requests/s at 32 connections
+    "hit_p99_ms_32": 5.0,
+    "hit_vs_bypass_search": 20.0,
+    "bypass_search_p50_ms_8": 20.0,  # on 100k products
+    "bypass_search_p99_ms_8": 60.0,
+    "invalidation_growth": 1.2,
+    "cold_fills": 1,
+    "rss_mb": 150.0,
+    "ready_s": 1.0,
+}
+
+
+def say(msg: str) -> None:
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+def fail(msg: str) -> None:
+    print(f"bench: {msg}", file=sys.stderr)
+    sys.exit(2)
+
+
+def run(cmd: list[str], env: dict | None = None, input: str | None = None) -> str:
+    done = subprocess.run(cmd, env=env, input=input, capture_output=True, text=True)
+    if done.returncode != 0:
+        fail(f"{' '.join(cmd[:3])} failed ({done.returncode}): {done.stderr.strip()[-500:]}")
+    return done.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------- services
+
+
+def preflight(pg_url: str) -> None:
+    if subprocess.run(["pg_isready", "-d", pg_url, "-q"]).returncode != 0:
+        fail(
+            "PostgreSQL is not reachable at "
+            f"{pg_url}; start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
+        )
+    if shutil.which("redis-server") is None:
+        fail("redis-server is not installed; install it with: apt-get install -y redis-server")
+    if shutil.which("wrk") is None:
+        say("installing wrk (Debian package)")
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True)
+        run(["apt-get", "install", "-y", "-qq", "wrk"], env=env)
+
+
+class Redis:
+    """A redis-server of the benchmark's own, configured like the cache in
+    docker-compose.yml (LRU, no persistence)."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--maxmemory", "2gb", "--maxmemory-policy", "allkeys-lru"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(200):
+            if self.cli("PING", check=False) == "PONG":
+                return
+            time.sleep(0.02)
+        fail("the benchmark's redis-server did not start")
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+    def cli(self, *args: str, check: bool = True) -> str:
+        done = subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True)
+        if check and done.returncode != 0:
+            fail(f"redis-cli {' '.join(args)}: {done.stderr.strip()}")
+        return done.stdout.strip()
+
+    def commands(self) -> int:
+        """Commands served so far, not counting our own INFO calls."""
+        total = 0
+        for line in self.cli("INFO", "commandstats").splitlines():
+            m = re.match(r"cmdstat_(\w+):calls=(\d+)", line)
+            if m and m.group(1) not in ("info", "dbsize", "ping"):
+                total += int(m.group(2))
+        return total
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait()
+
+
+# ------------------------------------------------------------------ server
+
+
+class Server:
+    def __init__(self, binary: Path, env: dict, cache: bool) -> None:
+        self.port = free_port()
+        self.env = dict(env, STOREFRONT_ADDR=f"127.0.0.1:{self.port}", CACHE_ENABLED="true" if cache else "false")
+        started = time.monotonic()
+        self.proc = subprocess.Popen([str(binary), "serve"], env=self.env, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True)
+        while True:
+            if self.proc.poll() is not None:
+                fail(f"the server exited: {self.proc.stderr.read().strip()[-500:]}")
+            try:
+                if self.get("/api/categories/")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() - started > 30:
+                fail("the server did not answer 200 within 30 s")
+            time.sleep(0.002)
+        self.ready_s = time.monotonic() - started
+
+    def get(self, path: str, headers: dict | None = None, method: str = "GET",
+            body: str | None = None) -> tuple[int, dict, bytes]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            r = conn.getresponse()
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+        finally:
+            conn.close()
+
+    def metric(self, name: str) -> float:
+        text = self.get("/metrics")[2].decode()
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith(name) and (line[len(name)] in " {"))
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+# --------------------------------------------------------------------- wrk
+
+
+def wrk(port: int, path: str, connections: int, duration: int, headers: dict | None = None) -> dict:
+    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "5s"]
+    for k, v in (headers or {}).items():
+        cmd += ["-H", f"{k}: {v}"]
+    out = run(cmd + [f"http://127.0.0.1:{port}{path}"])
+    unit = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+    def latency(pct: str) -> float:
+        m = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if not m:
+            fail(f"no {pct}% latency in wrk's output:\n{out}")
+        return float(m.group(1)) * unit[m.group(2)]
+
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return {
+        "rps": float(rps.group(1)) if rps else 0.0,
+        "p50_ms": latency("50"),
+        "p99_ms": latency("99"),
+        "non_2xx_3xx": int(bad.group(1)) if bad else 0,
+        "socket_errors": sum(int(g) for g in errors.groups()) if errors else 0,
+    }
+
+
+# ------------------------------------------------------ async HTTP for bulk
+
+
+async def _read_response(reader: asyncio.StreamReader) -> int:
+    status = int((await reader.readline()).split()[1])
+    length, chunked = 0, False
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode("latin-1").partition(":")
+        if name.lower() == "content-length":
+            length = int(value)
+        elif name.lower() == "transfer-encoding" and "chunked" in value.lower():
+            chunked = True
+    if chunked:
+        while (size := int((await reader.readline()).strip(), 16)) > 0:
+            await reader.readexactly(size + 2)
+        await reader.readline()
+    else:
+        await reader.readexactly(length)
+    return status
+
+
+async def _fetch_all(port: int, paths: list[str], connections: int) -> dict[int, int]:
+    """GETs every path over `connections` keep-alive connections."""
+    statuses: dict[int, int] = {}
+    queue = iter(paths)
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for path in queue:
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+            status = await _read_response(reader)
+            statuses[status] = statuses.get(status, 0) + 1
+        writer.close()
+
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return statuses
+
+
+async def _burst(port: int, path: str, n: int) -> dict[int, int]:
+    """Opens n connections first, then sends one request on each at once."""
+    conns = [await asyncio.open_connection("127.0.0.1", port) for _ in range(n)]
+    request = f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode()
+    for _, writer in conns:
+        writer.write(request)
+    await asyncio.gather(*(writer.drain() for _, writer in conns))
+    statuses: dict[int, int] = {}
+    for status in await asyncio.gather(*(_read_response(reader) for reader, _ in conns)):
+        statuses[status] = statuses.get(status, 0) + 1
+    for _, writer in conns:
+        writer.close()
+    return statuses
+
+
+# --------------------------------------------------------------- one size
+
+
+def prepare_database(binary: Path, pg_url: str, size: int) -> tuple[dict, float, str]:
+    name = f"storefront_bench_{size}"
+    psql = ["psql", "-X", "-q", "-d", pg_url.rstrip("/") + "/postgres", "-c"]
+    run(psql + [f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"])
+    run(psql + [f"CREATE DATABASE {name}"])
+    env = dict(os.environ, DATABASE_URL=f"{pg_url.rstrip('/')}/{name}", RUST_LOG="warn",
+               STOREFRONT_PASSWORD="bench-password-1234")
+    run([str(binary), "migrate"], env=env)
+    started = time.monotonic()
+    run([str(binary), "seed", "--categories", "20", "--products", str(size), "--seed", "7"], env=env)
+    seed_s = time.monotonic() - started
+    run([str(binary), "user", "create", "--email", "bench@example.com", "--admin"], env=env)
+    out = run([str(binary), "token", "create", "--email", "bench@example.com"], env=env)
+    token = next(line.strip() for line in out.splitlines() if line.strip().startswith("sft_"))
+    return env, seed_s, token
+
+
+def bench_size(binary: Path, pg_url: str, size: int, args: argparse.Namespace) -> dict:
+    say(f"{size} products: seeding a fresh database")
+    env, seed_s, token = prepare_database(binary, pg_url, size)
+    redis = Redis()
+    env = dict(env, REDIS_URL=redis.url, CACHE_KEY_PREFIX="bench", STOREFRONT_BENCH_ROUTES="true")
+    result: dict = {"products": size, "seed_s": round(seed_s, 2), "runs": []}
+    try:
+        server = Server(binary, env, cache=True)
+        result["ready_s"] = round(server.ready_s, 3)
+        status, _, body = server.get("/api/products/?search=laptop")
+        slug = json.loads(body)["results"][0]["slug"]
+        urls = [u.replace("{slug}", slug) for u in HIT_URLS]
+
+        sizes, etags = {}, {}
+        for url in urls:
+            server.get(url)
+            status, headers, body = server.get(url)
+            if status != 200 or headers.get("x-cache") != "HIT":
+                fail(f"{url} answered {status} {headers.get('x-cache')} on its second request, not a cache hit")
+            sizes[url], etags[url] = len(body), headers["etag"]
+        ceiling_bytes = int(statistics.median(sizes.values()))
+        ceiling = f"/__bench/ceiling?bytes={ceiling_bytes}"
+        result["body_bytes"] = sizes
+
+        def record(kind: str, url: str, c: int, figures: dict) -> None:
+            figures.update(kind=kind, url=url, connections=c)
+            result["runs"].append(figures)
+            say(f"  {kind:9} c={c:<3} {figures['rps']:>9.0f} req/s  p50 {figures['p50_ms']:.2f} ms  "
+                f"p99 {figures['p99_ms']:.2f} ms  {url}")
+
+        for c in args.connections:
+            record("ceiling", ceiling, c, wrk(server.port, ceiling, c, args.duration))
+            for url in urls:
+                record("hit", url, c, wrk(server.port, url, c, args.duration))
+            for url in REVALIDATE_URLS:
+                record("304", url, c, wrk(server.port, url, c, args.duration, {"If-None-Match": etags[url]}))
+
+        # A cold key under a burst: how many fills and SQL statements.
+        queries, fills = server.metric("storefront_db_queries_total"), server.metric("storefront_cache_fill_seconds_count")
+        statuses = asyncio.run(_burst(server.port, COLD_URL, COLD_CONCURRENCY))
+        result["cold"] = {
+            "url": COLD_URL,
+            "requests": COLD_CONCURRENCY,
+            "statuses": statuses,
+            "fills": int(server.metric("storefront_cache_fill_seconds_count") - fills),
+            "queries": int(server.metric("storefront_db_queries_total") - queries),
+        }
+        say(f"  cold key: {result['cold']}")
+
+        result["invalidation"] = measure_invalidation(server, redis, token, size)
+        result["rss_mb"] = round(server.rss_mb(), 1)
+        server.stop()
+
+        say("  cache bypassed (CACHE_ENABLED=false)")
+        bypass = Server(binary, env, cache=False)
+        for c in args.connections:
+            for url in urls:
+                record("bypass", url, c, wrk(bypass.port, url, c, args.duration))
+        bypass.stop()
+    finally:
+        redis.stop()
+    return result
+
+
+def measure_invalidation(server: Server, redis: Redis, token: str, size: int) -> dict:
+    """Times product updates (API PATCH) with few, then many, cached entries."""
+    few, many = (1000, min(size, 100_000)) if size >= 10_000 else (size // 10, size)
+    auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    figures = {}
+    filled = 0
+    for entries in (few, many):
+        paths = [f"/api/products/{i}/" for i in range(filled + 1, entries + 1)]
+        started = time.monotonic()
+        statuses = asyncio.run(_fetch_all(server.port, paths, 16))
+        # Inactive products answer 404 and are not cached.
+        if set(statuses) - {200, 404}:
+            fail(f"filling the cache with product details answered {statuses}")
+        filled = entries
+        fill_s = time.monotonic() - started
+        keys = int(redis.cli("DBSIZE"))
+        times, commands = [], []
+        for n in range(UPDATES):
+            before = redis.commands()
+            t0 = time.perf_counter()
+            status, _, body = server.get(f"/api/products/{size // 2}/", auth, "PATCH",
+                                         json.dumps({"price": f"{100 + n % 7}.{n % 100:02}"}))
+            times.append((time.perf_counter() - t0) * 1000)
+            if status != 200:
+                fail(f"PATCH answered {status}: {body[:200]!r}")
+            commands.append(redis.commands() - before)
+        figures[str(entries)] = {
+            "entries_filled": entries,
+            "redis_keys": keys,
+            "fill_s": round(fill_s, 2),
+            "update_p50_ms": round(statistics.median(times), 3),
+            "redis_commands_per_update": statistics.median(commands),
+        }
+        say(f"  invalidation with {keys} keys in Redis: {figures[str(entries)]}")
+    small, large = figures[str(few)], figures[str(many)]
+    figures["growth"] = round(large["update_p50_ms"] / small["update_p50_ms"], 3)
+    figures["command_growth"] = large["redis_commands_per_update"] - small["redis_commands_per_update"]
+    return figures
+
+
+# ------------------------------------------------------------------ report
+
+
+def check_targets(results: list[dict], smoke: bool) -> list[dict]:
+    checks = []
+
+    def check(name: str, value: float, limit: float, ok: bool, speed: bool, products: int) -> None:
+        checks.append({"target": name, "products": products, "value": round(value, 3), "limit": limit,
+                       "ok": ok, "enforced": not (smoke and speed)})
+
+    for r in results:
+        n = r["products"]
+        runs = r["runs"]
+        by = {(x["kind"], x["url"], x["connections"]): x for x in runs}
+        ceil32 = next(x for x in runs if x["kind"] == "ceiling" and x["connections"] == 32)
+        for x in runs:
+            if x["kind"] == "hit" and x["connections"] == 32:
+                ratio = x["rps"] / ceil32["rps"]
+                check(f"hit/ceiling req/s at 32, {x['url']}", ratio, TARGETS["hit_vs_ceiling_32"],
+                      ratio >= TARGETS["hit_vs_ceiling_32"], True, n)
+                check(f"hit p99 ms at 32, {x['url']}", x["p99_ms"], TARGETS["hit_p99_ms_32"],
+                      x["p99_ms"] <= TARGETS["hit_p99_ms_32"], True, n)
+        for x in runs:
+            if x["kind"] == "hit" and x["connections"] == 32 and any(x["url"] == u for u in SEARCH_URLS):
+                b = by[("bypass", x["url"], 32)]
+                ratio = x["rps"] / b["rps"]
+                check(f"hit/bypass req/s at 32, {x['url']}", ratio, TARGETS["hit_vs_bypass_search"],
+                      ratio >= TARGETS["hit_vs_bypass_search"], True, n)
+        if n >= 100_000:
+            for u in SEARCH_URLS:
+                b = by[("bypass", u, 8)]
+                check(f"bypass p50 ms at 8, {u}", b["p50_ms"], TARGETS["bypass_search_p50_ms_8"],
+                      b["p50_ms"] <= TARGETS["bypass_search_p50_ms_8"], True, n)
+                check(f"bypass p99 ms at 8, {u}", b["p99_ms"], TARGETS["bypass_search_p99_ms_8"],
+                      b["p99_ms"] <= TARGETS["bypass_search_p99_ms_8"], True, n)
+            check("RSS MB after the run", r["rss_mb"], TARGETS["rss_mb"], r["rss_mb"] <= TARGETS["rss_mb"], True, n)
+        inv = r["invalidation"]
+        check("invalidation time, many/few entries", inv["growth"], TARGETS["invalidation_growth"],
+              inv["growth"] <= TARGETS["invalidation_growth"], True, n)
+        check("Redis commands per update, many minus few entries", inv["command_growth"], 0,
+              inv["command_growth"] == 0, False, n)
+        cold = r["cold"]
+        check("fills for 200 requests on a cold key", cold["fills"], TARGETS["cold_fills"],
+              cold["fills"] == TARGETS["cold_fills"] and set(cold["statuses"]) == {200}, False, n)
+        check("seconds from start to first 200", r["ready_s"], TARGETS["ready_s"], r["ready_s"] <= TARGETS["ready_s"],
+              True, n)
+        for x in runs:
+            if x["non_2xx_3xx"] or x["socket_errors"]:
+                check(f"errors under load, {x['kind']} {x['url']} c={x['connections']}",
+                      x["non_2xx_3xx"] + x["socket_errors"], 0, False, False, n)
+    return checks
+
+
+def markdown(report: dict) -> str:
+    lines = [f"# storefront benchmark, {report['started']}", "",
+             f"Machine: {report['machine']}. Command: `{report['command']}`. "
+             f"wrk, 2 threads, {report['duration_s']} s per run, on the same machine.", ""]
+    for r in report["results"]:
+        ceil = {x["connections"]: x["rps"] for x in r["runs"] if x["kind"] == "ceiling"}
+        lines += [f"## {r['products']:,} products", "",
+                  f"Seeded in {r['seed_s']} s; first 200 {r['ready_s']} s after start; "
+                  f"RSS {r['rss_mb']} MB after the run.", "",
+                  "| kind | URL | conns | req/s | vs ceiling | p50 ms | p99 ms |",
+                  "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+        for x in r["runs"]:
+            lines.append(f"| {x['kind']} | `{x['url']}` | {x['connections']} | {x['rps']:,.0f} | "
+                         f"{x['rps'] / ceil[x['connections']]:.2f} | {x['p50_ms']:.2f} | {x['p99_ms']:.2f} |")
+        inv, cold = r["invalidation"], r["cold"]
+        lines += ["", "| cached entries | Redis keys | update p50 ms | Redis commands per update |",
+                  "| ---: | ---: | ---: | ---: |"]
+        for k, v in inv.items():
+            if isinstance(v, dict):
+                lines.append(f"| {v['entries_filled']:,} | {v['redis_keys']:,} | {v['update_p50_ms']} | "
+                             f"{v['redis_commands_per_update']} |")
+        lines += ["", f"Cold key `{cold['url']}`, {cold['requests']} concurrent requests: statuses "
+                      f"{cold['statuses']}, {cold['fills']} fill(s), {cold['queries']} SQL statement(s).", ""]
+    lines += ["## Targets", "", "| products | target | value | limit | met |", "| ---: | --- | ---: | ---: | --- |"]
+    for c in report["targets"]:
+        met = "yes" if c["ok"] else ("**no**" if c["enforced"] else "no (not enforced in smoke)")
+        lines.append(f"| {c['products']:,} | {c['target']} | {c['value']} | {c['limit']} | {met} |")
+    return "\n".join(lines) + "\n"
+
+
+def build() -> Path:
+    say("building the release binary")
+    done = subprocess.run(["cargo", "build", "--release", "--locked", "--bin", "storefront"], cwd=ROOT)
+    if done.returncode != 0:
+        fail("cargo build --release failed")
+    meta = json.loads(run(["cargo", "metadata", "--format-version", "1", "--no-deps"]))
+    return Path(meta["target_directory"]) / "release" / "storefront"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10000,100000", help="catalog sizes, comma-separated")
+    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
+    parser.add_argument("--connections", default="8,32")
+    parser.add_argument("--smoke", action="store_true", help="CI: 1k products, 2 s runs, exactness targets only")
+    parser.add_argument("--postgres", default=os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432"))
+    args = parser.parse_args()
+    if args.smoke:
+        args.sizes, args.duration = "1000", 2
+    try:
+        sizes = [int(s) for s in args.sizes.split(",")]
+        args.connections = [int(c) for c in args.connections.split(",")]
+    except ValueError:
+        fail("--sizes and --connections take comma-separated whole numbers")
+    if 32 not in args.connections:
+        fail("--connections must include 32: the targets are set at 32 connections")
+
+    os.chdir(ROOT)
+    preflight(args.postgres)
+    binary = build()
+    started = dt.datetime.now(dt.timezone.utc)
+    results = [bench_size(binary, args.postgres, n, args) for n in sizes]
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    report = {
+        "started": started.strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{os.cpu_count()} cores, {cpu}, {platform.system()} {platform.release()}",
+        "command": "python3 scripts/bench.py " + " ".join(sys.argv[1:]),
+        "duration_s": args.duration,
+        "results": results,
+    }
+    report["targets"] = check_targets(results, args.smoke)
+    out = ROOT / "results"
+    out.mkdir(exist_ok=True)
+    stem = out / f"bench-{started.strftime('%Y%m%d-%H%M%S')}"
+    stem.with_suffix(".json").write_text(json.dumps(report, indent=2))
+    text = markdown(report)
+    stem.with_suffix(".md").write_text(text)
+    print(text)
+    missed = [c for c in report["targets"] if c["enforced"] and not c["ok"]]
+    say(f"results in {stem.relative_to(ROOT)}.json and .md; {len(missed)} target(s) missed")
+    sys.exit(1 if missed else 0)
+
+
+if __name__ == "__main__":
+    main()

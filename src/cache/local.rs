@@ -1,0 +1,252 @@
+//! The in-process layer in front of Redis: a hit served from this process's
+//! memory costs no round trip, yet stays exact.
+//!
+//! - Entries are copies of what Redis holds, with the tag versions they were
+//!   filled under. A local hit needs every tag's *current* version, so the
+//!   layer also keeps tag versions, but only ones it knows are current.
+//! - It knows through Redis's own tracking: a dedicated RESP3 connection runs
+//!   `CLIENT TRACKING ON BCAST PREFIX {prefix}:tag:`, and Redis pushes the
+//!   name of every tag key that changes, expires or is evicted, whoever
+//!   changed it (this instance, another one, `storefront cache clear`). A
+//!   pushed tag is forgotten; the next request reads it from Redis again.
+//! - A version read from Redis is kept only if no invalidation was processed
+//!   while it was in flight (the `epoch` check): otherwise a reply that left
+//!   Redis before a write could be stored after that write's push, and stay
+//!   stale. (This is the race that keeps us off the redis crate's own
+//!   client-side cache, which stores a reply after its pushes are handled.)
+//! - Without a working tracking connection (not yet up, dropped, silent past
+//!   its heartbeat) nothing is served locally and every known version is
+//!   dropped: a lost push can never leave a stale version behind.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+use std::time::{Duration, Instant};
+
+use redis::{PushKind, Value};
+
+use super::Cached;
+use super::keys::Keys;
+use super::tags::Tag;
+
+/// How often the tracking connection must prove it is alive.
+const HEARTBEAT: Duration = Duration::from_secs(1);
+/// Wait before reconnecting a dropped tracking connection.
+const RECONNECT_DELAY: Duration = Duration::from_millis(500);
+/// Tag versions kept (the rest are read from Redis when needed).
+const MAX_TAGS: usize = 200_000;
+
+#[derive(Clone)]
+struct LocalEntry {
+    cached: Cached,
+    versions: Arc<[u64]>,
+    expires: Instant,
+    weight: u64,
+}
+
+#[derive(Clone)]
+struct ByBodySize;
+
+impl quick_cache::Weighter<String, LocalEntry> for ByBodySize {
+    fn weight(&self, _key: &String, entry: &LocalEntry) -> u64 {
+        entry.weight
+    }
+}
+
+pub struct Local {
+    entries: quick_cache::sync::Cache<String, LocalEntry, ByBodySize>,
+    /// Tag versions known to be current.
+    tags: quick_cache::sync::Cache<Tag, u64>,
+    /// Advanced by every invalidation processed.
+    epoch: AtomicU64,
+    /// Whether the tracking connection is up.
+    live: AtomicBool,
+}
+
+/// What [`Local::snapshot`] returns: the epoch a Redis read started in.
+#[derive(Clone, Copy, Debug)]
+pub struct Snapshot(Option<u64>);
+
+impl Local {
+    pub fn new(max_bytes: u64) -> Self {
+        Local {
+            entries: quick_cache::sync::Cache::with_weighter(
+                (max_bytes / 4096).max(16) as usize,
+                max_bytes,
+                ByBodySize,
+            ),
+            tags: quick_cache::sync::Cache::new(MAX_TAGS),
+            epoch: AtomicU64::new(0),
+            live: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether hits may be served from here.
+    pub fn is_live(&self) -> bool {
+        self.live.load(SeqCst)
+    }
+
+    /// The entry under `key`, if its recorded versions are the current ones.
+    pub fn get(&self, key: &str, tags: &[Tag]) -> Option<Cached> {
+        if !self.is_live() {
+            return None;
+        }
+        let entry = self.entries.get(key)?;
+        if entry.expires <= Instant::now() || entry.versions.len() != tags.len() {
+            return None;
+        }
+        let current = tags.iter().zip(entry.versions.iter()).all(|(tag, &v)| self.tags.get(tag) == Some(v));
+        current.then_some(entry.cached)
+    }
+
+    /// Taken before a Redis read whose versions [`Local::learn`] may keep.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot(self.is_live().then(|| self.epoch.load(SeqCst)))
+    }
+
+    /// Keeps tag versions read from Redis, unless an invalidation was
+    /// processed since `snapshot`. Inserting first and checking after closes
+    /// the gap between the check and the insert: an invalidation that lands
+    /// in between advances the epoch, and the insert is undone.
+    pub fn learn(&self, snapshot: Snapshot, tags: &[Tag], versions: &[u64]) {
+        let Snapshot(Some(epoch)) = snapshot else { return };
+        if self.epoch.load(SeqCst) != epoch {
+            return;
+        }
+        for (tag, &v) in tags.iter().zip(versions) {
+            self.tags.insert(tag.clone(), v);
+        }
+        if self.epoch.load(SeqCst) != epoch || !self.is_live() {
+            for tag in tags {
+                self.tags.remove(tag);
+            }
+        }
+    }
+
+    /// Keeps a copy of an entry Redis holds (or was just given).
+    pub fn store(&self, key: &str, cached: &Cached, versions: &[u64], ttl: Duration) {
+        if !self.is_live() {
+            return;
+        }
+        let weight = (key.len() + cached.body.len() + cached.title.len() + 128) as u64;
+        let entry = LocalEntry {
+            cached: Cached { status: super::CacheStatus::Hit, ..cached.clone() },
+            versions: versions.into(),
+            expires: Instant::now() + ttl,
+            weight,
+        };
+        self.entries.insert(key.to_owned(), entry);
+    }
+
+    /// These tags changed: their versions are no longer known.
+    pub fn forget(&self, tags: &[Tag]) {
+        self.epoch.fetch_add(1, SeqCst);
+        for tag in tags {
+            self.tags.remove(tag);
+        }
+    }
+
+    /// Every version is unknown (flush, lost connection).
+    pub fn forget_all(&self) {
+        self.epoch.fetch_add(1, SeqCst);
+        self.tags.clear();
+    }
+
+    fn set_live(&self, live: bool) {
+        if !live {
+            self.live.store(false, SeqCst);
+        }
+        // Versions learned before (or during) an outage may have missed
+        // their pushes: start from nothing either way.
+        self.forget_all();
+        if live {
+            self.live.store(true, SeqCst);
+        }
+    }
+
+    /// Applies one push from the tracking connection.
+    fn on_push(&self, keys: &Keys, kind: &PushKind, data: &[Value]) -> bool {
+        match kind {
+            PushKind::Invalidate => {
+                match data.first() {
+                    Some(Value::Array(names)) => {
+                        let mut tags = Vec::with_capacity(names.len());
+                        for name in names {
+                            let tag = match name {
+                                Value::BulkString(raw) => std::str::from_utf8(raw).ok().and_then(|k| keys.tag_of(k)),
+                                _ => None,
+                            };
+                            match tag {
+                                Some(tag) => tags.push(tag),
+                                // A tag name we cannot read back (hashed): be safe.
+                                None => {
+                                    self.forget_all();
+                                    return true;
+                                }
+                            }
+                        }
+                        self.forget(&tags);
+                    }
+                    // FLUSHDB / FLUSHALL.
+                    _ => self.forget_all(),
+                }
+                true
+            }
+            PushKind::Disconnection => false,
+            _ => true,
+        }
+    }
+
+    /// Keeps a tracking connection open for as long as the process runs.
+    pub fn spawn_tracker(self: &Arc<Self>, client: redis::Client, keys: Keys) -> tokio::task::JoinHandle<()> {
+        let local = Arc::clone(self);
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = local.track(&client, &keys).await {
+                    tracing::debug!(error = %e, "cache tracking connection lost; local hits paused");
+                }
+                local.set_live(false);
+                tokio::time::sleep(RECONNECT_DELAY).await;
+            }
+        })
+    }
+
+    async fn track(&self, client: &redis::Client, keys: &Keys) -> Result<(), String> {
+        let (tx, mut pushes) = tokio::sync::mpsc::unbounded_channel();
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(HEARTBEAT))
+            .set_response_timeout(Some(HEARTBEAT))
+            .set_push_sender(tx);
+        let mut conn = client.get_multiplexed_async_connection_with_config(&config).await.map_err(|e| e.to_string())?;
+        redis::cmd("CLIENT")
+            .arg("TRACKING")
+            .arg("ON")
+            .arg("BCAST")
+            .arg("PREFIX")
+            .arg(keys.tag_prefix())
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.set_live(true);
+        let mut beat = tokio::time::interval(HEARTBEAT);
+        loop {
+            tokio::select! {
+                push = pushes.recv() => {
+                    let Some(push) = push else { return Err("push channel closed".into()) };
+                    if !self.on_push(keys, &push.kind, &push.data) {
+                        return Err("disconnected".into());
+                    }
+                }
+                _ = beat.tick() => {
+                    // Replies and pushes share the connection, in order: a
+                    // PONG means every earlier push has arrived.
+                    redis::cmd("PING").query_async::<()>(&mut conn).await.map_err(|e| e.to_string())?;
+                }
+            }
+        }
+    }
+
+    /// Memory held by entries, as weighed for the bound.
+    pub fn bytes(&self) -> u64 {
+        self.entries.weight()
+    }
+}
