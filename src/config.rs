@@ -384,9 +384,19 @@ mod tests {
             ("CACHE_VERSION", "v:1"),
             ("CACHE_TIMEOUT_MS", "0"),
             ("CACHE_TTL_PRODUCT_LISTS", "-5"),
+            ("CACHE_LOCAL_MAX_MB", "lots"),
+            ("STOREFRONT_BENCH_ROUTES", "maybe"),
         ] {
             assert_eq!(load(&[(var, value)]).unwrap_err().var, var, "{var}={value}");
         }
+    }
+
+    #[test]
+    fn the_local_layer_and_bench_routes_are_set_by_name() {
+        let s = load(&[]).unwrap();
+        assert_eq!((s.cache.local_max_bytes, s.bench_routes), (64 << 20, false));
+        let s = load(&[("CACHE_LOCAL_MAX_MB", "0"), ("STOREFRONT_BENCH_ROUTES", "on")]).unwrap();
+        assert_eq!((s.cache.local_max_bytes, s.bench_routes), (0, true));
     }
 
     #[test]

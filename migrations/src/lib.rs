@@ -9,6 +9,7 @@ mod m20261123_000002_create_cache_outbox;
 mod m20261123_000003_create_users;
 mod m20261123_000004_create_api_tokens;
 mod m20261124_000005_search_document;
+mod m20261124_000006_category_counts;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_create_users::Migration),
             Box::new(m20261123_000004_create_api_tokens::Migration),
             Box::new(m20261124_000005_search_document::Migration),
+            Box::new(m20261124_000006_category_counts::Migration),
         ]
     }
 }

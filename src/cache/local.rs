@@ -250,3 +250,98 @@ impl Local {
         self.entries.weight()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::CacheStatus;
+
+    fn cached(body: &'static str) -> Cached {
+        Cached {
+            body: bytes::Bytes::from_static(body.as_bytes()),
+            title: String::new(),
+            etag: "\"e\"".into(),
+            status: CacheStatus::Miss,
+        }
+    }
+
+    fn live() -> Local {
+        let local = Local::new(1 << 20);
+        local.set_live(true);
+        local
+    }
+
+    const TTL: Duration = Duration::from_secs(60);
+
+    #[test]
+    fn an_entry_is_served_only_under_known_current_versions() {
+        let local = live();
+        let tags = [Tag::Lists, Tag::Product(1)];
+        local.store("k", &cached("a"), &[1, 2], TTL);
+        assert!(local.get("k", &tags).is_none(), "versions not yet known");
+        local.learn(local.snapshot(), &tags, &[1, 2]);
+        let hit = local.get("k", &tags).expect("a local hit");
+        assert_eq!((hit.body.as_ref(), hit.status), (b"a".as_ref(), CacheStatus::Hit));
+        local.learn(local.snapshot(), &tags, &[1, 3]);
+        assert!(local.get("k", &tags).is_none(), "a newer version read from Redis");
+    }
+
+    #[test]
+    fn a_version_read_while_an_invalidation_arrived_is_not_kept() {
+        let local = live();
+        let tags = [Tag::Product(1)];
+        local.store("k", &cached("old"), &[1], TTL);
+        // A reader's MGET leaves; the write's push is processed before its
+        // reply comes back with the old version.
+        let before = local.snapshot();
+        local.forget(&[Tag::Product(1)]);
+        local.learn(before, &tags, &[1]);
+        assert!(local.get("k", &tags).is_none());
+        // A push for an unrelated tag is enough to refuse (conservative).
+        let before = local.snapshot();
+        local.forget(&[Tag::Product(2)]);
+        local.learn(before, &tags, &[1]);
+        assert!(local.get("k", &tags).is_none());
+    }
+
+    #[test]
+    fn nothing_is_served_or_learned_without_the_tracking_connection() {
+        let local = live();
+        let tags = [Tag::Lists];
+        local.store("k", &cached("a"), &[5], TTL);
+        local.learn(local.snapshot(), &tags, &[5]);
+        assert!(local.get("k", &tags).is_some());
+        local.set_live(false);
+        assert!(local.get("k", &tags).is_none());
+        local.learn(local.snapshot(), &tags, &[5]);
+        local.set_live(true);
+        assert!(local.get("k", &tags).is_none(), "versions known before the outage were kept");
+    }
+
+    #[test]
+    fn pushes_forget_their_tags_and_a_flush_forgets_all() {
+        let keys = Keys::new("shop", "1");
+        let local = live();
+        let (a, b) = ([Tag::Product(1)], [Tag::Product(2)]);
+        local.store("a", &cached("a"), &[1], TTL);
+        local.store("b", &cached("b"), &[1], TTL);
+        local.learn(local.snapshot(), &a, &[1]);
+        local.learn(local.snapshot(), &b, &[1]);
+        let push = [Value::Array(vec![Value::BulkString(keys.tag(&Tag::Product(1)).into_bytes())])];
+        assert!(local.on_push(&keys, &PushKind::Invalidate, &push));
+        assert!(local.get("a", &a).is_none());
+        assert!(local.get("b", &b).is_some());
+        assert!(local.on_push(&keys, &PushKind::Invalidate, &[Value::Nil]));
+        assert!(local.get("b", &b).is_none());
+        assert!(!local.on_push(&keys, &PushKind::Disconnection, &[]));
+    }
+
+    #[test]
+    fn expired_entries_are_not_served() {
+        let local = live();
+        let tags = [Tag::Lists];
+        local.store("k", &cached("a"), &[5], Duration::ZERO);
+        local.learn(local.snapshot(), &tags, &[5]);
+        assert!(local.get("k", &tags).is_none());
+    }
+}

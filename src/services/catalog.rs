@@ -1,11 +1,8 @@
 //! Catalog reads: categories with their product counts, and single products.
 //! Only active products are ever visible to shoppers and API clients.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::domain::Money;
 use crate::error::AppError;
@@ -76,62 +73,24 @@ pub fn join_rows(rows: Vec<(product::Model, Option<category::Model>)>) -> Result
         .collect()
 }
 
-#[derive(FromQueryResult)]
-struct CategoryCount {
-    category_id: i32,
-    n: i64,
-}
-
-/// Active products per category, in one grouped query.
-async fn counts_by_category(db: &impl ConnectionTrait) -> Result<HashMap<i32, u64>, AppError> {
-    let rows = product_entity::Entity::find()
-        .select_only()
-        .column_as(product::Column::CategoryId, "category_id")
-        .column_as(Expr::col(product::Column::Id).count(), "n")
-        .filter(product::Column::IsActive.eq(true))
-        .group_by(product::Column::CategoryId)
-        .into_model::<CategoryCount>()
-        .all(db)
-        .await?;
-    Ok(rows.into_iter().map(|r| (r.category_id, u64::try_from(r.n).unwrap_or(0))).collect())
-}
-
-async fn count_in(db: &impl ConnectionTrait, category_id: i32) -> Result<u64, AppError> {
-    use sea_orm::PaginatorTrait;
-    Ok(product_entity::Entity::find()
-        .filter(product::Column::IsActive.eq(true))
-        .filter(product::Column::CategoryId.eq(category_id))
-        .count(db)
-        .await?)
-}
-
-fn summary(c: category::Model, product_count: u64) -> CategorySummary {
+fn summary(c: category::Model) -> CategorySummary {
+    let product_count = u64::try_from(c.active_products).unwrap_or(0);
     CategorySummary { id: c.id, name: c.name, slug: c.slug, description: c.description, product_count }
 }
 
 /// Every category by name, with its count of active products.
 pub async fn categories(db: &impl ConnectionTrait) -> Result<Vec<CategorySummary>, AppError> {
-    let cats = category::all_by_name(db).await?;
-    let counts = counts_by_category(db).await?;
-    Ok(cats
-        .into_iter()
-        .map(|c| {
-            let n = counts.get(&c.id).copied().unwrap_or(0);
-            summary(c, n)
-        })
-        .collect())
+    Ok(category::all_by_name(db).await?.into_iter().map(summary).collect())
 }
 
 pub async fn category_by_id(db: &impl ConnectionTrait, id: i32) -> Result<CategorySummary, AppError> {
     let c = category_entity::Entity::find_by_id(id).one(db).await?.ok_or_else(AppError::not_found)?;
-    let n = count_in(db, c.id).await?;
-    Ok(summary(c, n))
+    Ok(summary(c))
 }
 
 pub async fn category_by_slug(db: &impl ConnectionTrait, slug: &str) -> Result<CategorySummary, AppError> {
     let c = category::find_by_slug(db, slug).await?.ok_or_else(AppError::not_found)?;
-    let n = count_in(db, c.id).await?;
-    Ok(summary(c, n))
+    Ok(summary(c))
 }
 
 async fn one_active_product(

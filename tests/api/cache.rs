@@ -14,13 +14,13 @@ use crate::helpers::{Backend, TestApp};
 use crate::on_both_backends;
 use crate::redis_server::RedisServer;
 
-async fn x_cache(app: &TestApp, path: &str) -> String {
+pub async fn x_cache(app: &TestApp, path: &str) -> String {
     let response = app.get(path).await;
     assert!(response.status().is_success(), "GET {path}: {}", response.status());
     response.headers().get("x-cache").and_then(|v| v.to_str().ok()).unwrap_or("none").to_owned()
 }
 
-async fn price_of(app: &TestApp, id: i32) -> String {
+pub async fn price_of(app: &TestApp, id: i32) -> String {
     app.get_json(&format!("/api/products/{id}/"), 200).await["price"].as_str().unwrap().to_owned()
 }
 
@@ -53,7 +53,7 @@ async fn cached_keys(app: &TestApp, redis_url: &str) -> Vec<String> {
     keys
 }
 
-fn set_price(cents: i64) -> ProductChanges {
+pub fn set_price(cents: i64) -> ProductChanges {
     ProductChanges { price: Some(Money::from_cents(cents).unwrap()), ..Default::default() }
 }
 
@@ -283,8 +283,16 @@ on_both_backends! {
             let cents = 5000 + i as i64;
             writes::update_product(&writer.db, writer.cache(), p.id, set_price(cents)).await.unwrap();
             let expected = format!("{}.{:02}", cents / 100, cents % 100);
+            // The writer sees its write at once; the other instance as soon as
+            // Redis's invalidation push reaches its in-process layer.
+            assert_eq!(price_of(writer, p.id).await, expected);
+            assert!(writer.get_html(&format!("/products/{}", p.slug), 200).await.contains(&expected));
+            let started = Instant::now();
             for reader in [&app, &other] {
-                assert_eq!(price_of(reader, p.id).await, expected);
+                while price_of(reader, p.id).await != expected {
+                    assert!(started.elapsed() < Duration::from_secs(1), "the write never reached the other instance");
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
                 assert!(reader.get_html(&format!("/products/{}", p.slug), 200).await.contains(&expected));
             }
         }
@@ -370,7 +378,7 @@ on_both_backends! {
 }
 
 /// A server whose cache is a Redis of the test's own.
-async fn app_with_own_redis(redis: &RedisServer) -> TestApp {
+pub async fn app_with_own_redis(redis: &RedisServer) -> TestApp {
     let store = crate::helpers::Store::create(Backend::Postgres).await;
     let mut settings = store.settings();
     settings.cache.redis_url = redis.url();

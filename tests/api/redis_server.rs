@@ -53,6 +53,25 @@ impl RedisServer {
             .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "PONG")
     }
 
+    /// Runs a command with redis-cli and returns what it printed.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out =
+            Command::new("redis-cli").arg("-p").arg(self.port.to_string()).args(args).output().expect("redis-cli");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// How many times `command` has been served (INFO commandstats).
+    pub fn calls(&self, command: &str) -> u64 {
+        let stats = self.cli(&["INFO", "commandstats"]);
+        let prefix = format!("cmdstat_{}:calls=", command.to_ascii_lowercase());
+        stats
+            .lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    }
+
     /// A clean restart-with-persistence: saves the data, then stops.
     pub fn shutdown_saving(&mut self) {
         let _ = Command::new("redis-cli").args(["-p", &self.port.to_string(), "shutdown", "save"]).output();

@@ -30,3 +30,17 @@ on_both_backends! {
         assert!(r.status().is_client_error(), "{}", r.status());
     }
 }
+
+#[tokio::test]
+async fn the_benchmark_route_exists_only_when_asked_for() {
+    use crate::helpers::{Backend, Store, TestApp};
+    let app = TestApp::spawn_empty(Backend::Sqlite).await;
+    assert_eq!(app.get("/__bench/ceiling").await.status(), 404);
+    let app = TestApp::spawn_with(Store::create(Backend::Sqlite).await, |s| s.bench_routes = true).await;
+    let r = app.get("/__bench/ceiling?bytes=1000").await;
+    assert_eq!(r.status(), 200);
+    // Through the same middleware as every page.
+    assert_eq!(r.headers()["x-frame-options"], "DENY");
+    assert_eq!(r.bytes().await.unwrap().len(), 1000);
+    assert_eq!(app.get("/__bench/ceiling?bytes=999999999").await.bytes().await.unwrap().len(), 256 * 1024);
+}

@@ -12,6 +12,9 @@ pub struct Model {
     pub description: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Active products in the category, kept by triggers on `products`
+    /// (see the migrations); the application never writes it.
+    pub active_products: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
