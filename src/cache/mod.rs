@@ -260,8 +260,10 @@ impl Cache {
             Cached::from_entry(Entry::new(Vec::new(), filled.title, filled.body), CacheStatus::Bypass)
         };
         let permit = if self.enabled() { self.inner.breaker.permit() } else { Permit::Skip };
+        // Everything past a local hit is boxed: the future of a hit stays
+        // small, and middleware moves it several times per request.
         if permit == Permit::Skip {
-            return Ok(bypass(fill().await?));
+            return Ok(bypass(Box::pin(fill()).await?));
         }
         let local = self.inner.local.as_ref().map(|(local, _)| local.as_ref());
         if permit == Permit::Call
@@ -274,8 +276,8 @@ impl Cache {
             return Ok(hit);
         }
         let snapshot = local.map(Local::snapshot);
-        let Ok((found, versions)) = self.lookup(entry, permit).await else {
-            return Ok(bypass(fill().await?));
+        let Ok((found, versions)) = Box::pin(self.lookup(entry, permit)).await else {
+            return Ok(bypass(Box::pin(fill()).await?));
         };
         if let (Some(local), Some(snapshot)) = (local, snapshot) {
             local.learn(snapshot, &entry.tags, &versions);
@@ -292,34 +294,32 @@ impl Cache {
         counters.misses.fetch_add(1, Ordering::Relaxed);
         record("miss");
         let flight = format!("{}#{}", entry.key, versions.iter().map(u64::to_string).collect::<Vec<_>>().join("."));
-        self.inner
-            .flights
-            .run(flight, || async move {
-                let started = std::time::Instant::now();
-                let filled = fill().await?;
-                counters.fills.fetch_add(1, Ordering::Relaxed);
-                metrics::histogram!("storefront_cache_fill_seconds", "kind" => entry.kind)
-                    .record(started.elapsed().as_secs_f64());
-                let hook = self.inner.fill_hook.read().unwrap_or_else(|p| p.into_inner()).clone();
-                if let Some(hook) = hook {
-                    hook(&entry.key).await;
-                }
-                let e = Entry::new(versions, filled.title, filled.body);
-                let ttl = self.ttl_with_jitter(entry.ttl);
-                let mut store = redis::pipe();
-                store.cmd("SET").arg(&entry.key).arg(e.encode()).arg("PX").arg(ttl.as_millis() as u64).ignore();
-                // A failed store costs only the next request a miss.
-                if self.call::<()>(&store).await.is_ok()
-                    && let Some(local) = local
-                {
-                    let versions = e.versions.clone();
-                    let cached = Cached::from_entry(e, CacheStatus::Miss);
-                    local.store(&entry.key, &cached, &versions, ttl);
-                    return Ok(cached);
-                }
-                Ok(Cached::from_entry(e, CacheStatus::Miss))
-            })
-            .await
+        Box::pin(self.inner.flights.run(flight, || async move {
+            let started = std::time::Instant::now();
+            let filled = fill().await?;
+            counters.fills.fetch_add(1, Ordering::Relaxed);
+            metrics::histogram!("storefront_cache_fill_seconds", "kind" => entry.kind)
+                .record(started.elapsed().as_secs_f64());
+            let hook = self.inner.fill_hook.read().unwrap_or_else(|p| p.into_inner()).clone();
+            if let Some(hook) = hook {
+                hook(&entry.key).await;
+            }
+            let e = Entry::new(versions, filled.title, filled.body);
+            let ttl = self.ttl_with_jitter(entry.ttl);
+            let mut store = redis::pipe();
+            store.cmd("SET").arg(&entry.key).arg(e.encode()).arg("PX").arg(ttl.as_millis() as u64).ignore();
+            // A failed store costs only the next request a miss.
+            if self.call::<()>(&store).await.is_ok()
+                && let Some(local) = local
+            {
+                let versions = e.versions.clone();
+                let cached = Cached::from_entry(e, CacheStatus::Miss);
+                local.store(&entry.key, &cached, &versions, ttl);
+                return Ok(cached);
+            }
+            Ok(Cached::from_entry(e, CacheStatus::Miss))
+        }))
+        .await
     }
 
     /// One round trip: the entry and the current version of each of its

@@ -76,7 +76,30 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
 }
 
 /// Serves `key` from the cache, or runs `load` and serializes its result.
-async fn cached_json<T, Fut>(cache: &Cache, headers: &HeaderMap, key: EntryKey, load: Fut) -> Result<Response, AppError>
+///
+/// `load` goes to the heap at once: a hit never polls it, and every layer
+/// of middleware would otherwise move its (large) state around with the
+/// request's future.
+fn cached_json<'a, T, Fut>(
+    cache: &'a Cache,
+    headers: &'a HeaderMap,
+    key: EntryKey,
+    load: Fut,
+) -> impl std::future::Future<Output = Result<Response, AppError>> + 'a
+where
+    T: Serialize,
+    Fut: std::future::Future<Output = Result<T, AppError>> + 'a,
+{
+    let load = Box::pin(load);
+    async move { cached_json_boxed(cache, headers, key, load).await }
+}
+
+async fn cached_json_boxed<T, Fut>(
+    cache: &Cache,
+    headers: &HeaderMap,
+    key: EntryKey,
+    load: std::pin::Pin<Box<Fut>>,
+) -> Result<Response, AppError>
 where
     T: Serialize,
     Fut: std::future::Future<Output = Result<T, AppError>>,

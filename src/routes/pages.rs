@@ -24,7 +24,7 @@ use crate::views::fragments::{
     CSRF_HOLE, CategoryList, FilterForm, ListingMain, ProductCards, ProductGrid, ProductMain,
 };
 use crate::views::pages::{CategoriesPage, ContentPage, HomePage, Shell};
-use crate::views::{Fragment, render_fragment, render_html};
+use crate::views::{Fragment, render_fragment, render_sized};
 
 /// Products shown under "New arrivals" on the home page.
 const HOME_NEWEST: u64 = 8;
@@ -44,15 +44,35 @@ struct Parts<'a> {
     status: Option<CacheStatus>,
     tags: Vec<Tag>,
     ttl: Option<Duration>,
+    /// Bytes of fragment HTML gathered, to size the page's buffer.
+    bytes: usize,
 }
 
 impl<'a> Parts<'a> {
     fn new(cache: &'a Cache) -> Self {
-        Parts { cache, status: None, tags: Vec::new(), ttl: None }
+        Parts { cache, status: None, tags: Vec::new(), ttl: None, bytes: 0 }
     }
 
     /// A fragment (and its title) from the cache, or rendered by `fill`.
-    async fn fragment<Fut>(&mut self, key: EntryKey, fill: Fut) -> Result<(Fragment, String), AppError>
+    /// `fill` goes to the heap at once, so that the request's future (moved
+    /// by every layer of middleware) does not carry it (see `cached_json`).
+    fn fragment<'p, Fut>(
+        &'p mut self,
+        key: EntryKey,
+        fill: Fut,
+    ) -> impl std::future::Future<Output = Result<(Fragment, String), AppError>> + 'p
+    where
+        Fut: std::future::Future<Output = Result<(Fragment, String), AppError>> + 'p,
+    {
+        let fill = Box::pin(fill);
+        self.fragment_boxed(key, fill)
+    }
+
+    async fn fragment_boxed<Fut>(
+        &mut self,
+        key: EntryKey,
+        fill: std::pin::Pin<Box<Fut>>,
+    ) -> Result<(Fragment, String), AppError>
     where
         Fut: std::future::Future<Output = Result<(Fragment, String), AppError>>,
     {
@@ -60,7 +80,7 @@ impl<'a> Parts<'a> {
             .cache
             .get_or_fill(&key, || async {
                 let (fragment, title) = fill.await?;
-                Ok(Filled { body: Bytes::from(fragment.0), title })
+                Ok(Filled { body: fragment.into_bytes(), title })
             })
             .await?;
         self.status = Some(self.status.map_or(cached.status, |s| s.combine(cached.status)));
@@ -71,9 +91,8 @@ impl<'a> Parts<'a> {
                 self.tags.push(tag);
             }
         }
-        let html = String::from_utf8(cached.body.to_vec())
-            .map_err(|_| AppError::Internal(format!("cached {} is not UTF-8", key.kind)))?;
-        Ok((Fragment(html), cached.title))
+        self.bytes += cached.body.len();
+        Ok((Fragment::from_bytes(cached.body), cached.title))
     }
 
     /// The page around the fragments, with the headers of a cached response;
@@ -84,7 +103,8 @@ impl<'a> Parts<'a> {
         auth: &AuthSession,
         page: &impl askama::Template,
     ) -> Result<Response, PageError> {
-        let html = render_html(page)?;
+        let html =
+            render_sized(page, self.bytes).map_err(|e| AppError::Internal(format!("page rendering failed: {e}")))?;
         let etag = format!("\"{:032x}\"", xxhash_rust::xxh3::xxh3_128(html.as_bytes()));
         Ok(CachedBody {
             body: Bytes::from(html),
@@ -216,6 +236,7 @@ async fn product(
     // The add-to-cart form gets this visitor's token; a visitor without a
     // session has none yet (and needs none: there is no session to forge).
     let token = if auth.has_cookie() { auth.csrf_token().await.unwrap_or_default() } else { String::new() };
-    let main = Fragment(main.0.replace(CSRF_HOLE, &token));
+    let main = main.as_str().map_err(|_| AppError::Internal("cached product page is not UTF-8".into()))?;
+    let main = Fragment::from(main.replace(CSRF_HOLE, &token));
     parts.respond(&headers, &auth, &ContentPage { shell: Shell::for_visitor(&auth, title).await, main })
 }

@@ -9,16 +9,41 @@ pub mod pages;
 use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
+use bytes::Bytes;
 
 /// Rendered HTML of a fragment, embedded by pages as-is. Fragments are
 /// rendered on their own (never seeing the visitor), so they can be cached
 /// and shared between visitors.
+///
+/// Held as `Bytes`, so a cached fragment is embedded without being copied;
+/// bytes that are not UTF-8 (a corrupt entry) fail the page's rendering.
 #[derive(Clone, Debug, Default)]
-pub struct Fragment(pub String);
+pub struct Fragment(Bytes);
+
+impl Fragment {
+    /// A cached fragment's bytes.
+    pub fn from_bytes(bytes: Bytes) -> Self {
+        Fragment(bytes)
+    }
+
+    pub fn into_bytes(self) -> Bytes {
+        self.0
+    }
+
+    pub fn as_str(&self) -> Result<&str, std::str::Utf8Error> {
+        std::str::from_utf8(&self.0)
+    }
+}
+
+impl From<String> for Fragment {
+    fn from(html: String) -> Self {
+        Fragment(Bytes::from(html))
+    }
+}
 
 impl std::fmt::Display for Fragment {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str().map_err(|_| std::fmt::Error)?)
     }
 }
 
@@ -39,13 +64,21 @@ pub fn render(template: &impl Template) -> Response {
 
 /// Renders a whole page, mapping a failure into the boundary's error.
 pub fn render_html(template: &impl Template) -> Result<String, crate::error::AppError> {
-    template.render().map_err(|e| crate::error::AppError::Internal(format!("page rendering failed: {e}")))
+    render_sized(template, 0).map_err(|e| crate::error::AppError::Internal(format!("page rendering failed: {e}")))
+}
+
+/// Renders into a buffer sized for `embedded` bytes of fragments plus the
+/// template's own text, so the page is not copied as it grows.
+pub fn render_sized<T: Template>(template: &T, embedded: usize) -> askama::Result<String> {
+    let mut out = String::with_capacity(embedded + T::SIZE_HINT);
+    template.render_into(&mut out)?;
+    Ok(out)
 }
 
 /// Renders a fragment, mapping a failure into the boundary's error.
 pub fn render_fragment(template: &impl Template) -> Result<Fragment, crate::error::AppError> {
     template
         .render()
-        .map(Fragment)
+        .map(Fragment::from)
         .map_err(|e| crate::error::AppError::Internal(format!("fragment rendering failed: {e}")))
 }
