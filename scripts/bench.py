@@ -8,8 +8,9 @@ For each catalog size it seeds a fresh PostgreSQL database, starts the
 release server against its own Redis (started here on a free port, so the
 Redis figures are the server's alone) and measures, at 8 and 32 connections:
 the ceiling route (same middleware, constant body, no Redis, no database),
-cache hits, 304 revalidations and, with CACHE_ENABLED=false, the database
-and render path. Then the cost of one product update's invalidation with
+cache hits, 304 revalidations, cache hits without the in-process layer (one
+Redis round trip each) and, with CACHE_ENABLED=false, the database and
+render path. Then the cost of one product update's invalidation with
 few and many cached entries, a cold key under 200 concurrent requests, the
 time from process start to the first 200, and the server's RSS.
 
@@ -156,9 +157,11 @@ class Redis:
 
 
 class Server:
-    def __init__(self, binary: Path, env: dict, cache: bool) -> None:
+    def __init__(self, binary: Path, env: dict, cache: bool, local: bool = True) -> None:
         self.port = free_port()
         self.env = dict(env, STOREFRONT_ADDR=f"127.0.0.1:{self.port}", CACHE_ENABLED="true" if cache else "false")
+        if not local:
+            self.env["CACHE_LOCAL_MAX_MB"] = "0"
         started = time.monotonic()
         self.proc = subprocess.Popen([str(binary), "serve"], env=self.env, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True)
@@ -364,6 +367,17 @@ def bench_size(binary: Path, pg_url: str, size: int, args: argparse.Namespace) -
         result["rss_mb"] = round(server.rss_mb(), 1)
         server.stop()
 
+        say("  hits without the in-process layer (CACHE_LOCAL_MAX_MB=0): one Redis round trip each")
+        remote = Server(binary, env, cache=True, local=False)
+        for url in urls:
+            remote.get(url)
+            wrk(remote.port, url, 8, 1)
+        # At the targets' connection count only, to keep the run short.
+        record("ceiling", ceiling, 32, wrk(remote.port, ceiling, 32, args.duration))
+        for url in urls:
+            record("hit-redis", url, 32, wrk(remote.port, url, 32, args.duration))
+        remote.stop()
+
         say("  cache bypassed (CACHE_ENABLED=false)")
         bypass = Server(binary, env, cache=False)
         for url in urls:
@@ -479,7 +493,7 @@ def markdown(report: dict) -> str:
     lines = [f"# storefront benchmark, {report['started']}", "",
              f"Machine: {report['machine']}. Command: `{report['command']}`. "
              f"wrk, 2 threads, {report['duration_s']} s per run (after 1 s unrecorded per URL), on the same "
-             "machine. \"vs ceiling\": requests/s over the mean of the two ceiling runs at that connection count.", ""]
+             "machine. \"vs ceiling\": requests/s over the mean of the ceiling runs at that connection count.", ""]
     for r in report["results"]:
         ceil = {c: ceiling_rps(r["runs"], c) for c in {x["connections"] for x in r["runs"]}}
         lines += [f"## {r['products']:,} products", "",

@@ -38,6 +38,21 @@ pub fn handle() -> PrometheusHandle {
         .clone()
 }
 
+/// Drains the histograms' sample buffers every few seconds. A recorder
+/// built without the crate's HTTP listener gets no upkeep of its own, and
+/// its buffers would keep every sample until the next scrape of `/metrics`
+/// (at 40,000 requests/s, 320 KB a second).
+pub fn spawn_upkeep() -> tokio::task::JoinHandle<()> {
+    let handle = handle();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            handle.run_upkeep();
+        }
+    })
+}
+
 /// Records the latency of every request, labelled by its route pattern (so
 /// ids in paths never multiply the series).
 pub async fn track_requests(request: Request, next: Next) -> Response {

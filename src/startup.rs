@@ -201,11 +201,13 @@ impl Application {
         }
         let flusher = self.state.cache.spawn_outbox_flusher();
         let tracker = self.state.cache.spawn_tracker();
+        let upkeep = crate::metrics::spawn_upkeep();
         let router = routes::router(self.state);
         let served = axum::serve(self.listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
             .with_graceful_shutdown(shutdown_signal())
             .await;
         flusher.abort();
+        upkeep.abort();
         if let Some(tracker) = tracker {
             tracker.abort();
         }
