@@ -20,7 +20,14 @@ impl SearchQuery {
         if input.chars().count() > MAX_SEARCH_CHARS {
             return Err(SearchError::TooLong);
         }
-        let normalized = input.split_whitespace().map(str::to_lowercase).collect::<Vec<_>>().join(" ");
+        // Control characters separate terms like spaces: a NUL byte, which
+        // PostgreSQL refuses in text, never reaches a query.
+        let normalized = input
+            .split(|c: char| c.is_whitespace() || c.is_control())
+            .filter(|term| !term.is_empty())
+            .map(str::to_lowercase)
+            .collect::<Vec<_>>()
+            .join(" ");
         Ok((!normalized.is_empty()).then_some(SearchQuery(normalized)))
     }
 
@@ -43,6 +50,13 @@ impl fmt::Display for SearchQuery {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_separate_terms() {
+        let q = SearchQuery::parse("lap\0top\u{7}\tbag").unwrap().unwrap();
+        assert_eq!(q.as_str(), "lap top bag");
+        assert_eq!(SearchQuery::parse("\0\0").unwrap(), None);
+    }
 
     #[test]
     fn normalizes_case_and_whitespace() {

@@ -16,7 +16,7 @@ use crate::cache::Cache;
 use crate::domain::{Money, PageRequest, SearchQuery, Slug};
 use crate::error::{AppError, PageError};
 use crate::models::{category_entity, product, product_entity};
-use crate::routes::PathParam;
+use crate::routes::PagePath;
 use crate::routes::auth::{FormBody, require_csrf};
 use crate::services::catalog;
 use crate::services::writes::{self, CategoryChanges, NewCategory, NewProduct};
@@ -217,7 +217,7 @@ async fn new_product(State(db): State<DatabaseConnection>, auth: AuthSession) ->
 async fn edit_product(
     State(db): State<DatabaseConnection>,
     auth: AuthSession,
-    PathParam(id): PathParam<String>,
+    PagePath(id): PagePath<String>,
 ) -> Result<Response, PageError> {
     let id = parse_id(&id)?;
     let p = product_entity::Entity::find_by_id(id)
@@ -269,7 +269,7 @@ async fn update_product(
     State(db): State<DatabaseConnection>,
     State(cache): State<Cache>,
     auth: AuthSession,
-    PathParam(id): PathParam<String>,
+    PagePath(id): PagePath<String>,
     FormBody(form): FormBody<ProductForm>,
 ) -> Result<Response, PageError> {
     require_csrf(&auth, &form.csrf).await?;
@@ -297,7 +297,7 @@ async fn delete_product(
     State(db): State<DatabaseConnection>,
     State(cache): State<Cache>,
     auth: AuthSession,
-    PathParam(id): PathParam<String>,
+    PagePath(id): PagePath<String>,
     FormBody(form): FormBody<CsrfOnly>,
 ) -> Result<Response, PageError> {
     require_csrf(&auth, &form.csrf).await?;
@@ -351,7 +351,7 @@ async fn new_category(auth: AuthSession) -> Result<Response, PageError> {
 async fn edit_category(
     State(db): State<DatabaseConnection>,
     auth: AuthSession,
-    PathParam(id): PathParam<String>,
+    PagePath(id): PagePath<String>,
 ) -> Result<Response, PageError> {
     let id = parse_id(&id)?;
     let c = category_entity::Entity::find_by_id(id)
@@ -387,7 +387,7 @@ async fn update_category(
     State(db): State<DatabaseConnection>,
     State(cache): State<Cache>,
     auth: AuthSession,
-    PathParam(id): PathParam<String>,
+    PagePath(id): PagePath<String>,
     FormBody(form): FormBody<CategoryForm>,
 ) -> Result<Response, PageError> {
     require_csrf(&auth, &form.csrf).await?;
@@ -411,7 +411,7 @@ async fn delete_category(
     State(db): State<DatabaseConnection>,
     State(cache): State<Cache>,
     auth: AuthSession,
-    PathParam(id): PathParam<String>,
+    PagePath(id): PagePath<String>,
     FormBody(form): FormBody<CsrfOnly>,
 ) -> Result<Response, PageError> {
     require_csrf(&auth, &form.csrf).await?;

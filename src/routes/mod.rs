@@ -118,6 +118,11 @@ async fn not_found(OriginalUri(uri): OriginalUri) -> Response {
 #[from_request(via(axum::extract::Path), rejection(AppError))]
 pub struct PathParam<T>(pub T);
 
+/// The same for HTML pages: a bad path is answered with the error page.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(crate::error::PageError))]
+pub struct PagePath<T>(pub T);
+
 impl From<PathRejection> for AppError {
     fn from(rejection: PathRejection) -> Self {
         AppError::bad_param("path", rejection.body_text())

@@ -14,9 +14,9 @@ use sea_orm::DatabaseConnection;
 
 use crate::auth::AuthSession;
 use crate::cache::{Cache, CacheStatus, EntryKey, Filled, Tag};
-use crate::domain::{Dialect, ListingQuery, QueryPairs};
+use crate::domain::{Dialect, ListingQuery, QueryPairs, Slug};
 use crate::error::{AppError, PageError};
-use crate::routes::PathParam;
+use crate::routes::PagePath;
 use crate::routes::cached::{CachedBody, HTML};
 use crate::services::{catalog, listings};
 use crate::state::AppState;
@@ -161,16 +161,18 @@ async fn category(
     State(cache): State<Cache>,
     headers: HeaderMap,
     auth: AuthSession,
-    PathParam(slug): PathParam<String>,
+    PagePath(slug): PagePath<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, PageError> {
+    // Nothing that is not a slug can name a category: no query, no key.
+    let slug = Slug::parse(&slug).map_err(|_| AppError::not_found())?;
     // The path names the category; a `category` parameter cannot widen it.
     let mut query = parse_listing(raw)?;
     query.filter.category_slug = None;
     let mut parts = Parts::new(&cache);
     let (main, title) = parts
-        .fragment(cache.keys().category_listing(&slug, &query), async {
-            let cat = catalog::category_by_slug(&db, &slug).await?;
+        .fragment(cache.keys().category_listing(slug.as_str(), &query), async {
+            let cat = catalog::category_by_slug(&db, slug.as_str()).await?;
             let path = format!("/categories/{}", cat.slug);
             let mut by_id = query.clone();
             by_id.filter.category_id = Some(cat.id);
@@ -224,12 +226,13 @@ async fn product(
     State(cache): State<Cache>,
     headers: HeaderMap,
     auth: AuthSession,
-    PathParam(slug): PathParam<String>,
+    PagePath(slug): PagePath<String>,
 ) -> Result<Response, PageError> {
+    let slug = Slug::parse(&slug).map_err(|_| AppError::not_found())?;
     let mut parts = Parts::new(&cache);
     let (main, title) = parts
-        .fragment(cache.keys().product_page(&slug), async {
-            let product = catalog::product_by_slug(&db, &slug).await?;
+        .fragment(cache.keys().product_page(slug.as_str()), async {
+            let product = catalog::product_by_slug(&db, slug.as_str()).await?;
             Ok((render_fragment(&ProductMain { product: &product, csrf_hole: CSRF_HOLE })?, product.name.clone()))
         })
         .await?;

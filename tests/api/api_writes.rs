@@ -9,7 +9,7 @@ use crate::accounts::{Visitor, csrf_in};
 use crate::helpers::TestApp;
 use crate::on_both_backends;
 
-async fn token_for(app: &TestApp, email: &str, admin: bool) -> String {
+pub async fn token_for(app: &TestApp, email: &str, admin: bool) -> String {
     let user = users::create_or_update(
         &app.db,
         Email::parse(email).unwrap(),

@@ -25,7 +25,7 @@ pub async fn price_of(app: &TestApp, id: i32) -> String {
 }
 
 /// Keys under this app's prefix (a test may SCAN; the app never does).
-async fn cached_keys(app: &TestApp, redis_url: &str) -> Vec<String> {
+pub async fn cached_keys(app: &TestApp, redis_url: &str) -> Vec<String> {
     let client = redis::Client::open(redis_url).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let pattern = format!("{}:*", app.cache().keys().prefix());

@@ -14,6 +14,7 @@ mod cart;
 mod catalog_api;
 mod catalog_pages;
 mod cli;
+mod hostile;
 mod local_cache;
 mod openapi;
 mod redis_server;

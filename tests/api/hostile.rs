@@ -1,0 +1,245 @@
+//! Hostile input: arbitrary query strings, path segments, form and JSON
+//! bodies on every route answer in the documented shape (a 4xx with
+//! `{"detail"}` under `/api`, an HTML page elsewhere), never a 5xx; junk
+//! parameters cannot flood the cache. On PostgreSQL, which refuses some
+//! strings (NUL bytes) that SQLite takes.
+
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+use serde_json::Value;
+
+use crate::api_writes::token_for;
+use crate::cache::cached_keys;
+use crate::helpers::{Backend, TestApp};
+
+/// GET routes; `{}` takes an arbitrary path segment.
+const GET_ROUTES: &[&str] = &[
+    "/",
+    "/products",
+    "/products/{}",
+    "/categories",
+    "/categories/{}",
+    "/api/products/",
+    "/api/products/{}/",
+    "/api/categories/",
+    "/api/categories/{}/",
+    "/cart",
+    "/login",
+    "/register",
+    "/admin/products",
+    "/healthz",
+    "/static/css/{}",
+    "/{}",
+];
+
+/// The parameters the routes read, and some they do not.
+const KEYS: &[&str] = &[
+    "search",
+    "q",
+    "page",
+    "page_size",
+    "ordering",
+    "sort",
+    "category",
+    "category__id",
+    "min_price",
+    "max_price",
+    "in_stock",
+    "next",
+    "utm_source",
+];
+
+/// Every byte outside the unreserved set as `%XX`: the server sees exactly
+/// the arbitrary text (or bytes) the strategy made.
+fn encode(raw: &[u8]) -> String {
+    raw.iter()
+        .map(|&b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+fn text() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        any::<String>().prop_map(String::into_bytes),
+        "[0-9.eE+-]{0,40}".prop_map(String::into_bytes),
+        Just(b"\0".to_vec()),
+        Just(b"%zz".to_vec()),
+        proptest::collection::vec(any::<u8>(), 0..40),
+        Just("9".repeat(400).into_bytes()),
+        Just("laptop ".repeat(100).into_bytes()),
+    ]
+}
+
+fn query() -> impl Strategy<Value = String> {
+    let key = prop_oneof![proptest::sample::select(KEYS).prop_map(|k| k.as_bytes().to_vec()), text()];
+    proptest::collection::vec((key, text()), 0..6).prop_map(|pairs| {
+        pairs.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&")
+    })
+}
+
+fn json_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_map(Value::from),
+        any::<String>().prop_map(Value::String),
+        "[0-9.-]{0,12}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(4, 32, 6, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            proptest::collection::vec(
+                (
+                    prop_oneof![
+                        proptest::sample::select(
+                            &["name", "slug", "description", "price", "stock", "category", "category_id", "is_active"]
+                                [..]
+                        )
+                        .prop_map(str::to_owned),
+                        any::<String>()
+                    ],
+                    inner
+                ),
+                0..8
+            )
+            .prop_map(|fields| Value::Object(fields.into_iter().collect())),
+        ]
+    })
+}
+
+/// What every answer must be: below 500, and a 4xx in the documented shape.
+async fn check(response: reqwest::Response, what: &str) -> Result<(), TestCaseError> {
+    let status = response.status().as_u16();
+    let api = response.url().path().starts_with("/api/");
+    let content_type =
+        response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let body = response.bytes().await.map_err(|e| TestCaseError::fail(format!("{what}: body: {e}")))?;
+    prop_assert!(status < 500, "{what} answered {status}: {}", String::from_utf8_lossy(&body));
+    if (400..500).contains(&status) && status != 405 {
+        if api {
+            prop_assert!(content_type.starts_with("application/json"), "{what}: {status} as {content_type}");
+            let error: Value = serde_json::from_slice(&body)
+                .map_err(|e| TestCaseError::fail(format!("{what}: {status} is not JSON: {e}")))?;
+            prop_assert!(error["detail"].is_string(), "{what}: {status} without detail: {error}");
+        } else {
+            prop_assert!(content_type.starts_with("text/html"), "{what}: {status} as {content_type}");
+        }
+    }
+    Ok(())
+}
+
+/// Runs `cases` inputs from `strategy` through `request` against one server
+/// (proptest drives synchronously; each case blocks on the server's runtime).
+fn run<S, F, Fut>(cases: u32, strategy: S, token: Option<&str>, request: F)
+where
+    S: Strategy,
+    S::Value: std::fmt::Debug,
+    F: Fn(Arc<TestApp>, Arc<str>, S::Value) -> Fut,
+    Fut: std::future::Future<Output = Result<(), TestCaseError>>,
+{
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let app = Arc::new(runtime.block_on(TestApp::spawn(Backend::Postgres)));
+    let token: Arc<str> = match token {
+        Some(email) => runtime.block_on(token_for(&app, email, true)).into(),
+        None => "".into(),
+    };
+    let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
+    let result = runner.run(&strategy, |input| runtime.block_on(request(app.clone(), token.clone(), input)));
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
+
+#[test]
+fn arbitrary_query_strings_and_path_segments_never_cause_a_5xx() {
+    let input = (proptest::sample::select(GET_ROUTES), text(), query());
+    run(400, input, None, |app, _, (route, segment, query)| async move {
+        let path = route.replace("{}", &encode(&segment));
+        let url = format!("{}?{query}", app.url(&path));
+        let response = app.client.get(&url).send().await.map_err(|e| TestCaseError::fail(e.to_string()))?;
+        check(response, &format!("GET {path}?{query}")).await
+    });
+}
+
+#[test]
+fn arbitrary_form_bodies_never_cause_a_5xx() {
+    let routes = [
+        "/login",
+        "/register",
+        "/logout",
+        "/cart/add",
+        "/cart/update",
+        "/cart/remove",
+        "/admin/products",
+        "/admin/categories/1",
+    ];
+    let input = (proptest::sample::select(routes.to_vec()), proptest::collection::vec((text(), text()), 0..6));
+    run(200, input, None, |app, _, (route, fields)| async move {
+        let body = fields.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&");
+        let response = app
+            .client
+            .post(app.url(route))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.clone())
+            .send()
+            .await
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        check(response, &format!("POST {route} {body}")).await
+    });
+}
+
+#[test]
+fn arbitrary_json_bodies_from_an_admin_never_cause_a_5xx() {
+    let routes = [
+        (reqwest::Method::POST, "/api/products/"),
+        (reqwest::Method::PATCH, "/api/products/1/"),
+        (reqwest::Method::PUT, "/api/products/2/"),
+        (reqwest::Method::POST, "/api/categories/"),
+        (reqwest::Method::PATCH, "/api/categories/1/"),
+    ];
+    let input = (proptest::sample::select(routes.to_vec()), json_value());
+    run(300, input, Some("fuzz-admin@example.com"), |app, token, ((method, route), body)| async move {
+        let response = app
+            .client
+            .request(method.clone(), app.url(route))
+            .bearer_auth(&*token)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        check(response, &format!("{method} {route} {body}")).await
+    });
+}
+
+#[tokio::test]
+async fn ten_thousand_junk_parameters_make_no_new_cache_entries() {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let redis = app.state.settings.cache.redis_url.clone();
+    let paths = ["/api/products/?search=laptop", "/products?q=laptop", "/categories", "/api/categories/"];
+    for path in paths {
+        app.get(path).await;
+    }
+    let before = cached_keys(&app, &redis).await;
+    let statuses: Vec<u16> = futures_util::stream::iter(0..10_000)
+        .map(|i| {
+            let app = &app;
+            let base = paths[i % paths.len()];
+            let sep = if base.contains('?') { '&' } else { '?' };
+            async move { app.get(&format!("{base}{sep}junk{i}={i}&utm_campaign=x{i}")).await.status().as_u16() }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    assert!(statuses.iter().all(|&s| s == 200), "some junk requests failed");
+    let after = cached_keys(&app, &redis).await;
+    assert_eq!(after, before, "junk parameters created entries");
+}
