@@ -97,6 +97,9 @@ pub struct Settings {
     /// STOREFRONT_BENCH_ROUTES: serve `/__bench/ceiling`, the load
     /// benchmark's reference route. Off unless asked for.
     pub bench_routes: bool,
+    /// STOREFRONT_SHUTDOWN_GRACE_SECS: after SIGTERM, how long requests in
+    /// flight may take to finish before the process exits anyway.
+    pub shutdown_grace: Duration,
 }
 
 /// Where sessions live and how their cookie behaves.
@@ -193,6 +196,7 @@ impl Settings {
                 inactivity: Duration::from_secs(14 * 24 * 3600),
             },
             bench_routes: false,
+            shutdown_grace: Duration::from_secs(10),
         }
     }
 
@@ -256,6 +260,17 @@ impl Settings {
         }
         if let Some(v) = flag(&get, "STOREFRONT_BENCH_ROUTES")? {
             settings.bench_routes = v;
+        }
+        if let Some(v) = get("STOREFRONT_SHUTDOWN_GRACE_SECS") {
+            settings.shutdown_grace = match v.trim().parse::<u64>() {
+                Ok(secs) if secs <= 600 => Duration::from_secs(secs),
+                _ => {
+                    return Err(bad(
+                        "STOREFRONT_SHUTDOWN_GRACE_SECS",
+                        format!("{v:?} is not a number of seconds from 0 to 600"),
+                    ));
+                }
+            };
         }
         if let Some(v) = get("SESSION_INACTIVITY_DAYS") {
             settings.sessions.inactivity = match v.trim().parse::<u64>() {
@@ -386,6 +401,7 @@ mod tests {
             ("CACHE_TTL_PRODUCT_LISTS", "-5"),
             ("CACHE_LOCAL_MAX_MB", "lots"),
             ("STOREFRONT_BENCH_ROUTES", "maybe"),
+            ("STOREFRONT_SHUTDOWN_GRACE_SECS", "forever"),
         ] {
             assert_eq!(load(&[(var, value)]).unwrap_err().var, var, "{var}={value}");
         }

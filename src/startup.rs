@@ -2,6 +2,7 @@
 //! assemble state and router, bind the listener. Tests call
 //! [`Application::build`] with port 0 and read the real port back.
 
+use std::future::IntoFuture;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -202,10 +203,31 @@ impl Application {
         let flusher = self.state.cache.spawn_outbox_flusher();
         let tracker = self.state.cache.spawn_tracker();
         let upkeep = crate::metrics::spawn_upkeep();
+        let grace = self.state.settings.shutdown_grace;
         let router = routes::router(self.state);
-        let served = axum::serve(self.listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-            .with_graceful_shutdown(shutdown_signal())
-            .await;
+        // On SIGTERM the listener closes and requests in flight may finish,
+        // for `grace` at most.
+        let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+        let signal = async move {
+            shutdown_signal().await;
+            let _ = stopping.send(());
+        };
+        let serving = axum::serve(self.listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+            .with_graceful_shutdown(signal)
+            .into_future();
+        let deadline = async move {
+            match stopped.await {
+                Ok(()) => tokio::time::sleep(grace).await,
+                Err(_) => std::future::pending().await,
+            }
+        };
+        let served = tokio::select! {
+            served = serving => served,
+            () = deadline => {
+                tracing::warn!(grace_secs = grace.as_secs(), "requests still in flight after the grace period; exiting");
+                Ok(())
+            }
+        };
         flusher.abort();
         upkeep.abort();
         if let Some(tracker) = tracker {

@@ -20,3 +20,4 @@ mod openapi;
 mod redis_server;
 mod search_index;
 mod security;
+mod shutdown;
