@@ -3,17 +3,18 @@
 //! Every write goes through `services::writes`, so the cache and every
 //! public page see it on the very next request.
 
+use axum::Router;
+use axum::extract::RawQuery;
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Router, extract::Query};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Deserialize;
 
 use crate::auth::AuthSession;
 use crate::cache::Cache;
-use crate::domain::{Money, PageRequest, SearchQuery, Slug};
+use crate::domain::{Money, PageRequest, QueryPairs, SearchQuery, Slug};
 use crate::error::{AppError, PageError};
 use crate::models::{category_entity, product, product_entity};
 use crate::routes::PagePath;
@@ -64,23 +65,17 @@ fn parse_id(raw: &str) -> Result<i32, AppError> {
     raw.parse::<i32>().ok().filter(|id| *id > 0).ok_or_else(AppError::not_found)
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct ListQuery {
-    q: String,
-    page: String,
-}
-
 async fn products(
     State(db): State<DatabaseConnection>,
     auth: AuthSession,
-    Query(query): Query<ListQuery>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Response, PageError> {
-    let search = SearchQuery::parse(&query.q).map_err(|e| AppError::bad_param("q", e.to_string()))?;
-    let page = if query.page.trim().is_empty() {
-        1
-    } else {
-        PageRequest::parse_page(&query.page).map_err(|e| AppError::bad_param("page", e.to_string()))?
+    let query = QueryPairs::parse(raw.as_deref());
+    let q = query.get("q").unwrap_or_default();
+    let search = SearchQuery::parse(q).map_err(|e| AppError::bad_param("q", e.to_string()))?;
+    let page = match query.get("page") {
+        Some(page) => PageRequest::parse_page(page).map_err(|e| AppError::bad_param("page", e.to_string()))?,
+        None => 1,
     };
     let page = PageRequest::new(page, PER_PAGE).map_err(|e| AppError::bad_param("page", e.to_string()))?;
     let backend = db.get_database_backend();

@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use axum::Router;
-use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::extract::{ConnectInfo, FromRequestParts, RawQuery, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -15,6 +15,7 @@ use serde::Deserialize;
 use crate::auth::throttle::Throttle;
 use crate::auth::users::{self, RegisterError};
 use crate::auth::{AuthSession, Email, Password, SessionUser};
+use crate::domain::QueryPairs;
 use crate::error::{AppError, PageError};
 use crate::state::AppState;
 use crate::views::pages::{LoginPage, RegisterPage, Shell};
@@ -72,21 +73,15 @@ pub async fn require_csrf(auth: &AuthSession, presented: &str) -> Result<(), Pag
     }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct NextQuery {
-    next: String,
-}
-
-async fn login_form(
-    auth: AuthSession,
-    axum::extract::Query(q): axum::extract::Query<NextQuery>,
-) -> Result<Response, PageError> {
+/// The login form's query, read like every query of the shop: repeated
+/// parameters are not an error, the last one counts.
+async fn login_form(auth: AuthSession, RawQuery(raw): RawQuery) -> Result<Response, PageError> {
+    let pairs = QueryPairs::parse(raw.as_deref());
     let csrf = auth.csrf_token().await?;
     let page = LoginPage {
         shell: Shell::for_visitor(&auth, "Log in").await,
         csrf,
-        next: safe_next(&q.next).unwrap_or("").to_owned(),
+        next: pairs.get("next").and_then(safe_next).unwrap_or("").to_owned(),
         email: String::new(),
         error: String::new(),
     };
