@@ -286,6 +286,37 @@ async fn an_in_memory_session_store_works_without_redis() {
 }
 
 #[tokio::test]
+async fn a_restarted_session_store_keeps_shoppers_signed_in_with_their_carts() {
+    let mut redis = RedisServer::start();
+    let store = crate::helpers::Store::create(Backend::Sqlite).await;
+    let mut settings = store.settings();
+    settings.sessions.redis_url = redis.url();
+    let mut app = TestApp::spawn_settings(Some(store), settings, |_| {}).await;
+    app.fixture = crate::helpers::Fixture::load(&app.db, app.cache()).await;
+    let v = Visitor::new(&app);
+    v.register("kim@example.com", "kims password").await;
+    let sleeve = app.fixture.product("Laptop Sleeve").clone();
+    crate::cart::add(&v, &format!("/products/{}", sleeve.slug), sleeve.id, "2").await;
+    let expected = vec![("Laptop Sleeve".to_owned(), "2".to_owned())];
+    assert_eq!(crate::cart::cart_lines(&v.page("/cart").await), expected);
+
+    // A planned restart of the session Redis, which persists its data.
+    redis.shutdown_saving();
+    redis.restart();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let cart = v.get("/cart").await;
+        if cart.status() == StatusCode::OK {
+            assert_eq!(crate::cart::cart_lines(&cart.text().await.unwrap()), expected, "the cart survived");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the session store never came back: {}", cart.status());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(v.signed_in_as().await.as_deref(), Some("kim@example.com"), "still signed in");
+}
+
+#[tokio::test]
 async fn a_dead_session_store_keeps_browsing_up_and_answers_logins_with_503() {
     let mut redis = RedisServer::start();
     let store = crate::helpers::Store::create(Backend::Sqlite).await;

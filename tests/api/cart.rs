@@ -7,7 +7,7 @@ use scraper::{Html, Selector};
 use crate::accounts::{Visitor, csrf_in};
 use crate::on_both_backends;
 
-fn cart_lines(html: &str) -> Vec<(String, String)> {
+pub fn cart_lines(html: &str) -> Vec<(String, String)> {
     let doc = Html::parse_document(html);
     let row = Selector::parse("tr.cart-line").unwrap();
     let name = Selector::parse("td a").unwrap();
@@ -26,7 +26,7 @@ fn header_count(html: &str) -> String {
     doc.select(&Selector::parse(".cart-link").unwrap()).next().unwrap().text().collect()
 }
 
-async fn add(v: &Visitor, product_page: &str, product_id: i32, quantity: &str) -> reqwest::Response {
+pub async fn add(v: &Visitor, product_page: &str, product_id: i32, quantity: &str) -> reqwest::Response {
     let html = v.page(product_page).await;
     let csrf = csrf_in(&html);
     v.post("/cart/add", &[("csrf", &csrf), ("product_id", &product_id.to_string()), ("quantity", quantity)]).await

@@ -248,7 +248,8 @@ async fn ten_thousand_junk_parameters_make_no_new_cache_entries() {
 async fn a_repeated_parameter_is_never_an_error() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let repeated = "page=2&page=1&next=/a&next=/b&q=x&q=laptop&search=x&search=laptop&ordering=x&ordering=price";
-    for path in ["/", "/products", "/categories", "/api/products/", "/api/categories/", "/login", "/register", "/cart"] {
+    for path in ["/", "/products", "/categories", "/api/products/", "/api/categories/", "/login", "/register", "/cart"]
+    {
         let r = app.get(&format!("{path}?{repeated}")).await;
         assert_eq!(r.status(), 200, "{path}: the last of each parameter counts");
     }
