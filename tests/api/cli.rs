@@ -34,6 +34,12 @@ impl Served {
         assert!(status.success());
     }
 
+    /// SIGKILL: a crash, no shutdown of any kind.
+    pub fn crash(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Waits for the process to exit; its exit code, or `None` after `limit`.
     pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
         let deadline = Instant::now() + limit;

@@ -254,3 +254,26 @@ async fn a_repeated_parameter_is_never_an_error() {
         assert_eq!(r.status(), 200, "{path}: the last of each parameter counts");
     }
 }
+
+#[tokio::test]
+async fn deeply_nested_json_is_a_400_not_a_crash() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let token = token_for(&app, "deep@example.com", true).await;
+    for depth in [200, 5_000, 30_000] {
+        let body = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        let r = app
+            .client
+            .post(app.url("/api/products/"))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "depth {depth}");
+        let error: Value = r.json().await.unwrap();
+        assert!(error["detail"].is_string(), "{error}");
+    }
+    // The server is still there.
+    assert_eq!(app.get("/healthz").await.status(), 200);
+}

@@ -1,6 +1,7 @@
 //! Stopping the shop: on SIGTERM the listener closes, requests in flight
 //! finish, and the process exits within its grace period even when one of
-//! them does not.
+//! them does not; after a crash (SIGKILL) mid-write, nothing acknowledged
+//! is missing and no invalidation is lost.
 
 use std::time::{Duration, Instant};
 
@@ -78,4 +79,90 @@ fn a_request_stuck_past_the_grace_period_does_not_hold_the_exit() {
     let took = stopped.elapsed();
     assert!(took >= Duration::from_millis(900) && took < Duration::from_secs(3), "exited after {took:?}");
     assert!(stuck.join().expect("thread").is_err(), "the stuck request cannot have been answered");
+}
+
+#[test]
+fn a_crash_mid_write_loses_no_acknowledged_write_and_no_invalidation() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let database = runtime.block_on(crate::helpers::TestDatabase::create());
+    let redis = RedisServer::start();
+    let prefix = crate::helpers::unique_name("sfcrash");
+    let env = [
+        ("DATABASE_URL", database.url.as_str()),
+        ("REDIS_URL", &redis.url()),
+        ("CACHE_KEY_PREFIX", &prefix),
+        ("STOREFRONT_PASSWORD", "crash test password"),
+    ];
+    let run = |args: &[&str]| {
+        let out = crate::cli::storefront(&env, args).output().expect("runs");
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    run(&["migrate"]);
+    run(&["seed", "--categories", "3", "--products", "40"]);
+    run(&["user", "create", "--email", "ops@example.com", "--admin"]);
+    let token = run(&["token", "create", "--email", "ops@example.com"])
+        .lines()
+        .find(|l| l.starts_with("sft_"))
+        .expect("a token")
+        .to_owned();
+
+    let mut shop = serve(&env, &["serve"]);
+    let client = reqwest::Client::new();
+    let (api, page) = runtime.block_on(async {
+        let api = format!("{}/api/products/1/", shop.address);
+        let product: serde_json::Value = client.get(&api).send().await.unwrap().json().await.unwrap();
+        let page = format!("{}/products/{}", shop.address, product["slug"].as_str().unwrap());
+        for url in [&api, &page, &api, &page] {
+            client.get(url).send().await.unwrap();
+        }
+        (api, page)
+    });
+
+    // Price changes, one after another, until the process dies under them.
+    let writer = {
+        let (client, api, token) = (client.clone(), api.clone(), token.clone());
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Runtime::new().expect("runtime");
+            runtime.block_on(async {
+                let mut acknowledged = 0;
+                for n in 1..10_000 {
+                    let body = serde_json::json!({ "price": format!("{}.00", 100 + n) });
+                    match client.patch(&api).bearer_auth(&token).json(&body).send().await {
+                        Ok(r) if r.status() == 200 => acknowledged = n,
+                        _ => break,
+                    }
+                }
+                acknowledged
+            })
+        })
+    };
+    std::thread::sleep(Duration::from_millis(400));
+    shop.crash();
+    let acknowledged = writer.join().expect("writer");
+    assert!(acknowledged > 0, "no write was acknowledged before the crash");
+
+    let shop = serve(&env, &["serve"]);
+    let (api, page) = (api.replace(&prefix_of(&api), &shop.address), page.replace(&prefix_of(&page), &shop.address));
+    runtime.block_on(async {
+        let product: serde_json::Value = client.get(&api).send().await.unwrap().json().await.unwrap();
+        let price: f64 = product["price"].as_str().unwrap().parse().unwrap();
+        // The last acknowledged write, or the one in flight if it committed.
+        let last = (100 + acknowledged) as f64;
+        assert!(price == last || price == last + 1.0, "price {price} after {acknowledged} acknowledged writes");
+        let html = client.get(&page).send().await.unwrap().text().await.unwrap();
+        assert!(html.contains(&format!("{price:.2}")), "the page shows a stale price, not {price:.2}");
+        // Invalidations the crash left pending were applied before serving.
+        use sea_orm::{EntityTrait, PaginatorTrait};
+        let db = sea_orm::Database::connect(&database.url).await.unwrap();
+        let pending = storefront::models::_entities::cache_outbox::Entity::find().count(&db).await.unwrap();
+        assert_eq!(pending, 0, "invalidations still pending after the restart");
+        db.close().await.ok();
+    });
+}
+
+/// `http://127.0.0.1:PORT` of a URL.
+fn prefix_of(url: &str) -> String {
+    let rest = url.strip_prefix("http://").unwrap();
+    format!("http://{}", &rest[..rest.find('/').unwrap()])
 }
