@@ -295,6 +295,11 @@ impl Cache {
         record("miss");
         let flight = format!("{}#{}", entry.key, versions.iter().map(u64::to_string).collect::<Vec<_>>().join("."));
         Box::pin(self.inner.flights.run(flight, || async move {
+            // A flight for these versions that ended between our lookup and
+            // now has stored its entry: serve that, fill nothing.
+            if let Some(e) = self.stored(&entry.key).await.filter(|e| e.versions == versions) {
+                return Ok(Cached::from_entry(e, CacheStatus::Hit));
+            }
             let started = std::time::Instant::now();
             let filled = fill().await?;
             counters.fills.fetch_add(1, Ordering::Relaxed);
@@ -320,6 +325,14 @@ impl Cache {
             Ok(Cached::from_entry(e, CacheStatus::Miss))
         }))
         .await
+    }
+
+    /// The entry stored under `key`, if any and readable.
+    async fn stored(&self, key: &str) -> Option<Entry> {
+        let mut get = redis::pipe();
+        get.cmd("GET").arg(key);
+        let (raw,): (Option<Vec<u8>>,) = self.call(&get).await.ok()?;
+        raw.map(Bytes::from).and_then(Entry::decode)
     }
 
     /// One round trip: the entry and the current version of each of its
