@@ -119,8 +119,7 @@ pub async fn run(command: Command, mut settings: Settings) -> Result<(), CliErro
             Ok(())
         }
         Command::Seed { categories, products, seed: seed_value, reset } => {
-            let db = startup::connect(&settings).await?;
-            startup::migrate(&db).await?;
+            let db = startup::connect_migrated(&settings).await?;
             let failed = |e: crate::error::AppError| CliError::Failed(format!("seeding failed: {e}"));
             if !reset && !seed::catalog_is_empty(&db).await.map_err(failed)? {
                 return Err(CliError::Failed("the catalog is not empty; pass --reset to replace it".into()));

@@ -63,6 +63,19 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, StartupE
     Database::connect(options).await.map_err(|e| fail(e.to_string()))
 }
 
+/// Applies pending migrations over a connection of their own, then opens the
+/// pool. A pooled SQLite connection that read the schema before a migration
+/// changed it describes `RETURNING` rows with the old columns (seen as
+/// "Missing value for column" on the first insert after a new column).
+pub async fn connect_migrated(settings: &Settings) -> Result<DatabaseConnection, StartupError> {
+    let mut single = settings.clone();
+    single.database_max_connections = 1;
+    let db = connect(&single).await?;
+    migrate(&db).await?;
+    let _ = db.close().await;
+    connect(settings).await
+}
+
 /// Applies pending migrations.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), StartupError> {
     Migrator::up(db, None).await.map_err(|e| StartupError::Migrate(e.to_string()))
@@ -71,8 +84,7 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), StartupError> {
 /// The state for one-off commands (`cache warm`, `cache stats`): connected
 /// and migrated, but not listening.
 pub async fn state_for_commands(mut settings: Settings) -> Result<AppState, StartupError> {
-    let db = connect(&settings).await?;
-    migrate(&db).await?;
+    let db = connect_migrated(&settings).await?;
     let cache = Cache::new(&settings.cache, db.clone()).map_err(StartupError::Cache)?;
     let public_url = settings.public_url.clone().unwrap_or_else(|| format!("http://{}", settings.addr));
     // Commands serve nobody: in-process sessions, never connected.
@@ -130,7 +142,7 @@ impl Application {
         // Install the metrics recorder before anything is recorded.
         crate::metrics::handle();
         let queries = QueryCounter::default();
-        let mut db = connect(&settings).await?;
+        let mut db = connect_migrated(&settings).await?;
         // The cache's own queries (the outbox flusher) share the pool but are
         // not counted: the counter measures what requests and writes cost.
         let cache = Cache::new(&settings.cache, db.clone()).map_err(StartupError::Cache)?;
@@ -139,7 +151,6 @@ impl Application {
             counter.increment();
             metrics::counter!("storefront_db_queries_total").increment(1);
         });
-        migrate(&db).await?;
         if settings.demo_catalog {
             let seed_error = |e: crate::error::AppError| StartupError::Seed(e.to_string());
             if seed::catalog_is_empty(&db).await.map_err(seed_error)? {
