@@ -180,13 +180,7 @@ class Server:
 
     def get(self, path: str, headers: dict | None = None, method: str = "GET",
             body: str | None = None) -> tuple[int, dict, bytes]:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            conn.request(method, path, body=body, headers=headers or {})
-            r = conn.getresponse()
-            return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
-        finally:
-            conn.close()
+        return http_request(self.port, path, headers, method, body)
 
     def metric(self, name: str) -> float:
         text = self.get("/metrics")[2].decode()
@@ -206,6 +200,18 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+
+def http_request(port: int, path: str, headers: dict | None = None, method: str = "GET",
+                 body: str | None = None) -> tuple[int, dict, bytes]:
+    """One request on a connection of its own: status, headers (lower-cased), body."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+    finally:
+        conn.close()
 
 
 # --------------------------------------------------------------------- wrk

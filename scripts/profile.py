@@ -72,7 +72,7 @@ def main() -> None:
                 if time.monotonic() > deadline:
                     bench.fail("the server did not start under valgrind within 120 s")
                 time.sleep(0.2)
-        status, _, body = get(port, "/api/products/?search=laptop")
+        status, _, body = bench.http_request(port, "/api/products/?search=laptop")
         slug = json.loads(body)["results"][0]["slug"]
         report = []
         for url in [u.replace("{slug}", slug) for u in args.urls]:
@@ -98,13 +98,6 @@ def main() -> None:
         server.terminate()
         server.wait()
         redis.stop()
-
-
-def get(port: int, path: str) -> tuple[int, dict, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    conn.request("GET", path)
-    r = conn.getresponse()
-    return r.status, dict(r.getheaders()), r.read()
 
 
 def control(flag: str, pid: int, *rest: str) -> str:

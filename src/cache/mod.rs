@@ -314,15 +314,13 @@ impl Cache {
             let mut store = redis::pipe();
             store.cmd("SET").arg(&entry.key).arg(e.encode()).arg("PX").arg(ttl.as_millis() as u64).ignore();
             // A failed store costs only the next request a miss.
-            if self.call::<()>(&store).await.is_ok()
-                && let Some(local) = local
-            {
-                let versions = e.versions.clone();
-                let cached = Cached::from_entry(e, CacheStatus::Miss);
+            let stored = self.call::<()>(&store).await.is_ok();
+            let versions = e.versions.clone();
+            let cached = Cached::from_entry(e, CacheStatus::Miss);
+            if stored && let Some(local) = local {
                 local.store(&entry.key, &cached, &versions, ttl);
-                return Ok(cached);
             }
-            Ok(Cached::from_entry(e, CacheStatus::Miss))
+            Ok(cached)
         }))
         .await
     }

@@ -24,7 +24,7 @@ use crate::views::fragments::{
     CSRF_HOLE, CategoryList, FilterForm, ListingMain, ProductCards, ProductGrid, ProductMain,
 };
 use crate::views::pages::{CategoriesPage, ContentPage, HomePage, Shell};
-use crate::views::{Fragment, render_fragment, render_sized};
+use crate::views::{Fragment, render_fragment, render_html};
 
 /// Products shown under "New arrivals" on the home page.
 const HOME_NEWEST: u64 = 8;
@@ -103,8 +103,7 @@ impl<'a> Parts<'a> {
         auth: &AuthSession,
         page: &impl askama::Template,
     ) -> Result<Response, PageError> {
-        let html =
-            render_sized(page, self.bytes).map_err(|e| AppError::Internal(format!("page rendering failed: {e}")))?;
+        let html = render_html(page, self.bytes)?;
         let etag = format!("\"{:032x}\"", xxhash_rust::xxh3::xxh3_128(html.as_bytes()));
         Ok(CachedBody {
             body: Bytes::from(html),

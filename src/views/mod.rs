@@ -62,16 +62,14 @@ pub fn render(template: &impl Template) -> Response {
     }
 }
 
-/// Renders a whole page, mapping a failure into the boundary's error.
-pub fn render_html(template: &impl Template) -> Result<String, crate::error::AppError> {
-    render_sized(template, 0).map_err(|e| crate::error::AppError::Internal(format!("page rendering failed: {e}")))
-}
-
-/// Renders into a buffer sized for `embedded` bytes of fragments plus the
-/// template's own text, so the page is not copied as it grows.
-pub fn render_sized<T: Template>(template: &T, embedded: usize) -> askama::Result<String> {
+/// Renders a whole page, mapping a failure into the boundary's error. The
+/// buffer is sized for `embedded` bytes of fragments plus the template's own
+/// text, so the page is not copied as it grows.
+pub fn render_html<T: Template>(template: &T, embedded: usize) -> Result<String, crate::error::AppError> {
     let mut out = String::with_capacity(embedded + T::SIZE_HINT);
-    template.render_into(&mut out)?;
+    template
+        .render_into(&mut out)
+        .map_err(|e| crate::error::AppError::Internal(format!("page rendering failed: {e}")))?;
     Ok(out)
 }
 

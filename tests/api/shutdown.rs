@@ -52,8 +52,9 @@ fn request_held_by_redis(
 fn sigterm_lets_requests_in_flight_finish_and_refuses_new_ones() {
     let redis = RedisServer::start();
     let (mut shop, _dir) = shop(&redis, "10");
-    let in_flight = request_held_by_redis(&redis, &shop.address, "1.5");
-    std::thread::sleep(Duration::from_millis(300));
+    let in_flight = request_held_by_redis(&redis, &shop.address, "3");
+    // Time for the request to reach the server even on a loaded machine.
+    std::thread::sleep(Duration::from_millis(1000));
     let stopped = Instant::now();
     shop.terminate();
     std::thread::sleep(Duration::from_millis(200));
@@ -72,7 +73,7 @@ fn a_request_stuck_past_the_grace_period_does_not_hold_the_exit() {
     let redis = RedisServer::start();
     let (mut shop, _dir) = shop(&redis, "1");
     let stuck = request_held_by_redis(&redis, &shop.address, "6");
-    std::thread::sleep(Duration::from_millis(300));
+    std::thread::sleep(Duration::from_millis(1000));
     let stopped = Instant::now();
     shop.terminate();
     assert_eq!(shop.wait_exit(Duration::from_secs(4)), Some(0), "the shop waited past its grace period");
