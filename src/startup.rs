@@ -206,10 +206,17 @@ impl Application {
 
     /// Serves until the process receives Ctrl-C or SIGTERM.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        // The signal handlers go in first: a SIGTERM that arrives while
+        // startup work below waits on a slow Redis must stop the shop
+        // cleanly, not kill it with the default action.
+        let stop = StopSignal::install()?;
         // Pending invalidations (from before a crash, or from an outage) are
-        // applied first, then retried in the background.
-        if let Err(e) = self.state.cache.flush_outbox().await {
-            tracing::warn!(error = %e, "pending cache invalidations deferred");
+        // applied before the first request, then retried in the background.
+        tokio::select! {
+            flushed = self.state.cache.flush_outbox() => if let Err(e) = flushed {
+                tracing::warn!(error = %e, "pending cache invalidations deferred");
+            },
+            () = stop.received() => return Ok(()),
         }
         let flusher = self.state.cache.spawn_outbox_flusher();
         let tracker = self.state.cache.spawn_tracker();
@@ -218,19 +225,12 @@ impl Application {
         let router = routes::router(self.state);
         // On SIGTERM the listener closes and requests in flight may finish,
         // for `grace` at most.
-        let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
-        let signal = async move {
-            shutdown_signal().await;
-            let _ = stopping.send(());
-        };
         let serving = axum::serve(self.listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-            .with_graceful_shutdown(signal)
+            .with_graceful_shutdown(stop.received())
             .into_future();
         let deadline = async move {
-            match stopped.await {
-                Ok(()) => tokio::time::sleep(grace).await,
-                Err(_) => std::future::pending().await,
-            }
+            stop.received().await;
+            tokio::time::sleep(grace).await;
         };
         let served = tokio::select! {
             served = serving => served,
@@ -248,24 +248,38 @@ impl Application {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+/// Ctrl-C or SIGTERM, handled from the moment `install` returns; every
+/// `received()` completes once either has arrived.
+struct StopSignal(tokio::sync::watch::Receiver<bool>);
+
+impl StopSignal {
+    fn install() -> std::io::Result<Self> {
+        #[cfg(unix)]
+        let (mut interrupt, mut terminate) = {
+            use tokio::signal::unix::{SignalKind, signal};
+            (signal(SignalKind::interrupt())?, signal(SignalKind::terminate())?)
+        };
+        let (tell, received) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            #[cfg(unix)]
+            tokio::select! {
+                _ = interrupt.recv() => {},
+                _ = terminate.recv() => {},
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+            #[cfg(not(unix))]
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("shutting down");
+            let _ = tell.send(true);
+        });
+        Ok(Self(received))
     }
-    tracing::info!("shutting down");
+
+    fn received(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut received = self.0.clone();
+        async move {
+            // An error means the watcher task is gone, which only happens
+            // after it has sent.
+            let _ = received.wait_for(|stopped| *stopped).await;
+        }
+    }
 }

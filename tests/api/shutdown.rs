@@ -24,17 +24,27 @@ fn shop(redis: &RedisServer, grace_secs: &str) -> (crate::cli::Served, tempfile:
     (served, dir)
 }
 
-/// A request that waits on Redis, which is asleep for `secs`.
-fn request_held_by_redis(
-    redis: &RedisServer,
-    address: &str,
-    secs: &str,
-) -> std::thread::JoinHandle<Result<u16, String>> {
+/// Puts the Redis to sleep for `secs`, from another thread.
+fn sleep_redis(redis: &RedisServer, secs: &str) {
     let port = redis.port.to_string();
     let secs = secs.to_owned();
     std::thread::spawn(move || {
         let _ = std::process::Command::new("redis-cli").args(["-p", &port, "DEBUG", "SLEEP", &secs]).output();
     });
+}
+
+/// A request that waits on Redis, which is asleep for `secs`. It is sent
+/// once the shop answers, so its startup work is behind it.
+fn request_held_by_redis(
+    redis: &RedisServer,
+    address: &str,
+    secs: &str,
+) -> std::thread::JoinHandle<Result<u16, String>> {
+    let healthz = format!("{address}/healthz");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let answered = runtime.block_on(async { reqwest::get(&healthz).await.map(|r| r.status().as_u16()) });
+    assert_eq!(answered.ok(), Some(200), "the shop does not answer");
+    sleep_redis(redis, secs);
     std::thread::sleep(Duration::from_millis(150));
     let url = format!("{address}/api/products/?search=desk&ordering=price");
     std::thread::spawn(move || {
@@ -80,6 +90,24 @@ fn a_request_stuck_past_the_grace_period_does_not_hold_the_exit() {
     let took = stopped.elapsed();
     assert!(took >= Duration::from_millis(900) && took < Duration::from_secs(3), "exited after {took:?}");
     assert!(stuck.join().expect("thread").is_err(), "the stuck request cannot have been answered");
+}
+
+#[test]
+fn sigterm_while_startup_waits_on_redis_stops_cleanly() {
+    let redis = RedisServer::start();
+    // A fresh SQLite shop loads its demo catalog, which leaves the whole
+    // cache to invalidate before the first request; Redis sleeps through it.
+    let dir = tempfile::tempdir().expect("dir");
+    let database = format!("sqlite://{}/shop.db", dir.path().display());
+    sleep_redis(&redis, "8");
+    std::thread::sleep(Duration::from_millis(150));
+    let mut shop =
+        serve(&[("DATABASE_URL", &database), ("REDIS_URL", &redis.url()), ("CACHE_TIMEOUT_MS", "10000")], &["serve"]);
+    std::thread::sleep(Duration::from_millis(500));
+    let stopped = Instant::now();
+    shop.terminate();
+    assert_eq!(shop.wait_exit(Duration::from_secs(4)), Some(0), "SIGTERM during startup did not stop the shop cleanly");
+    assert!(stopped.elapsed() < Duration::from_secs(3), "it waited for Redis: {:?}", stopped.elapsed());
 }
 
 #[test]
