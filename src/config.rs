@@ -100,6 +100,13 @@ pub struct Settings {
     /// STOREFRONT_SHUTDOWN_GRACE_SECS: after SIGTERM, how long requests in
     /// flight may take to finish before the process exits anyway.
     pub shutdown_grace: Duration,
+    /// STOREFRONT_HEADER_TIMEOUT_SECS: how long a client may take to send a
+    /// request's headers (and how long an idle keep-alive connection stays
+    /// open), so slow clients cannot hold connections without end.
+    pub header_timeout: Duration,
+    /// STOREFRONT_REQUEST_TIMEOUT_SECS: the most a request may take, body
+    /// upload included, before it is answered 408.
+    pub request_timeout: Duration,
 }
 
 /// Where sessions live and how their cookie behaves.
@@ -197,6 +204,8 @@ impl Settings {
             },
             bench_routes: false,
             shutdown_grace: Duration::from_secs(10),
+            header_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
         }
     }
 
@@ -261,16 +270,14 @@ impl Settings {
         if let Some(v) = flag(&get, "STOREFRONT_BENCH_ROUTES")? {
             settings.bench_routes = v;
         }
-        if let Some(v) = get("STOREFRONT_SHUTDOWN_GRACE_SECS") {
-            settings.shutdown_grace = match v.trim().parse::<u64>() {
-                Ok(secs) if secs <= 600 => Duration::from_secs(secs),
-                _ => {
-                    return Err(bad(
-                        "STOREFRONT_SHUTDOWN_GRACE_SECS",
-                        format!("{v:?} is not a number of seconds from 0 to 600"),
-                    ));
-                }
-            };
+        if let Some(secs) = seconds(&get, "STOREFRONT_SHUTDOWN_GRACE_SECS", 0..=600)? {
+            settings.shutdown_grace = secs;
+        }
+        if let Some(secs) = seconds(&get, "STOREFRONT_HEADER_TIMEOUT_SECS", 1..=300)? {
+            settings.header_timeout = secs;
+        }
+        if let Some(secs) = seconds(&get, "STOREFRONT_REQUEST_TIMEOUT_SECS", 1..=600)? {
+            settings.request_timeout = secs;
         }
         if let Some(v) = get("SESSION_INACTIVITY_DAYS") {
             settings.sessions.inactivity = match v.trim().parse::<u64>() {
@@ -291,6 +298,22 @@ fn flag(get: &impl Fn(&'static str) -> Option<String>, var: &'static str) -> Res
         "1" | "true" | "yes" | "on" => Ok(Some(true)),
         "0" | "false" | "no" | "off" => Ok(Some(false)),
         _ => Err(ConfigError { var, problem: format!("{v:?} is not true or false") }),
+    }
+}
+
+/// A whole number of seconds within `range`.
+fn seconds(
+    get: &impl Fn(&'static str) -> Option<String>,
+    var: &'static str,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<Option<Duration>, ConfigError> {
+    let Some(v) = get(var) else { return Ok(None) };
+    match v.trim().parse::<u64>() {
+        Ok(secs) if range.contains(&secs) => Ok(Some(Duration::from_secs(secs))),
+        _ => Err(ConfigError {
+            var,
+            problem: format!("{v:?} is not a number of seconds from {} to {}", range.start(), range.end()),
+        }),
     }
 }
 
@@ -402,6 +425,7 @@ mod tests {
             ("CACHE_LOCAL_MAX_MB", "lots"),
             ("STOREFRONT_BENCH_ROUTES", "maybe"),
             ("STOREFRONT_SHUTDOWN_GRACE_SECS", "forever"),
+            ("STOREFRONT_HEADER_TIMEOUT_SECS", "0"),
         ] {
             assert_eq!(load(&[(var, value)]).unwrap_err().var, var, "{var}={value}");
         }

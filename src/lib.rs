@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod models;
 pub mod routes;
 pub mod seed;
+pub mod server;
 pub mod services;
 pub mod startup;
 pub mod state;

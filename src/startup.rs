@@ -2,7 +2,6 @@
 //! assemble state and router, bind the listener. Tests call
 //! [`Application::build`] with port 0 and read the real port back.
 
-use std::future::IntoFuture;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,6 +17,7 @@ use crate::auth::throttle::Throttle;
 use crate::config::{DatabaseUrl, SessionStoreKind, Settings};
 use crate::routes;
 use crate::seed::{self, SeedPlan};
+use crate::server::Deadlines;
 use crate::services::cart::CartStore;
 use crate::state::{AppState, PublicUrl, QueryCounter};
 
@@ -221,30 +221,16 @@ impl Application {
         let flusher = self.state.cache.spawn_outbox_flusher();
         let tracker = self.state.cache.spawn_tracker();
         let upkeep = crate::metrics::spawn_upkeep();
-        let grace = self.state.settings.shutdown_grace;
+        let deadlines =
+            Deadlines { headers: self.state.settings.header_timeout, grace: self.state.settings.shutdown_grace };
         let router = routes::router(self.state);
-        // On SIGTERM the listener closes and requests in flight may finish,
-        // for `grace` at most.
-        let serving = axum::serve(self.listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-            .with_graceful_shutdown(stop.received())
-            .into_future();
-        let deadline = async move {
-            stop.received().await;
-            tokio::time::sleep(grace).await;
-        };
-        let served = tokio::select! {
-            served = serving => served,
-            () = deadline => {
-                tracing::warn!(grace_secs = grace.as_secs(), "requests still in flight after the grace period; exiting");
-                Ok(())
-            }
-        };
+        crate::server::serve(self.listener, router, stop.received(), deadlines).await;
         flusher.abort();
         upkeep.abort();
         if let Some(tracker) = tracker {
             tracker.abort();
         }
-        served
+        Ok(())
     }
 }
 

@@ -18,7 +18,6 @@ use axum::Router;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequestParts, OriginalUri};
 use axum::response::{IntoResponse, Response};
-use std::time::Duration;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use tower::ServiceBuilder;
@@ -32,6 +31,7 @@ use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
     let sessions = state.sessions.clone();
+    let request_timeout = state.settings.request_timeout;
     let bench = if state.settings.bench_routes { bench::router() } else { Router::new() };
     // Layers that need the matched route (metrics) or serve the handlers
     // (sessions) go on the routes.
@@ -58,7 +58,7 @@ pub fn router(state: AppState) -> Router {
     // 62 more allocations and 17,000 more instructions per API hit).
     let stack = ServiceBuilder::new()
         .layer(TraceLayer::new_for_http())
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout))
         // Forms and API bodies are small; anything bigger is refused (413)
         // before it is read into memory.
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
@@ -83,8 +83,6 @@ pub fn router(state: AppState) -> Router {
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-/// Longest a request may take before it is answered 408.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Prometheus text format.
 async fn render_metrics() -> impl IntoResponse {

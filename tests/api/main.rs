@@ -22,4 +22,5 @@ mod redis_server;
 mod search_index;
 mod security;
 mod shutdown;
+mod slow_clients;
 mod tcp_proxy;
