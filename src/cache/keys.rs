@@ -2,7 +2,8 @@
 //! `{prefix}:{version}:{kind}:{discriminator}`, tags `{prefix}:tag:{name}`.
 //! Discriminators are canonical forms (see `domain::listing`), so spellings
 //! of one request share one entry, and junk parameters never reach a key;
-//! long ones are hashed, so no input is ever stored raw in a key.
+//! a discriminator longer than 64 bytes, or not printable ASCII, is hashed,
+//! so keys stay short and print safely.
 
 use super::tags::Tag;
 use crate::domain::{Dialect, ListingQuery, PageRequest};
