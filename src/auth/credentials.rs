@@ -51,7 +51,7 @@ impl Password {
     }
 
     /// An argon2id hash in PHC format. Slow on purpose: call it off the
-    /// async threads (`spawn_blocking`).
+    /// async threads (`auth::hashing`).
     pub fn hash(&self) -> String {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()

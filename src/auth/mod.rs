@@ -2,6 +2,7 @@
 //! session facade, login throttling and the session store.
 
 pub mod credentials;
+mod hashing;
 pub mod session;
 pub mod store;
 pub mod throttle;

@@ -4,6 +4,7 @@ use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, SqlErr};
 
 use super::credentials::{Email, Password};
+use super::hashing;
 use crate::error::AppError;
 use crate::models::_entities::user;
 
@@ -17,9 +18,7 @@ pub enum RegisterError {
 
 /// Hashes off the async threads: argon2 is slow on purpose.
 async fn hash(password: Password) -> Result<String, AppError> {
-    tokio::task::spawn_blocking(move || password.hash())
-        .await
-        .map_err(|e| AppError::Internal(format!("password hashing: {e}")))
+    hashing::run(move || password.hash()).await
 }
 
 pub async fn register(
@@ -52,15 +51,14 @@ pub async fn authenticate(
 ) -> Result<Option<user::Model>, AppError> {
     let found = user::Entity::find().filter(user::Column::Email.eq(email.as_str())).one(db).await?;
     let stored = found.as_ref().map(|u| u.password_hash.clone());
-    let ok = tokio::task::spawn_blocking(move || match stored {
+    let ok = hashing::run(move || match stored {
         Some(hash) => password.verify(&hash),
         None => {
             let _ = password.hash();
             false
         }
     })
-    .await
-    .map_err(|e| AppError::Internal(format!("password check: {e}")))?;
+    .await?;
     Ok(found.filter(|_| ok))
 }
 
