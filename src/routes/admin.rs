@@ -125,14 +125,27 @@ async fn products(
     Ok(render(&page_page))
 }
 
+/// PostgreSQL text cannot hold NUL (inserting one is a 500 there), so it is
+/// refused on both backends, with DRF's message.
+const NUL: &str = "Null characters are not allowed.";
+
 fn validate_name(name: &str, errors: &mut FieldErrors) -> String {
     let name = name.trim();
     if name.is_empty() {
         errors.add("name", "This field is required.");
     } else if name.chars().count() > 200 {
         errors.add("name", "Ensure this field has no more than 200 characters.");
+    } else if name.contains('\0') {
+        errors.add("name", NUL);
     }
     name.to_owned()
+}
+
+fn validate_description(description: &str, errors: &mut FieldErrors) -> String {
+    if description.contains('\0') {
+        errors.add("description", NUL);
+    }
+    description.trim().to_owned()
 }
 
 /// The slug as typed, or derived from the name when left empty.
@@ -154,6 +167,7 @@ pub(crate) async fn validate_product(db: &DatabaseConnection, form: &ProductForm
     let mut errors = FieldErrors::default();
     let name = validate_name(&form.name, &mut errors);
     let slug = validate_slug(&form.slug, &name, &mut errors);
+    let description = validate_description(&form.description, &mut errors);
     let price = Money::parse(&form.price).map_err(|e| errors.add("price", e.to_string())).ok();
     let stock = match form.stock.trim().parse::<u32>() {
         Ok(n) if n <= i32::MAX as u32 => Some(n),
@@ -176,7 +190,7 @@ pub(crate) async fn validate_product(db: &DatabaseConnection, form: &ProductForm
             category_id,
             price,
             stock,
-            description: form.description.trim().to_owned(),
+            description,
             is_active: form.is_active(),
             created_at: None,
         }),
@@ -331,10 +345,9 @@ pub(crate) fn validate_category(form: &CategoryForm) -> Result<NewCategory, Fiel
     let mut errors = FieldErrors::default();
     let name = validate_name(&form.name, &mut errors);
     let slug = validate_slug(&form.slug, &name, &mut errors);
+    let description = validate_description(&form.description, &mut errors);
     match slug {
-        Some(slug) if errors.is_empty() => {
-            Ok(NewCategory { name, slug, description: form.description.trim().to_owned() })
-        }
+        Some(slug) if errors.is_empty() => Ok(NewCategory { name, slug, description }),
         _ => Err(errors),
     }
 }

@@ -36,10 +36,11 @@ use crate::views::api::{
         super::api_writes::delete_product, super::api_writes::create_category, super::api_writes::put_category,
         super::api_writes::patch_category, super::api_writes::delete_category,
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &BlankQueryValues),
     components(schemas(
         ProductList, ProductDto, CategoryRefDto, CategoryList, CategoryDto, ErrorBody, Ordering,
-        super::api_writes::ProductInput, super::api_writes::CategoryInput,
+        super::api_writes::ProductInputDoc, super::api_writes::ProductInput,
+        super::api_writes::CategoryInputDoc, super::api_writes::CategoryInput,
     ))
 )]
 pub struct ApiDoc;
@@ -55,6 +56,25 @@ impl utoipa::Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+    }
+}
+
+/// Marks every query parameter `allowEmptyValue`: queries are read through
+/// `QueryPairs`, which takes a blank value (`?page=`) as an absent one.
+struct BlankQueryValues;
+
+impl utoipa::Modify for BlankQueryValues {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::ParameterIn;
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+            let parameters = operations.into_iter().flatten().flat_map(|op| op.parameters.iter_mut().flatten());
+            for parameter in parameters.filter(|p| p.parameter_in == ParameterIn::Query) {
+                // utoipa has no field for this keyword; its extensions are
+                // flattened into the parameter object.
+                parameter.extensions.get_or_insert_with(Default::default).insert("allowEmptyValue".into(), true.into());
+            }
+        }
     }
 }
 

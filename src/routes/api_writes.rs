@@ -3,16 +3,21 @@
 //! `storefront token create`), or the session cookie plus an `X-CSRF-Token`
 //! header. Bodies are validated exactly as the admin forms validate them.
 
-use axum::extract::{FromRequestParts, State};
+use axum::body::Body;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{patch, post};
 use axum::{Json, Router};
+use bytes::Bytes;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use utoipa::ToSchema;
+use utoipa::openapi::schema::{Object, ObjectBuilder, SchemaType, Type};
 
 use crate::auth::{AuthSession, tokens};
 use crate::cache::Cache;
@@ -64,42 +69,136 @@ impl FromRequestParts<AppState> for ApiAdmin {
     }
 }
 
-/// A JSON body whose rejection is answered in the API's error shape.
-#[derive(axum::extract::FromRequest)]
-#[from_request(via(axum::Json), rejection(AppError))]
+/// A JSON object body whose rejection is answered in the API's error shape.
+/// Only an object: serde also reads a struct from an array, by position, so
+/// `["Lamps"]` would rename a category.
 pub struct JsonBody<T>(pub T);
 
-impl From<axum::extract::rejection::JsonRejection> for AppError {
-    fn from(rejection: axum::extract::rejection::JsonRejection) -> Self {
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let bytes =
+            Bytes::from_request(Request::from_parts(parts.clone(), body), state).await.map_err(JsonRejection::from)?;
+        let array = bytes.trim_ascii_start().starts_with(b"[");
+        // axum's own checks and messages (content type, syntax, the field at fault) first.
+        let Json(value) = Json::<T>::from_request(Request::from_parts(parts, Body::from(bytes)), state).await?;
+        if array {
+            return Err(AppError::bad_param("body", "Expected a JSON object."));
+        }
+        Ok(JsonBody(value))
+    }
+}
+
+impl From<JsonRejection> for AppError {
+    fn from(rejection: JsonRejection) -> Self {
         AppError::bad_param("body", rejection.body_text())
     }
 }
 
-/// A product as written by the API; every field optional for PATCH.
+// The document's four body schemas: `ProductInput` and `CategoryInput` for
+// POST and PUT, `ProductPatch` and `CategoryPatch` for PATCH. The handlers
+// read every body into the all-optional structs below and check the required
+// fields themselves, to report every missing one at once; the `*InputDoc`
+// structs exist for the document only. Their doc comments are the
+// document's descriptions.
+
+/// Changes to a product: every field optional, null or absent for "leave as is".
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
+#[schema(as = ProductPatch)]
 pub struct ProductInput {
-    #[schema(max_length = 200)]
+    /// Not blank.
+    #[schema(min_length = 1, max_length = 200, pattern = "^[^\\x00]*$")]
     name: Option<String>,
     /// Derived from the name when empty.
+    #[schema(pattern = "^([a-z0-9]+(-[a-z0-9]+)*)?$", max_length = 200)]
     slug: Option<String>,
+    #[schema(pattern = "^[^\\x00]*$")]
     description: Option<String>,
-    /// A decimal with at most 2 places, as a string ("19.99") or a number.
-    #[schema(value_type = String, example = "19.99")]
+    #[schema(schema_with = price_or_null)]
     price: Option<Value>,
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 2147483647)]
     stock: Option<i64>,
+    /// The id of an existing category.
     category_id: Option<i32>,
     is_active: Option<bool>,
 }
 
+/// A product as created or replaced.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = ProductInput)]
+pub struct ProductInputDoc {
+    /// Not blank.
+    #[schema(min_length = 1, max_length = 200, pattern = "^[^\\x00]*$")]
+    name: String,
+    /// Derived from the name when empty or absent.
+    #[schema(pattern = "^([a-z0-9]+(-[a-z0-9]+)*)?$", max_length = 200)]
+    slug: Option<String>,
+    #[schema(pattern = "^[^\\x00]*$")]
+    description: Option<String>,
+    #[schema(schema_with = price)]
+    price: Value,
+    #[schema(minimum = 0, maximum = 2147483647)]
+    stock: i64,
+    /// The id of an existing category.
+    category_id: i32,
+    /// Default true.
+    is_active: Option<bool>,
+}
+
+/// Changes to a category: every field optional, null or absent for "leave as is".
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
+#[schema(as = CategoryPatch)]
 pub struct CategoryInput {
-    #[schema(max_length = 200)]
+    /// Not blank.
+    #[schema(min_length = 1, max_length = 200, pattern = "^[^\\x00]*$")]
     name: Option<String>,
+    /// Derived from the name when empty.
+    #[schema(pattern = "^([a-z0-9]+(-[a-z0-9]+)*)?$", max_length = 200)]
     slug: Option<String>,
+    #[schema(pattern = "^[^\\x00]*$")]
     description: Option<String>,
+}
+
+/// A category as created or replaced.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = CategoryInput)]
+pub struct CategoryInputDoc {
+    /// Not blank.
+    #[schema(min_length = 1, max_length = 200, pattern = "^[^\\x00]*$")]
+    name: String,
+    /// Derived from the name when empty or absent.
+    #[schema(pattern = "^([a-z0-9]+(-[a-z0-9]+)*)?$", max_length = 200)]
+    slug: Option<String>,
+    #[schema(pattern = "^[^\\x00]*$")]
+    description: Option<String>,
+}
+
+/// A price in a body, as `Money::parse` reads it: a string or a JSON number.
+fn price_schema(types: &[Type]) -> Object {
+    ObjectBuilder::new()
+        .schema_type(types.iter().cloned().collect::<SchemaType>())
+        .description(Some("A decimal from 0 to 1000000000 with at most 2 places, as a string or a number."))
+        .pattern(Some(r"^[0-9]+(\.[0-9]{1,2})?$"))
+        .minimum(Some(0))
+        .maximum(Some(1_000_000_000))
+        .examples(["19.99"])
+        .build()
+}
+
+fn price() -> Object {
+    price_schema(&[Type::String, Type::Number])
+}
+
+fn price_or_null() -> Object {
+    price_schema(&[Type::String, Type::Number, Type::Null])
 }
 
 fn to_params(errors: FieldErrors) -> AppError {
@@ -211,7 +310,7 @@ fn created(location: String, body: impl serde::Serialize) -> Response {
     (StatusCode::CREATED, headers, Json(body)).into_response()
 }
 
-#[utoipa::path(post, path = "/api/products/", tag = "products", request_body = ProductInput,
+#[utoipa::path(post, path = "/api/products/", tag = "products", request_body = ProductInputDoc,
     security(("bearer" = [])),
     responses(
         (status = 201, description = "Created", body = ProductDto),
@@ -232,7 +331,7 @@ pub(crate) async fn create_product(
     Ok(created(location, product_dto(&db, p).await?))
 }
 
-#[utoipa::path(put, path = "/api/products/{id}/", tag = "products", request_body = ProductInput,
+#[utoipa::path(put, path = "/api/products/{id}/", tag = "products", request_body = ProductInputDoc,
     params(("id" = i32, Path, minimum = 1)), security(("bearer" = [])),
     responses(
         (status = 200, description = "Replaced", body = ProductDto),
@@ -284,6 +383,7 @@ pub(crate) async fn patch_product(
     params(("id" = i32, Path, minimum = 1)), security(("bearer" = [])),
     responses(
         (status = 204, description = "Deleted"),
+        (status = 400, description = "The id is not a positive integer", body = ErrorBody),
         (status = 401, description = "No valid credentials", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody),
         (status = 404, description = "No such product", body = ErrorBody),
@@ -302,7 +402,7 @@ async fn category_dto(db: &DatabaseConnection, id: i32) -> Result<CategoryDto, A
     Ok(CategoryDto::from(&catalog::category_by_id(db, id).await?))
 }
 
-#[utoipa::path(post, path = "/api/categories/", tag = "categories", request_body = CategoryInput,
+#[utoipa::path(post, path = "/api/categories/", tag = "categories", request_body = CategoryInputDoc,
     security(("bearer" = [])),
     responses(
         (status = 201, description = "Created", body = CategoryDto),
@@ -344,7 +444,7 @@ async fn change_category(
     Ok(Json(category_dto(db, id).await?))
 }
 
-#[utoipa::path(put, path = "/api/categories/{id}/", tag = "categories", request_body = CategoryInput,
+#[utoipa::path(put, path = "/api/categories/{id}/", tag = "categories", request_body = CategoryInputDoc,
     params(("id" = i32, Path, minimum = 1)), security(("bearer" = [])),
     responses(
         (status = 200, description = "Replaced", body = CategoryDto),
@@ -388,6 +488,7 @@ pub(crate) async fn patch_category(
     params(("id" = i32, Path, minimum = 1)), security(("bearer" = [])),
     responses(
         (status = 204, description = "Deleted"),
+        (status = 400, description = "The id is not a positive integer", body = ErrorBody),
         (status = 401, description = "No valid credentials", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody),
         (status = 404, description = "No such category", body = ErrorBody),

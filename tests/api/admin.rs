@@ -119,6 +119,17 @@ on_both_backends! {
             let name = doc.select(&Selector::parse("input[name=name]").unwrap()).next().unwrap().value().attr("value").unwrap().to_owned();
             assert_eq!(name, fields.iter().find(|(k, _)| *k == "name").unwrap().1, "the typed name is kept");
         }
+        // PostgreSQL text cannot hold NUL: a field error, not a 500.
+        for (field, value) in [("name", "Nul\0Lamp"), ("description", "a\0b")] {
+            let mut form = vec![("csrf", csrf.as_str()), ("name", "Lamp"), ("price", "1"), ("stock", "1"), ("category_id", &computers)];
+            form.retain(|(k, _)| *k != field);
+            form.push((field, value));
+            let r = admin.post("/admin/products", &form).await;
+            assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{field}");
+            assert!(field_errors(&r.text().await.unwrap()).iter().any(|e| e == "Null characters are not allowed."), "{field}");
+            let r = admin.post("/admin/categories", &[("csrf", csrf.as_str()), ("name", "Lamps"), (field, value)]).await;
+            assert_eq!(r.status(), StatusCode::BAD_REQUEST, "category {field}");
+        }
         // An empty slug comes from the name.
         let r = admin.post("/admin/products", &[("csrf", &csrf), ("name", "Brass Desk Lamp"), ("slug", ""), ("price", "45"), ("stock", "3"), ("category_id", &computers), ("is_active", "1")]).await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER);

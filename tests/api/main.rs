@@ -19,6 +19,7 @@ mod hostile;
 mod local_cache;
 mod openapi;
 mod redis_server;
+mod schemathesis;
 mod search_index;
 mod security;
 mod shutdown;
