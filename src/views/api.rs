@@ -136,6 +136,7 @@ pub struct ProductListParams {
     #[serde(rename = "category__id")]
     category_id: Option<i32>,
     /// Only products of the category with this slug.
+    #[param(pattern = "^([a-z0-9]+(-[a-z0-9]+)*)?$", max_length = 200)]
     category: Option<String>,
     /// Lowest price, a decimal with at most 2 places.
     #[param(pattern = r"^[0-9]*\.?[0-9]{0,2}$", example = "10.00")]
