@@ -119,6 +119,10 @@ class Redis:
 
     def __init__(self) -> None:
         self.port = free_port()
+        self.start()
+
+    def start(self) -> None:
+        """Starts (or, after `kill`, restarts empty) on the same port."""
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
              "--maxmemory", "2gb", "--maxmemory-policy", "allkeys-lru"],
@@ -128,6 +132,11 @@ class Redis:
                 return
             time.sleep(0.02)
         fail("the benchmark's redis-server did not start")
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, its data gone."""
+        self.proc.kill()
+        self.proc.wait()
 
     @property
     def url(self) -> str:
@@ -298,8 +307,8 @@ async def _burst(port: int, path: str, n: int) -> dict[int, int]:
 # --------------------------------------------------------------- one size
 
 
-def prepare_database(binary: Path, pg_url: str, size: int) -> tuple[dict, float, str]:
-    name = f"storefront_bench_{size}"
+def prepare_database(binary: Path, pg_url: str, size: int, name: str = "") -> tuple[dict, float, str]:
+    name = name or f"storefront_bench_{size}"
     psql = ["psql", "-X", "-q", "-d", pg_url.rstrip("/") + "/postgres", "-c"]
     run(psql + [f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"])
     run(psql + [f"CREATE DATABASE {name}"])

@@ -1,0 +1,567 @@
+#!/usr/bin/env python3
+"""Soak: mixed traffic at a fixed rate on two instances, through a Redis crash.
+
+    python3 scripts/soak.py                  # 5 minutes at 200 requests/s
+    python3 scripts/soak.py --duration 60    # CI
+
+Two release servers share one PostgreSQL database (2,000 products), one cache
+Redis and one session Redis, all started here. Traffic arrives on a fixed
+schedule (open loop: a late answer does not slow the next request, and its
+latency counts from when it was due): anonymous browsing of pages and the
+API, search, shoppers who log in, fill a cart and log out, and admin price
+edits through the API. At 40% of the run the cache Redis is killed
+(SIGKILL), and at 55% started again, empty.
+
+Every response that shows the price of a product being edited is checked
+against the latest edit acknowledged before the request was sent: prices
+only go up, so a lower one is a stale read. The report gives the total
+requests, errors (anything but the expected status), stale reads, p99 and
+the cache hit rate per window, RSS of each instance after warm-up and at
+the end, and Redis memory. Before the run, the same reads against a third
+instance with the cache off give the uncached p99 that the outage is
+compared with.
+
+Exit status 1 when a check fails: any error, any stale read, RSS growth
+beyond 20%, caching not back after the outage, and (not with --ci, since a
+shared CI machine cannot promise speed) an outage p99 above the uncached
+reference. Results: results/soak-<time>.json and .md (git-ignored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import http.client
+import json
+import os
+import random
+import re
+import sys
+import threading
+import time
+import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench  # noqa: E402
+
+PRODUCTS = 2000
+SHOPPERS = 6
+PASSWORD = "soak-password-1234"
+EDITED = 12  # products whose price the admin keeps changing
+WINDOW_S = 5.0
+KILL_AT, RESTART_AT = 0.40, 0.55
+# After Redis dies, the breaker needs a moment; p99 is compared from then on.
+SETTLE_S = 3.0
+RSS_GROWTH = 1.20
+
+CARD = re.compile(r'<a href="/products/([^"]+)"><span class="product-name">.*?</span></a>\s*'
+                  r'<span class="product-category">.*?</span>\s*<span class="price">\$([\d.]+)</span>', re.S)
+DETAIL = re.compile(r'<p class="price">\$([\d.]+)</p>')
+CSRF = re.compile(r'name="csrf" value="([^"]*)"')
+
+
+def say(msg: str) -> None:
+    print(f"soak: {msg}", file=sys.stderr, flush=True)
+
+
+def cents(price: str) -> int:
+    units, _, frac = price.partition(".")
+    return int(units) * 100 + int((frac + "00")[:2])
+
+
+# ------------------------------------------------------------------- HTTP
+
+
+class Client:
+    """Keep-alive connections per thread and port. A request that finds its
+    reused connection closed by the server (idle timeout) is sent again on a
+    new one, as browsers do; any other failure is an error."""
+
+    def __init__(self) -> None:
+        self.local = threading.local()
+
+    def request(self, port: int, method: str, path: str, headers: dict | None = None,
+                body: str | None = None) -> tuple[int, list[tuple[str, str]], bytes]:
+        conns = self.local.__dict__.setdefault("conns", {})
+        for attempt in range(2):
+            reused = port in conns
+            conn = conns.get(port) or http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            conns[port] = conn
+            try:
+                conn.request(method, path, body=body, headers=headers or {})
+                r = conn.getresponse()
+                data = r.read()
+                if r.will_close:
+                    conn.close()
+                    conns.pop(port, None)
+                return r.status, r.getheaders(), data
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                conn.close()
+                conns.pop(port, None)
+                if not reused or attempt == 1:
+                    raise
+        raise AssertionError("unreachable")
+
+
+# ------------------------------------------------------------- the catalog
+
+
+@dataclass
+class Catalog:
+    products: list[dict]
+    categories: list[dict]
+    terms: list[str]
+    edited: dict[int, dict]  # id -> product
+    by_slug: dict[str, int]
+
+    @staticmethod
+    def load(server: bench.Server) -> "Catalog":
+        def api(path: str) -> dict:
+            status, _, body = server.get(path)
+            if status != 200:
+                bench.fail(f"GET {path} answered {status}")
+            return json.loads(body)
+
+        categories = api("/api/categories/?page_size=100")["results"]
+        products = []
+        for page in range(1, 4):
+            products += api(f"/api/products/?page_size=100&page={page}")["results"]
+        words = sorted({w.lower() for p in products for w in p["name"].split() if len(w) > 3})
+        terms = random.Random(7).sample(words, min(20, len(words)))
+        # Edited products: the first of each category's first page, where
+        # category pages and listings show them too.
+        edited = {}
+        for c in categories:
+            first = api(f"/api/products/?category__id={c['id']}")["results"]
+            if first and len(edited) < EDITED:
+                edited[first[0]["id"]] = first[0]
+        by_slug = {p["slug"]: p["id"] for p in products + list(edited.values())}
+        return Catalog(products, categories, terms, edited, by_slug)
+
+    def read_urls(self) -> list[str]:
+        """The anonymous reads: a finite set, so a warm-up can visit them all."""
+        urls = ["/", "/categories", "/api/categories/"]
+        for p in self.products + list(self.edited.values()):
+            urls += [f"/products/{p['slug']}", f"/api/products/{p['id']}/"]
+        for c in self.categories:
+            for page in (1, 2):
+                urls += [f"/categories/{c['slug']}?page={page}",
+                         f"/api/products/?category__id={c['id']}&page={page}"]
+        for t in map(urllib.parse.quote, self.terms):
+            for page in (1, 2):
+                urls += [f"/products?q={t}&page={page}", f"/api/products/?search={t}&page={page}"]
+        for p in self.edited.values():
+            urls += [f"/api/products/?search={urllib.parse.quote(p['name'])}"]
+        return urls
+
+    def edited_urls(self) -> list[str]:
+        """Reads that show an edited product's price."""
+        urls = []
+        for p in self.edited.values():
+            slug = next(c["slug"] for c in self.categories if c["id"] == p["category"]["id"])
+            urls += [f"/products/{p['slug']}", f"/api/products/{p['id']}/", f"/categories/{slug}?page=1",
+                     f"/api/products/?category__id={p['category']['id']}&page=1",
+                     f"/api/products/?search={urllib.parse.quote(p['name'])}"]
+        return urls
+
+    def prices_in(self, path: str, body: bytes) -> dict[int, int]:
+        """Edited products' prices (in cents) shown by a response."""
+        seen: dict[int, int] = {}
+        if path.startswith("/api/"):
+            data = json.loads(body)
+            for item in data.get("results", [data]):
+                if isinstance(item, dict) and item.get("id") in self.edited:
+                    seen[item["id"]] = cents(item["price"])
+            return seen
+        html = body.decode("utf-8", "replace")
+        for slug, price in CARD.findall(html):
+            if self.by_slug.get(slug) in self.edited:
+                seen[self.by_slug[slug]] = cents(price)
+        if path.startswith("/products/"):
+            pid = self.by_slug.get(path.split("?")[0].removeprefix("/products/"))
+            m = DETAIL.search(html)
+            if pid in self.edited and m:
+                seen[pid] = cents(m.group(1))
+        return seen
+
+
+# ---------------------------------------------------------------- the run
+
+
+@dataclass
+class Outcome:
+    due: float  # seconds since the run began
+    latency_ms: float
+    kind: str
+    ok: bool
+    cache: str = ""
+    note: str = ""
+
+
+@dataclass
+class Ledger:
+    """Acknowledged edits, and what the readers saw."""
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    acked: dict[int, list[tuple[float, int]]] = field(default_factory=dict)  # id -> [(ack time, cents)]
+    checked: int = 0
+    stale: list[str] = field(default_factory=list)
+
+    def ack(self, pid: int, value: int) -> None:
+        with self.lock:
+            self.acked.setdefault(pid, []).append((time.monotonic(), value))
+
+    def check(self, sent: float, seen: dict[int, int], where: str) -> None:
+        with self.lock:
+            for pid, value in seen.items():
+                self.checked += 1
+                required = max((v for t, v in self.acked.get(pid, []) if t < sent), default=0)
+                if value < required:
+                    self.stale.append(f"{where}: product {pid} at {value / 100:.2f}, "
+                                      f"but {required / 100:.2f} was acknowledged before the request")
+
+
+class Shopper:
+    """Logs in, adds to the cart, looks at it, logs out, and again; one step
+    per turn, and one turn at a time."""
+
+    STEPS = ["login_form", "login", "product", "add", "cart", "logout"]
+
+    def __init__(self, email: str, port: int, catalog: Catalog) -> None:
+        self.email, self.port, self.catalog = email, port, catalog
+        self.busy = threading.Lock()
+        self.step = 0
+        self.cookies: dict[str, str] = {}
+        self.csrf = ""
+        self.product: dict = {}
+
+    def turn(self, client: Client) -> tuple[str, int, bool, str]:
+        """One step: (kind, status, ok, note)."""
+        name = self.STEPS[self.step]
+        self.step = (self.step + 1) % len(self.STEPS)
+        form = None
+        if name == "login_form":
+            self.cookies.clear()
+            method, path, expect = "GET", "/login", 200
+        elif name == "login":
+            method, path, expect = "POST", "/login", 303
+            form = {"email": self.email, "password": PASSWORD, "csrf": self.csrf}
+        elif name == "product":
+            self.product = random.choice([p for p in self.catalog.products if p["stock"] > 0])
+            method, path, expect = "GET", f"/products/{self.product['slug']}", 200
+        elif name == "add":
+            method, path, expect = "POST", "/cart/add", 303
+            form = {"csrf": self.csrf, "product_id": str(self.product["id"]), "quantity": "1"}
+        elif name == "cart":
+            method, path, expect = "GET", "/cart", 200
+        else:
+            method, path, expect = "POST", "/logout", 303
+            form = {"csrf": self.csrf}
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())} if self.cookies else {}
+        body = None
+        if form is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            body = urllib.parse.urlencode(form)
+        status, response_headers, data = client.request(self.port, method, path, headers, body)
+        for k, v in response_headers:
+            if k.lower() == "set-cookie":
+                name_value = v.split(";", 1)[0]
+                key, _, value = name_value.partition("=")
+                self.cookies[key] = value
+        if m := CSRF.search(data.decode("utf-8", "replace")):
+            self.csrf = m.group(1)
+        ok = status == expect
+        if not ok:
+            self.step = 0  # start over with a fresh session
+        return f"shop:{name}", status, ok, f"{method} {path} -> {status}"
+
+
+class Run:
+    def __init__(self, client: Client, ports: list[int], catalog: Catalog, ledger: Ledger,
+                 shoppers: list[Shopper], token: str) -> None:
+        self.client, self.ports, self.catalog, self.ledger = client, ports, catalog, ledger
+        self.shoppers, self.token = shoppers, token
+        self.reads = catalog.read_urls()
+        self.searches = [u for u in self.reads if "q=" in u or "search=" in u]
+        self.edited_reads = catalog.edited_urls()
+        self.outcomes: list[Outcome] = []
+        self.lock = threading.Lock()
+        self.begun = 0.0
+        self.price_step = 0
+        self.rng = random.Random(11)
+
+    def record(self, outcome: Outcome) -> None:
+        with self.lock:
+            self.outcomes.append(outcome)
+
+    def read(self, path: str, port: int, due: float, kind: str) -> None:
+        sent = time.monotonic()
+        try:
+            status, headers, body = self.client.request(port, "GET", path)
+        except OSError as e:
+            self.record(Outcome(due, (time.monotonic() - self.begun - due) * 1000, kind, False,
+                                note=f"GET {path}: {e}"))
+            return
+        latency = (time.monotonic() - self.begun - due) * 1000
+        cache = next((v for k, v in headers if k.lower() == "x-cache"), "")
+        if status == 200:
+            self.ledger.check(sent, self.catalog.prices_in(path, body), f"GET {path} on :{port}")
+        self.record(Outcome(due, latency, kind, status == 200, cache, f"GET {path} -> {status}"))
+
+    def edit(self, due: float) -> None:
+        pid = list(self.catalog.edited)[self.price_step % len(self.catalog.edited)]
+        with self.lock:
+            self.price_step += 1
+            value = 500_000 + self.price_step  # cents; every edit is higher than the last
+        port = self.ports[self.price_step % len(self.ports)]
+        body = json.dumps({"price": f"{value // 100}.{value % 100:02d}"})
+        headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
+        try:
+            status, _, _ = self.client.request(port, "PATCH", f"/api/products/{pid}/", headers, body)
+        except OSError as e:
+            status = 0
+            note = str(e)
+        else:
+            note = f"PATCH product {pid} on :{port} -> {status}"
+        if status == 200:
+            self.ledger.ack(pid, value)
+        self.record(Outcome(due, (time.monotonic() - self.begun - due) * 1000, "admin:edit", status == 200,
+                            note=note))
+
+    def shop(self, due: float) -> None:
+        free = [s for s in self.shoppers if s.busy.acquire(blocking=False)]
+        if not free:
+            return self.read(self.rng.choice(self.reads), self.rng.choice(self.ports), due, "browse")
+        shopper, rest = free[0], free[1:]
+        for s in rest:
+            s.busy.release()
+        try:
+            kind, _, ok, note = shopper.turn(self.client)
+        except OSError as e:
+            kind, ok, note = "shop", False, str(e)
+        finally:
+            shopper.busy.release()
+        self.record(Outcome(due, (time.monotonic() - self.begun - due) * 1000, kind, ok, note=note))
+
+    def job(self, n: int, due: float) -> None:
+        roll = self.rng.random()
+        port = self.ports[n % len(self.ports)]
+        if n % 100 == 0:
+            self.edit(due)
+        elif roll < 0.10:
+            self.shop(due)
+        elif roll < 0.20:
+            self.read(self.rng.choice(self.searches), port, due, "search")
+        elif roll < 0.45:
+            self.read(self.rng.choice(self.edited_reads), port, due, "browse")
+        else:
+            self.read(self.rng.choice(self.reads), port, due, "browse")
+
+    def drive(self, rate: float, seconds: float, events: list[tuple[float, callable]] = ()) -> None:
+        """Sends rate × seconds jobs on schedule; runs `events` at their times."""
+        pending = sorted(events, key=lambda e: e[0])
+        with ThreadPoolExecutor(max_workers=96) as pool:
+            self.begun = time.monotonic()
+            n = 0
+            while (due := n / rate) < seconds:
+                while pending and pending[0][0] <= due:
+                    pool.submit(pending.pop(0)[1])
+                delay = self.begun + due - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                pool.submit(self.job, n, due)
+                n += 1
+
+
+# ------------------------------------------------------------- reporting
+
+
+def p99(values: list[float]) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+def windows(outcomes: list[Outcome], seconds: float, kill: float, back: float,
+            rss: dict[float, list[float]]) -> list[dict]:
+    rows = []
+    start = 0.0
+    while start < seconds:
+        inside = [o for o in outcomes if start <= o.due < start + WINDOW_S]
+        reads = [o for o in inside if o.kind in ("browse", "search")]
+        cached = [o for o in reads if o.cache]
+        phase = "before" if start + WINDOW_S <= kill else "outage" if start >= kill and start + WINDOW_S <= back \
+            else "after" if start >= back else "change"
+        rows.append({
+            "from_s": start, "phase": phase, "requests": len(inside), "errors": sum(not o.ok for o in inside),
+            "p99_ms": round(p99([o.latency_ms for o in inside]), 1),
+            "hit_rate": round(sum(o.cache == "HIT" for o in cached) / len(cached), 3) if cached else 0.0,
+            "rss_mb": " / ".join(f"{m:.0f}" for m in rss.get(start, [])),
+        })
+        start += WINDOW_S
+    return rows
+
+
+def markdown(report: dict) -> str:
+    lines = [f"# Soak, {report['when']}", "", f"`{report['command']}`", "",
+             "| what | value |", "| --- | --- |"]
+    for k in ("duration_s", "rate", "requests", "errors", "reads_checked", "stale_reads", "uncached_p99_ms",
+              "outage_p99_ms", "rss_mb", "redis_used_memory_mb", "hit_rate"):
+        lines.append(f"| {k} | {report[k]} |")
+    lines += ["", "| from s | phase | requests | errors | p99 ms | hit rate | RSS MB |",
+              "| --- | --- | --- | --- | --- | --- | --- |"]
+    for w in report["windows"]:
+        lines.append(f"| {w['from_s']:.0f} | {w['phase']} | {w['requests']} | {w['errors']} | {w['p99_ms']} "
+                     f"| {w['hit_rate']} | {w['rss_mb']} |")
+    lines += ["", "| check | ok |", "| --- | --- |"]
+    lines += [f"| {c['name']}: {c['detail']} | {'yes' if c['ok'] else 'NO'} |" for c in report["checks"]]
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------ main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=300, help="seconds of traffic (default 300)")
+    parser.add_argument("--rate", type=float, default=200, help="requests per second, both instances (default 200)")
+    parser.add_argument("--ci", action="store_true", help="do not fail on the outage's latency")
+    parser.add_argument("--pg", default=os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432"))
+    args = parser.parse_args()
+
+    bench.preflight(args.pg)
+    binary = bench.build()
+    say(f"seeding {PRODUCTS} products")
+    env, _, token = bench.prepare_database(binary, args.pg, PRODUCTS, name="storefront_soak")
+    for n in range(SHOPPERS):
+        bench.run([str(binary), "user", "create", "--email", f"shopper{n}@example.com"],
+                  env=dict(env, STOREFRONT_PASSWORD=PASSWORD))
+    cache_redis, session_redis = bench.Redis(), bench.Redis()
+    env = dict(env, REDIS_URL=cache_redis.url, SESSION_REDIS_URL=session_redis.url, RUST_LOG="warn")
+    servers: list[bench.Server] = []
+    try:
+        servers = [bench.Server(binary, env, cache=True), bench.Server(binary, env, cache=True)]
+        ports = [s.port for s in servers]
+        catalog = Catalog.load(servers[0])
+        client = Client()
+
+        # The uncached reference: the same reads, cache off.
+        uncached = bench.Server(binary, env, cache=False)
+        reference = Run(client, [uncached.port], catalog, Ledger(), [], token)
+        reference.job = lambda n, due: reference.read(reference.rng.choice(reference.reads), uncached.port, due,
+                                                      "browse")
+        say("uncached reference, 5 s")
+        reference.drive(args.rate, 5)
+        uncached.stop()
+        uncached_p99 = p99([o.latency_ms for o in reference.outcomes])
+
+        # Warm-up: every read once on each instance, and each shopper's whole
+        # round, so caches, pools and allocator arenas reach their working
+        # size before RSS is taken; the run then shows growth, not start-up.
+        say(f"warming {len(catalog.read_urls())} URLs on both instances")
+        shoppers = [Shopper(f"shopper{n}@example.com", ports[n % 2], catalog) for n in range(SHOPPERS)]
+        run = Run(client, ports, catalog, Ledger(), shoppers, token)
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            missing = {}
+            for port in ports:
+                statuses = pool.map(lambda path, port=port: client.request(port, "GET", path)[0], run.reads)
+                missing.update({path: status for path, status in zip(run.reads, statuses) if status != 200})
+
+            # Shoppers at once, twice round, so that every password hashing
+            # thread has taken its working memory.
+            def rounds(shopper: Shopper) -> None:
+                for _ in range(2 * len(Shopper.STEPS)):
+                    _, _, ok, note = shopper.turn(client)
+                    if not ok:
+                        bench.fail(f"warm-up: {note}")
+
+            list(pool.map(rounds, shoppers))
+        # Pages past the end of a short search answer 404, as they should;
+        # the run asks only for pages that exist.
+        run.reads = [u for u in run.reads if u not in missing]
+        run.searches = [u for u in run.searches if u not in missing]
+        rss_start = [s.rss_mb() for s in servers]
+
+        kill, back = args.duration * KILL_AT, args.duration * RESTART_AT
+        redis_memory = {}
+
+        def kill_redis() -> None:
+            redis_memory["before_kill"] = int(cache_redis.cli("INFO", "memory").split("used_memory:")[1].split()[0])
+            say("killing the cache Redis")
+            cache_redis.kill()
+
+        def restart_redis() -> None:
+            say("starting the cache Redis again, empty")
+            cache_redis.start()
+
+        rss: dict[float, list[float]] = {}
+
+        def sample_rss(at: float) -> None:
+            rss[at] = [s.rss_mb() for s in servers]
+
+        events = [(kill, kill_redis), (back, restart_redis)]
+        events += [(at, lambda at=at: sample_rss(at)) for at in range(0, int(args.duration), int(WINDOW_S))]
+        say(f"{args.duration:.0f} s at {args.rate:.0f} requests/s")
+        run.drive(args.rate, args.duration, events)
+        rss_end = [s.rss_mb() for s in servers]
+        redis_memory["end"] = int(cache_redis.cli("INFO", "memory").split("used_memory:")[1].split()[0])
+    finally:
+        for s in servers:
+            s.stop()
+        cache_redis.stop()
+        session_redis.stop()
+
+    outcomes = run.outcomes
+    rows = windows(outcomes, args.duration, kill, back, rss)
+    outage = [o.latency_ms for o in outcomes if kill + SETTLE_S <= o.due < back and o.kind in ("browse", "search")]
+    errors = [o for o in outcomes if not o.ok]
+    tail = [w for w in rows if w["phase"] == "after"][-2:]
+    # The first window is the pool's start; edits keep the rate below 1.
+    before_hits = [w["hit_rate"] for w in rows if w["phase"] == "before"][1:]
+    usual = sum(before_hits) / len(before_hits) if before_hits else 0.0
+    reads = [o for o in outcomes if o.cache]
+    report = {
+        "when": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": "python3 scripts/soak.py " + " ".join(sys.argv[1:]),
+        "duration_s": args.duration, "rate": args.rate, "requests": len(outcomes), "errors": len(errors),
+        "error_samples": [o.note for o in errors[:10]],
+        "reads_checked": run.ledger.checked, "stale_reads": len(run.ledger.stale),
+        "stale_samples": run.ledger.stale[:10],
+        "uncached_p99_ms": round(uncached_p99, 1), "outage_p99_ms": round(p99(outage), 1),
+        "rss_mb": " / ".join(f"{a:.1f} → {b:.1f}" for a, b in zip(rss_start, rss_end)),
+        "redis_used_memory_mb": " / ".join(f"{k} {v / 2**20:.1f}" for k, v in redis_memory.items()),
+        "hit_rate": round(sum(o.cache == "HIT" for o in reads) / len(reads), 3) if reads else 0.0,
+        "windows": rows,
+    }
+    checks = [
+        ("errors", f"{len(errors)} of {len(outcomes)}", not errors),
+        ("stale reads", f"{len(run.ledger.stale)} of {run.ledger.checked} prices checked", not run.ledger.stale),
+        ("RSS growth", report["rss_mb"] + " MB", all(b <= a * RSS_GROWTH for a, b in zip(rss_start, rss_end))),
+        ("caching resumed", f"hit rate {tail[-1]['hit_rate'] if tail else 'none'} in the last window, "
+         f"{usual:.3f} before the outage", bool(tail) and tail[-1]["hit_rate"] >= 0.8 * usual),
+    ]
+    if not args.ci:
+        limit = max(2 * uncached_p99, uncached_p99 + 25)
+        checks.append(("outage p99", f"{report['outage_p99_ms']} ms against {limit:.1f} ms", p99(outage) <= limit))
+    report["checks"] = [{"name": n, "detail": d, "ok": ok} for n, d, ok in checks]
+
+    out = bench.ROOT / "results"
+    out.mkdir(exist_ok=True)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    (out / f"soak-{stamp}.json").write_text(json.dumps(report, indent=2))
+    text = markdown(report)
+    (out / f"soak-{stamp}.md").write_text(text)
+    print(text)
+    for sample in report["error_samples"] + report["stale_samples"]:
+        say(sample)
+    failed = [c for c in report["checks"] if not c["ok"]]
+    for c in failed:
+        say(f"FAILED {c['name']}: {c['detail']}")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
