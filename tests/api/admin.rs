@@ -10,7 +10,8 @@ use crate::accounts::{Visitor, csrf_in};
 use crate::helpers::TestApp;
 use crate::on_both_backends;
 
-async fn admin(app: &TestApp) -> Visitor {
+/// A browser signed in as an admin.
+pub async fn admin(app: &TestApp) -> Visitor {
     users::create_or_update(
         &app.db,
         Email::parse("root@example.com").unwrap(),

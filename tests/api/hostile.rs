@@ -11,6 +11,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::Value;
 
+use crate::accounts::{Visitor, csrf_in};
 use crate::api_writes::token_for;
 use crate::cache::cached_keys;
 use crate::helpers::{Backend, TestApp};
@@ -71,6 +72,8 @@ fn text() -> impl Strategy<Value = Vec<u8>> {
         any::<String>().prop_map(String::into_bytes),
         "[0-9.eE+-]{0,40}".prop_map(String::into_bytes),
         Just(b"\0".to_vec()),
+        // A NUL inside otherwise good text, which passes every other check.
+        "[A-Za-z]{1,8}".prop_map(|s| format!("{s}\0{s}").into_bytes()),
         Just(b"%zz".to_vec()),
         proptest::collection::vec(any::<u8>(), 0..40),
         Just("9".repeat(400).into_bytes()),
@@ -137,23 +140,49 @@ async fn check(response: reqwest::Response, what: &str) -> Result<(), TestCaseEr
     Ok(())
 }
 
+/// Who sends the cases.
+#[derive(Clone, Copy)]
+enum Sender {
+    Anyone,
+    /// With an admin's API token.
+    ApiAdmin,
+    /// A browser signed in as an admin, with its CSRF token, so that form
+    /// fields reach validation rather than the login redirect.
+    SignedInAdmin,
+}
+
+#[derive(Default)]
+struct Credentials {
+    token: String,
+    browser: Option<(Visitor, String)>,
+}
+
 /// Runs `cases` inputs from `strategy` through `request` against one server
 /// (proptest drives synchronously; each case blocks on the server's runtime).
-fn run<S, F, Fut>(cases: u32, strategy: S, token: Option<&str>, request: F)
+fn run<S, F, Fut>(cases: u32, strategy: S, sender: Sender, request: F)
 where
     S: Strategy,
     S::Value: std::fmt::Debug,
-    F: Fn(Arc<TestApp>, Arc<str>, S::Value) -> Fut,
+    F: Fn(Arc<TestApp>, Arc<Credentials>, S::Value) -> Fut,
     Fut: std::future::Future<Output = Result<(), TestCaseError>>,
 {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let app = Arc::new(runtime.block_on(TestApp::spawn(Backend::Postgres)));
-    let token: Arc<str> = match token {
-        Some(email) => runtime.block_on(token_for(&app, email, true)).into(),
-        None => "".into(),
-    };
+    let credentials = Arc::new(runtime.block_on(async {
+        match sender {
+            Sender::Anyone => Credentials::default(),
+            Sender::ApiAdmin => {
+                Credentials { token: token_for(&app, "fuzz-admin@example.com", true).await, browser: None }
+            }
+            Sender::SignedInAdmin => {
+                let browser = crate::admin::admin(&app).await;
+                let csrf = csrf_in(&browser.page("/admin/products/new").await);
+                Credentials { token: String::new(), browser: Some((browser, csrf)) }
+            }
+        }
+    }));
     let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
-    let result = runner.run(&strategy, |input| runtime.block_on(request(app.clone(), token.clone(), input)));
+    let result = runner.run(&strategy, |input| runtime.block_on(request(app.clone(), credentials.clone(), input)));
     if let Err(e) = result {
         panic!("{e}");
     }
@@ -162,7 +191,7 @@ where
 #[test]
 fn arbitrary_query_strings_and_path_segments_never_cause_a_5xx() {
     let input = (proptest::sample::select(GET_ROUTES), text(), query());
-    run(400, input, None, |app, _, (route, segment, query)| async move {
+    run(400, input, Sender::Anyone, |app, _, (route, segment, query)| async move {
         let path = route.replace("{}", &encode(&segment));
         let url = format!("{}?{query}", app.url(&path));
         let response = app.client.get(&url).send().await.map_err(|e| TestCaseError::fail(e.to_string()))?;
@@ -183,9 +212,46 @@ fn arbitrary_form_bodies_never_cause_a_5xx() {
         "/admin/categories/1",
     ];
     let input = (proptest::sample::select(routes.to_vec()), proptest::collection::vec((text(), text()), 0..6));
-    run(200, input, None, |app, _, (route, fields)| async move {
+    run(200, input, Sender::Anyone, |app, _, (route, fields)| async move {
         let body = fields.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&");
         let response = app
+            .client
+            .post(app.url(route))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.clone())
+            .send()
+            .await
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        check(response, &format!("POST {route} {body}")).await
+    });
+}
+
+#[test]
+fn arbitrary_admin_form_fields_never_cause_a_5xx() {
+    let routes = ["/admin/products", "/admin/products/1", "/admin/categories", "/admin/categories/1"];
+    let fields = ["name", "slug", "description", "price", "stock", "category_id", "is_active"];
+    let field = prop_oneof![proptest::sample::select(fields.to_vec()).prop_map(|k| k.as_bytes().to_vec()), text()];
+    let input = (proptest::sample::select(routes.to_vec()), proptest::collection::vec((field, text()), 1..4));
+    run(200, input, Sender::SignedInAdmin, |app, who, (route, overrides)| async move {
+        let (browser, csrf) = who.browser.as_ref().expect("a signed-in browser");
+        // A valid form with some fields replaced: a hostile value must get
+        // past the other fields' checks to reach the database.
+        let mut form: Vec<(Vec<u8>, Vec<u8>)> =
+            [("name", "Brass Lamp"), ("price", "12.50"), ("stock", "3"), ("category_id", "1"), ("description", "Warm")]
+                .iter()
+                .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
+                .collect();
+        for (k, v) in overrides {
+            match form.iter_mut().find(|(key, _)| *key == k) {
+                Some(field) => field.1 = v,
+                None => form.push((k, v)),
+            }
+        }
+        let mut body = format!("csrf={}", encode(csrf.as_bytes()));
+        for (k, v) in &form {
+            body.push_str(&format!("&{}={}", encode(k), encode(v)));
+        }
+        let response = browser
             .client
             .post(app.url(route))
             .header("content-type", "application/x-www-form-urlencoded")
@@ -207,11 +273,11 @@ fn arbitrary_json_bodies_from_an_admin_never_cause_a_5xx() {
         (reqwest::Method::PATCH, "/api/categories/1/"),
     ];
     let input = (proptest::sample::select(routes.to_vec()), json_value());
-    run(300, input, Some("fuzz-admin@example.com"), |app, token, ((method, route), body)| async move {
+    run(300, input, Sender::ApiAdmin, |app, who, ((method, route), body)| async move {
         let response = app
             .client
             .request(method.clone(), app.url(route))
-            .bearer_auth(&*token)
+            .bearer_auth(&who.token)
             .json(&body)
             .send()
             .await
