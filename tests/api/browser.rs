@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use storefront::auth::{Email, Password, users};
 
 use crate::helpers::{Backend, TestApp};
+use crate::redis_server::free_port;
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -26,10 +27,6 @@ impl Drop for Driver {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 async fn start_driver(http: &reqwest::Client) -> Driver {

@@ -25,3 +25,4 @@ mod security;
 mod shutdown;
 mod slow_clients;
 mod tcp_proxy;
+mod varnish;

@@ -1,0 +1,177 @@
+//! Varnish in front, with the project's VCL (deploy/varnish/storefront.vcl):
+//! anonymous catalog pages and API answers become hits, indexed by the
+//! app's Surrogate-Key; a purge by tag drops exactly the objects carrying
+//! one of its tags; a signed-in visitor is never served from Varnish.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use storefront::cache::Tag;
+
+use crate::accounts::Visitor;
+use crate::helpers::{Backend, TestApp};
+use crate::redis_server::free_port;
+
+/// A varnishd of the test's own on a free loopback port.
+pub struct Varnish {
+    pub address: String,
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+impl Varnish {
+    /// Starts varnishd with the project's VCL, its backend the app on
+    /// `backend_port`, and waits until it accepts connections.
+    pub fn start(backend_port: u16) -> Varnish {
+        let installed = Command::new("varnishd").arg("-V").stderr(Stdio::null()).stdout(Stdio::null()).status();
+        assert!(
+            installed.is_ok_and(|s| s.success()),
+            "varnishd is not installed: apt-get install -y varnish varnish-modules"
+        );
+        let dir = tempfile::tempdir().expect("dir");
+        let vcl = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/varnish/storefront.vcl"))
+            .expect("the VCL");
+        let backend = ".port = \"3000\";";
+        assert!(vcl.contains(backend), "the VCL's backend port moved");
+        let vcl_path = dir.path().join("storefront.vcl");
+        std::fs::write(&vcl_path, vcl.replace(backend, &format!(".port = \"{backend_port}\";"))).expect("write VCL");
+        let port = free_port();
+        let log = std::fs::File::create(dir.path().join("varnishd.log")).expect("log");
+        let work: PathBuf = dir.path().join("work");
+        let child = Command::new("varnishd")
+            .args(["-F", "-j", "none", "-a", &format!("127.0.0.1:{port}"), "-s", "malloc,32m", "-l", "2m"])
+            .arg("-n")
+            .arg(&work)
+            .arg("-f")
+            .arg(&vcl_path)
+            // Small pools for a 2-core test machine; no grace, so a purged or
+            // expired object is never served while it refetches.
+            .args(["-p", "thread_pools=1", "-p", "thread_pool_min=5", "-p", "default_grace=0"])
+            .args(["-p", "auto_restart=off"])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("varnishd starts");
+        let mut varnish = Varnish { address: format!("http://127.0.0.1:{port}"), child, dir };
+        // The VCL is compiled with gcc first: allow a few seconds.
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = varnish.child.try_wait() {
+                panic!("varnishd exited ({status}): {}", varnish.log());
+            }
+            assert!(started.elapsed() < Duration::from_secs(30), "varnishd not listening: {}", varnish.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        varnish
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("varnishd.log")).unwrap_or_default()
+    }
+
+    /// `PURGE` with these tags, as the app sends after a write.
+    pub async fn purge(&self, tags: &[Tag]) -> reqwest::Response {
+        let names: Vec<String> = tags.iter().map(Tag::name).collect();
+        reqwest::Client::new()
+            .request(reqwest::Method::from_bytes(b"PURGE").unwrap(), format!("{}/", self.address))
+            .header("xkey-purge", names.join(" "))
+            .send()
+            .await
+            .expect("purge")
+    }
+}
+
+impl Drop for Varnish {
+    /// SIGTERM, so the manager stops its worker process too; SIGKILL if
+    /// that takes more than 5 s.
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(5) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn app_port(app: &TestApp) -> u16 {
+    app.address.rsplit(':').next().and_then(|p| p.parse().ok()).expect("the app's port")
+}
+
+/// What Varnish did with a GET: HIT, MISS or PASS, and the status.
+async fn edge(client: &reqwest::Client, url: &str) -> (String, u16) {
+    let r = client.get(url).send().await.expect("through Varnish");
+    let verdict = r.headers().get("x-varnish-cache").and_then(|v| v.to_str().ok()).unwrap_or("none").to_owned();
+    (verdict, r.status().as_u16())
+}
+
+#[tokio::test]
+async fn anonymous_catalog_answers_become_varnish_hits() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let varnish = Varnish::start(app_port(&app));
+    let product = app.fixture.product("Steel Laptop 13");
+    let urls = [
+        format!("/products/{}", product.slug),
+        "/categories".to_owned(),
+        "/products?q=laptop".to_owned(),
+        "/api/products/?search=laptop".to_owned(),
+        format!("/api/products/{}/", product.id),
+    ];
+    let client = reqwest::Client::new();
+    for path in &urls {
+        let url = format!("{}{path}", varnish.address);
+        assert_eq!(edge(&client, &url).await, ("MISS".to_owned(), 200), "{path}");
+        assert_eq!(edge(&client, &url).await, ("HIT".to_owned(), 200), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn a_purge_by_tag_drops_exactly_the_objects_carrying_it() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let varnish = Varnish::start(app_port(&app));
+    let edited = app.fixture.product("Steel Laptop 13").clone();
+    let other = app.fixture.product("Mechanical Keyboard").clone();
+    let client = reqwest::Client::new();
+    let url = |path: String| format!("{}{path}", varnish.address);
+    let (edited_page, other_page, list) = (
+        url(format!("/products/{}", edited.slug)),
+        url(format!("/products/{}", other.slug)),
+        url("/api/products/?search=laptop".to_owned()),
+    );
+    for u in [&edited_page, &other_page, &list] {
+        edge(&client, u).await;
+        assert_eq!(edge(&client, u).await.0, "HIT", "{u}");
+    }
+    let purged = varnish.purge(&Tag::for_product(edited.id, &[&edited.slug])).await;
+    assert_eq!(purged.status(), 200);
+    assert_eq!(edge(&client, &edited_page).await.0, "MISS", "the edited product's page");
+    assert_eq!(edge(&client, &list).await.0, "MISS", "a list it may appear in");
+    assert_eq!(edge(&client, &other_page).await.0, "HIT", "another product's page stays");
+}
+
+#[tokio::test]
+async fn a_signed_in_visitor_is_never_served_from_varnish() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let varnish = Varnish::start(app_port(&app));
+    let anonymous = reqwest::Client::new();
+    let home = format!("{}/", varnish.address);
+    edge(&anonymous, &home).await;
+    assert_eq!(edge(&anonymous, &home).await.0, "HIT");
+
+    let shopper = Visitor { base: varnish.address.clone(), ..Visitor::new(&app) };
+    shopper.register("edge@example.com", "edge password").await;
+    for _ in 0..2 {
+        let r = shopper.get("/").await;
+        assert_eq!(r.headers()["x-varnish-cache"], "PASS");
+    }
+    assert_eq!(shopper.signed_in_as().await.as_deref(), Some("edge@example.com"), "the shopper's own page");
+    // The signed-in page was not stored for anyone else.
+    let r = anonymous.get(&home).send().await.unwrap();
+    assert_eq!(r.headers()["x-varnish-cache"], "HIT");
+    assert!(!r.text().await.unwrap().contains("edge@example.com"));
+}
