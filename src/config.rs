@@ -158,6 +158,10 @@ pub struct CacheSettings {
     /// (copies of hot entries, kept exact by Redis's invalidation pushes);
     /// 0 turns it off, so every hit asks Redis.
     pub local_max_bytes: u64,
+    /// VARNISH_PURGE_URLS: the edge caches to purge by tag after each write
+    /// (comma- or space-separated, e.g. `http://varnish-1:80`); none by
+    /// default.
+    pub purge_urls: Vec<String>,
 }
 
 impl Default for CacheSettings {
@@ -174,6 +178,7 @@ impl Default for CacheSettings {
             ttl_product_detail: Duration::from_secs(10 * 60),
             outbox_interval: Duration::from_secs(1),
             local_max_bytes: 64 * 1024 * 1024,
+            purge_urls: Vec::new(),
         }
     }
 }
@@ -371,6 +376,14 @@ fn cache_from(get: &impl Fn(&'static str) -> Option<String>) -> Result<CacheSett
             _ => return Err(bad("CACHE_LOCAL_MAX_MB", format!("{v:?} is not a whole number of MB from 0 to 65536"))),
         };
     }
+    if let Some(v) = get("VARNISH_PURGE_URLS") {
+        for url in v.split([',', ' ']).filter(|u| !u.is_empty()) {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(bad("VARNISH_PURGE_URLS", format!("{url:?} is not a URL like http://varnish:80")));
+            }
+            c.purge_urls.push(url.trim_end_matches('/').to_owned());
+        }
+    }
     if let Some(d) = duration("CACHE_TTL_CATEGORIES", 1000, 1..=604_800)? {
         c.ttl_categories = d;
     }
@@ -426,6 +439,7 @@ mod tests {
             ("STOREFRONT_BENCH_ROUTES", "maybe"),
             ("STOREFRONT_SHUTDOWN_GRACE_SECS", "forever"),
             ("STOREFRONT_HEADER_TIMEOUT_SECS", "0"),
+            ("VARNISH_PURGE_URLS", "varnish:80"),
         ] {
             assert_eq!(load(&[(var, value)]).unwrap_err().var, var, "{var}={value}");
         }

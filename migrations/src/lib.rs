@@ -10,6 +10,7 @@ mod m20261123_000003_create_users;
 mod m20261123_000004_create_api_tokens;
 mod m20261124_000005_search_document;
 mod m20261124_000006_category_counts;
+mod m20261124_000007_outbox_edge_purge;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_create_api_tokens::Migration),
             Box::new(m20261124_000005_search_document::Migration),
             Box::new(m20261124_000006_category_counts::Migration),
+            Box::new(m20261124_000007_outbox_edge_purge::Migration),
         ]
     }
 }

@@ -18,6 +18,7 @@
 //!   with no round trip, kept exact by Redis's invalidation pushes.
 
 mod breaker;
+mod edge;
 pub mod entry;
 mod flight;
 pub mod keys;
@@ -122,6 +123,8 @@ struct Inner {
     /// The in-process layer and the client its tracking connection uses.
     local: Option<(Arc<Local>, redis::Client)>,
     db: DatabaseConnection,
+    /// The edge caches to purge after writes, if any.
+    edges: Option<edge::Edges>,
     breaker: Breaker,
     flights: Flights<Result<Cached, AppError>>,
     counters: CacheCounters,
@@ -180,6 +183,7 @@ impl Cache {
                 redis,
                 local,
                 db,
+                edges: edge::Edges::new(&settings.purge_urls, EDGE_TIMEOUT)?,
                 breaker: Breaker::new(settings.breaker_cooldown),
                 flights: Flights::default(),
                 counters: CacheCounters::default(),
@@ -392,34 +396,72 @@ impl Cache {
         Ok(())
     }
 
-    /// Applies pending invalidations from the outbox and deletes them.
-    /// Returns how many outbox rows were applied.
+    /// Applies pending invalidations from the outbox to Redis and to the
+    /// edge caches, and deletes each row once both have taken it. Returns
+    /// how many rows were deleted.
+    ///
+    /// Redis goes first, so a purged edge refetches from a Redis that no
+    /// longer holds the old entry. The edges are purged even when Redis
+    /// fails: while Redis is skipped, refetches come from the database. A
+    /// row Redis took but an edge did not is marked, so retrying the edge
+    /// does not empty Redis of those tags again.
     pub async fn flush_outbox(&self) -> Result<usize, FlushError> {
-        if !self.enabled() {
+        let edges = self.inner.edges.as_ref();
+        if !self.enabled() && edges.is_none() {
             return Ok(0);
         }
-        let mut applied = 0;
+        let db = &self.inner.db;
+        let database = |e: sea_orm::DbErr| FlushError::Database(e.to_string());
+        let mut deleted = 0;
+        let mut after = 0;
         loop {
             let rows = cache_outbox::Entity::find()
+                .filter(cache_outbox::Column::Id.gt(after))
                 .order_by_asc(cache_outbox::Column::Id)
                 .limit(500)
-                .all(&self.inner.db)
+                .all(db)
                 .await
-                .map_err(|e| FlushError::Database(e.to_string()))?;
-            if rows.is_empty() {
-                return Ok(applied);
+                .map_err(database)?;
+            let Some(last) = rows.last() else { return Ok(deleted) };
+            after = last.id;
+            let tags_of = |rows: &[&cache_outbox::Model]| {
+                let mut tags: Vec<Tag> = rows.iter().flat_map(|r| r.tags.split(' ').filter_map(Tag::parse)).collect();
+                tags.sort();
+                tags.dedup();
+                tags
+            };
+            let for_redis: Vec<&cache_outbox::Model> = rows.iter().filter(|r| !r.redis_applied).collect();
+            let redis = match (self.enabled(), for_redis.is_empty()) {
+                (true, false) => {
+                    self.invalidate(&tags_of(&for_redis)).await.map_err(|e| FlushError::Redis(e.to_string()))
+                }
+                _ => Ok(()),
+            };
+            let edge = match edges {
+                Some(edges) => edges.purge(&tags_of(&rows.iter().collect::<Vec<_>>())).await.map_err(FlushError::Edge),
+                None => Ok(()),
+            };
+            let redis_done: Vec<i64> = if redis.is_ok() { for_redis.iter().map(|r| r.id).collect() } else { vec![] };
+            if edge.is_ok() {
+                // Done: rows Redis had taken before, and those it took now.
+                let done: Vec<i64> =
+                    rows.iter().filter(|r| r.redis_applied || redis_done.contains(&r.id)).map(|r| r.id).collect();
+                let result = cache_outbox::Entity::delete_many()
+                    .filter(cache_outbox::Column::Id.is_in(done))
+                    .exec(db)
+                    .await
+                    .map_err(database)?;
+                deleted += result.rows_affected as usize;
+            } else if !redis_done.is_empty() {
+                cache_outbox::Entity::update_many()
+                    .col_expr(cache_outbox::Column::RedisApplied, sea_orm::sea_query::Expr::value(true))
+                    .filter(cache_outbox::Column::Id.is_in(redis_done))
+                    .exec(db)
+                    .await
+                    .map_err(database)?;
             }
-            let mut tags: Vec<Tag> = rows.iter().flat_map(|r| r.tags.split(' ').filter_map(Tag::parse)).collect();
-            tags.sort();
-            tags.dedup();
-            self.invalidate(&tags).await.map_err(|e| FlushError::Redis(e.to_string()))?;
-            let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-            cache_outbox::Entity::delete_many()
-                .filter(cache_outbox::Column::Id.is_in(ids))
-                .exec(&self.inner.db)
-                .await
-                .map_err(|e| FlushError::Database(e.to_string()))?;
-            applied += rows.len();
+            redis?;
+            edge?;
         }
     }
 
@@ -516,4 +558,9 @@ pub enum FlushError {
     Database(String),
     #[error("outbox: {0}")]
     Redis(String),
+    #[error("outbox: edge purge: {0}")]
+    Edge(String),
 }
+
+/// How long an edge cache may take to answer a purge.
+const EDGE_TIMEOUT: Duration = Duration::from_secs(1);

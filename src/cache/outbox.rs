@@ -13,8 +13,13 @@ pub async fn record(db: &impl ConnectionTrait, tags: &[Tag]) -> Result<(), DbErr
         return Ok(());
     }
     let names: Vec<String> = tags.iter().map(Tag::name).collect();
-    cache_outbox::ActiveModel { tags: Set(names.join(" ")), created_at: Set(chrono::Utc::now()), ..Default::default() }
-        .insert(db)
-        .await?;
+    cache_outbox::ActiveModel {
+        tags: Set(names.join(" ")),
+        created_at: Set(chrono::Utc::now()),
+        redis_applied: Set(false),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
     Ok(())
 }

@@ -169,7 +169,12 @@ pub struct TestApp {
 impl TestApp {
     /// A server over a fresh database holding the [`Fixture`] catalog.
     pub async fn spawn(backend: Backend) -> TestApp {
-        let app = Self::spawn_empty(backend).await;
+        Self::spawn_configured(backend, |_| {}).await
+    }
+
+    /// A server holding the [`Fixture`] catalog, with settings changed.
+    pub async fn spawn_configured(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
+        let app = Self::spawn_with(Store::create(backend).await, configure).await;
         let fixture = Fixture::load(&app.db, &app.state.cache).await;
         TestApp { fixture, ..app }
     }

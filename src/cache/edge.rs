@@ -1,0 +1,77 @@
+//! Edge caches (Varnish with the project's VCL): after a write, every one of
+//! them is told to drop the objects carrying the changed tags, by a `PURGE`
+//! request with the tags in an `xkey-purge` header.
+
+use std::time::Duration;
+
+use super::tags::Tag;
+
+/// Varnish refuses request header lines over 8 KiB; tags go in several
+/// requests well below that.
+const MAX_HEADER_BYTES: usize = 4096;
+
+pub struct Edges {
+    client: reqwest::Client,
+    urls: Vec<String>,
+}
+
+impl Edges {
+    /// None without purge URLs.
+    pub fn new(urls: &[String], timeout: Duration) -> Result<Option<Edges>, String> {
+        if urls.is_empty() {
+            return Ok(None);
+        }
+        let client =
+            reqwest::Client::builder().timeout(timeout).build().map_err(|e| format!("VARNISH_PURGE_URLS: {e}"))?;
+        Ok(Some(Edges { client, urls: urls.to_vec() }))
+    }
+
+    /// Purges `tags` at every edge; an error names the first that failed
+    /// (the caller keeps the tags in the outbox and retries them all).
+    pub async fn purge(&self, tags: &[Tag]) -> Result<(), String> {
+        let purge = reqwest::Method::from_bytes(b"PURGE").expect("a valid method");
+        for header in batches(tags) {
+            for url in &self.urls {
+                let sent = self.client.request(purge.clone(), format!("{url}/")).header("xkey-purge", &header).send();
+                match sent.await {
+                    Ok(r) if r.status().is_success() => {}
+                    Ok(r) => return Err(format!("{url} answered the purge with {}", r.status())),
+                    Err(e) => return Err(format!("{url}: {e}")),
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Tag names joined by spaces, in headers of at most `MAX_HEADER_BYTES`.
+fn batches(tags: &[Tag]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for name in tags.iter().map(Tag::name) {
+        match out.last_mut() {
+            Some(last) if last.len() + 1 + name.len() <= MAX_HEADER_BYTES => {
+                last.push(' ');
+                last.push_str(&name);
+            }
+            _ => out.push(name),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_are_split_into_bounded_headers() {
+        let tags: Vec<Tag> = (0..2000).map(Tag::Product).collect();
+        let headers = batches(&tags);
+        assert!(headers.len() > 1);
+        assert!(headers.iter().all(|h| h.len() <= MAX_HEADER_BYTES));
+        let names: Vec<&str> = headers.iter().flat_map(|h| h.split(' ')).collect();
+        assert_eq!(names.len(), 2000);
+        assert_eq!(names[1999], "product-1999");
+        assert_eq!(batches(&[Tag::Lists, Tag::Product(3)]), ["lists product-3"]);
+    }
+}
