@@ -199,6 +199,18 @@ fn arbitrary_query_strings_and_path_segments_never_cause_a_5xx() {
     });
 }
 
+/// POSTs an encoded form body and checks the answer.
+async fn post_form(client: &reqwest::Client, url: &str, body: String) -> Result<(), TestCaseError> {
+    let response = client
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.clone())
+        .send()
+        .await
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    check(response, &format!("POST {url} {body}")).await
+}
+
 #[test]
 fn arbitrary_form_bodies_never_cause_a_5xx() {
     let routes = [
@@ -214,15 +226,7 @@ fn arbitrary_form_bodies_never_cause_a_5xx() {
     let input = (proptest::sample::select(routes.to_vec()), proptest::collection::vec((text(), text()), 0..6));
     run(200, input, Sender::Anyone, |app, _, (route, fields)| async move {
         let body = fields.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&");
-        let response = app
-            .client
-            .post(app.url(route))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body.clone())
-            .send()
-            .await
-            .map_err(|e| TestCaseError::fail(e.to_string()))?;
-        check(response, &format!("POST {route} {body}")).await
+        post_form(&app.client, &app.url(route), body).await
     });
 }
 
@@ -251,15 +255,7 @@ fn arbitrary_admin_form_fields_never_cause_a_5xx() {
         for (k, v) in &form {
             body.push_str(&format!("&{}={}", encode(k), encode(v)));
         }
-        let response = browser
-            .client
-            .post(app.url(route))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body.clone())
-            .send()
-            .await
-            .map_err(|e| TestCaseError::fail(e.to_string()))?;
-        check(response, &format!("POST {route} {body}")).await
+        post_form(&browser.client, &app.url(route), body).await
     });
 }
 

@@ -194,6 +194,20 @@ async fn page_price(client: &reqwest::Client, url: &str) -> (String, String) {
     (verdict, price.to_owned())
 }
 
+/// An app that purges `purge` after writes (retrying every 100 ms), and
+/// Varnish on `varnish_port` in front of it, with the fixture's own
+/// invalidations through.
+async fn app_behind_varnish(purge: String, varnish_port: u16) -> (TestApp, Varnish) {
+    let app = TestApp::spawn_configured(Backend::Sqlite, |s| {
+        s.cache.purge_urls = vec![purge];
+        s.cache.outbox_interval = Duration::from_millis(100);
+    })
+    .await;
+    let varnish = Varnish::start_on(app_port(&app), varnish_port);
+    outbox_drained(&app).await;
+    (app, varnish)
+}
+
 /// Waits until every pending invalidation has reached every sink: the
 /// fixture's own, recorded before Varnish was up, would otherwise purge
 /// the test's pages when they get through.
@@ -221,13 +235,7 @@ async fn set_price(app: &TestApp, token: &str, id: i32, price: &str) {
 async fn an_admin_edit_shows_through_varnish_on_the_next_request() {
     let varnish_port = free_port();
     let purge = format!("http://127.0.0.1:{varnish_port}");
-    let app = TestApp::spawn_configured(Backend::Sqlite, |s| {
-        s.cache.purge_urls = vec![purge];
-        s.cache.outbox_interval = Duration::from_millis(100);
-    })
-    .await;
-    let varnish = Varnish::start_on(app_port(&app), varnish_port);
-    outbox_drained(&app).await;
+    let (app, varnish) = app_behind_varnish(purge, varnish_port).await;
     let token = token_for(&app, "edge-admin@example.com", true).await;
     let (edited, other) = (app.fixture.product("Steel Laptop 13").clone(), app.fixture.product("Mechanical Keyboard"));
     let client = reqwest::Client::new();
@@ -254,13 +262,7 @@ async fn a_purge_that_cannot_reach_varnish_is_retried_until_it_does() {
     // Purges go through a proxy the test can cut; pages are read directly.
     let proxy = Proxy::start(([127, 0, 0, 1], varnish_port).into()).await;
     let purge = format!("http://127.0.0.1:{}", proxy.port);
-    let app = TestApp::spawn_configured(Backend::Sqlite, |s| {
-        s.cache.purge_urls = vec![purge];
-        s.cache.outbox_interval = Duration::from_millis(100);
-    })
-    .await;
-    let varnish = Varnish::start_on(app_port(&app), varnish_port);
-    outbox_drained(&app).await;
+    let (app, varnish) = app_behind_varnish(purge, varnish_port).await;
     let token = token_for(&app, "edge-admin@example.com", true).await;
     let product = app.fixture.product("Steel Laptop 13").clone();
     let client = reqwest::Client::new();
