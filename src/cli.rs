@@ -207,22 +207,16 @@ async fn cache_stats(state: &AppState) -> Result<(), CliError> {
     let cache = &state.cache;
     let failed = |e: crate::cache::CacheError| CliError::Failed(format!("cache stats: {e}"));
     let (hits, misses) = cache.shared_stats().await.map_err(failed)?;
+    // Keys live on every primary (each master of a cluster): visit each.
     let mut entries = 0u64;
-    let mut cursor = 0u64;
-    loop {
-        let mut scan = redis::pipe();
-        scan.cmd("SCAN").arg(cursor).arg("MATCH").arg(cache.keys().pattern()).arg("COUNT").arg(1000);
-        let ((next, keys),): ((u64, Vec<String>),) = cache.query(&scan).await.map_err(failed)?;
-        entries += keys.iter().filter(|k| !k.contains(":tag:") && !k.ends_with(":stats")).count() as u64;
-        cursor = next;
-        if cursor == 0 {
-            break;
-        }
+    let mut memory = 0u64;
+    for node in cache.primaries().await.map_err(failed)? {
+        let (keys, used) =
+            primary_stats(node, cache.keys()).await.map_err(|e| CliError::Failed(format!("cache stats: {e}")))?;
+        entries += keys;
+        memory += used;
     }
-    let mut info = redis::pipe();
-    info.cmd("INFO").arg("memory");
-    let (memory,): (String,) = cache.query(&info).await.map_err(failed)?;
-    let used = memory.lines().find_map(|l| l.strip_prefix("used_memory_human:")).unwrap_or("?").trim().to_owned();
+    let used = format!("{:.2}M", memory as f64 / (1024.0 * 1024.0));
     let total = hits + misses;
     let rate = if total == 0 { 0.0 } else { hits as f64 * 100.0 / total as f64 };
     println!("prefix        {} (version {})", cache.keys().prefix(), cache.keys().version());
@@ -232,6 +226,35 @@ async fn cache_stats(state: &AppState) -> Result<(), CliError> {
     println!("entries       {entries}");
     println!("redis memory  {used}");
     Ok(())
+}
+
+/// The number of this app's entries on one Redis primary, and its memory.
+async fn primary_stats(node: redis::ConnectionInfo, keys: &crate::cache::Keys) -> redis::RedisResult<(u64, u64)> {
+    let client = redis::Client::open(node)?;
+    let config = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(std::time::Duration::from_secs(2)))
+        .set_response_timeout(Some(std::time::Duration::from_secs(5)));
+    let mut conn = client.get_multiplexed_async_connection_with_config(&config).await?;
+    let mut entries = 0u64;
+    let mut cursor = 0u64;
+    loop {
+        let (next, found): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(keys.pattern())
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(&mut conn)
+            .await?;
+        entries += found.iter().filter(|k| !keys.is_tag(k) && **k != keys.stats()).count() as u64;
+        cursor = next;
+        if cursor == 0 {
+            break;
+        }
+    }
+    let info: String = redis::cmd("INFO").arg("memory").query_async(&mut conn).await?;
+    let used = info.lines().find_map(|l| l.strip_prefix("used_memory:")).and_then(|v| v.trim().parse().ok());
+    Ok((entries, used.unwrap_or(0)))
 }
 
 /// Requests the first pages through the app's own router, so exactly the

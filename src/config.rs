@@ -132,8 +132,13 @@ pub enum SessionStoreKind {
 /// How the Redis cache behaves.
 #[derive(Clone, Debug)]
 pub struct CacheSettings {
-    /// REDIS_URL: the cache's Redis.
+    /// REDIS_URL: the cache's Redis; several comma-separated nodes mean a
+    /// Redis Cluster.
     pub redis_url: String,
+    /// REDIS_WAIT_REPLICAS: how many replicas must hold an invalidation
+    /// before it counts as applied (WAIT), so a failover cannot bring back a
+    /// tag version it replaced; 0 (the default) does not wait.
+    pub wait_replicas: u32,
     /// CACHE_ENABLED: `false` serves every request from the database
     /// (`X-Cache: BYPASS`), e.g. to measure the uncached path.
     pub enabled: bool,
@@ -168,6 +173,7 @@ impl Default for CacheSettings {
     fn default() -> Self {
         CacheSettings {
             redis_url: "redis://127.0.0.1:6379".to_owned(),
+            wait_replicas: 0,
             enabled: true,
             key_prefix: "storefront".to_owned(),
             version: "1".to_owned(),
@@ -263,11 +269,7 @@ impl Settings {
             };
         }
         if let Some(url) = get("SESSION_REDIS_URL") {
-            let url = url.trim().to_owned();
-            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
-                return Err(bad("SESSION_REDIS_URL", format!("{url:?} is not a URL like redis://127.0.0.1:6379")));
-            }
-            settings.sessions.redis_url = url;
+            settings.sessions.redis_url = redis_url(&url, &["redis://", "rediss://"], "SESSION_REDIS_URL")?;
         }
         if let Some(v) = flag(&get, "SESSION_COOKIE_SECURE")? {
             settings.sessions.cookie_secure = v;
@@ -294,6 +296,29 @@ impl Settings {
         }
         Ok(settings)
     }
+}
+
+/// The nodes of a Redis URL list: one server, or several nodes of a cluster.
+pub fn redis_nodes(url: &str) -> impl Iterator<Item = &str> {
+    url.split(',').map(str::trim).filter(|n| !n.is_empty())
+}
+
+/// A Redis URL, or a comma-separated list of cluster nodes, each with one of
+/// `schemes`.
+fn redis_url(url: &str, schemes: &[&str], var: &'static str) -> Result<String, ConfigError> {
+    let url = url.trim();
+    let nodes: Vec<&str> = redis_nodes(url).collect();
+    let bad = |problem: String| ConfigError { var, problem };
+    if nodes.is_empty() {
+        return Err(bad(format!("{url:?} is not a URL like redis://127.0.0.1:6379")));
+    }
+    if let Some(node) = nodes.iter().find(|n| !schemes.iter().any(|s| n.starts_with(s))) {
+        return Err(bad(format!("{node:?} is not a URL like redis://127.0.0.1:6379")));
+    }
+    if nodes.len() > 1 && nodes.iter().any(|n| n.starts_with("redis+unix://")) {
+        return Err(bad("a cluster's nodes are reached over TCP, not a unix socket".into()));
+    }
+    Ok(nodes.join(","))
 }
 
 /// A boolean variable: absent, or one of the usual spellings of yes and no.
@@ -326,11 +351,13 @@ fn cache_from(get: &impl Fn(&'static str) -> Option<String>) -> Result<CacheSett
     let mut c = CacheSettings::default();
     let bad = |var: &'static str, problem: String| ConfigError { var, problem };
     if let Some(url) = get("REDIS_URL") {
-        let url = url.trim().to_owned();
-        if !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("redis+unix://")) {
-            return Err(bad("REDIS_URL", format!("{url:?} is not a URL like redis://127.0.0.1:6379")));
-        }
-        c.redis_url = url;
+        c.redis_url = redis_url(&url, &["redis://", "rediss://", "redis+unix://"], "REDIS_URL")?;
+    }
+    if let Some(v) = get("REDIS_WAIT_REPLICAS") {
+        c.wait_replicas = match v.trim().parse::<u32>() {
+            Ok(n) if n <= 5 => n,
+            _ => return Err(bad("REDIS_WAIT_REPLICAS", format!("{v:?} is not a number of replicas from 0 to 5"))),
+        };
     }
     if let Some(v) = flag(get, "CACHE_ENABLED")? {
         c.enabled = v;
@@ -419,6 +446,15 @@ mod tests {
     }
 
     #[test]
+    fn a_list_of_redis_nodes_is_a_cluster() {
+        let s = load(&[("REDIS_URL", " redis://10.0.0.1:7000, redis://10.0.0.2:7001 ,"), ("REDIS_WAIT_REPLICAS", "1")])
+            .unwrap();
+        assert_eq!(s.cache.redis_url, "redis://10.0.0.1:7000,redis://10.0.0.2:7001");
+        assert_eq!(s.sessions.redis_url, s.cache.redis_url, "sessions default to the cache's Redis");
+        assert_eq!(s.cache.wait_replicas, 1);
+    }
+
+    #[test]
     fn names_the_variable_that_is_wrong() {
         let e = load(&[("DATABASE_URL", "mysql://x")]).unwrap_err();
         assert_eq!(e.var, "DATABASE_URL");
@@ -430,6 +466,10 @@ mod tests {
         assert_eq!(e.var, "STOREFRONT_PUBLIC_URL");
         for (var, value) in [
             ("REDIS_URL", "localhost:6379"),
+            ("REDIS_URL", "redis://10.0.0.1:7000,10.0.0.2:7001"),
+            ("REDIS_URL", " , "),
+            ("REDIS_WAIT_REPLICAS", "all"),
+            ("SESSION_REDIS_URL", "redis://10.0.0.1:7000,redis+unix:///tmp/r.sock"),
             ("CACHE_ENABLED", "sometimes"),
             ("CACHE_KEY_PREFIX", "has space"),
             ("CACHE_VERSION", "v:1"),

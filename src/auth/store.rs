@@ -8,7 +8,9 @@ use tower_sessions::session_store::{self, SessionStore};
 use tower_sessions::{Expiry, MemoryStore, SessionManagerLayer, cookie::SameSite};
 use tower_sessions_redis_store::RedisStore;
 use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Pool};
-use tower_sessions_redis_store::fred::types::config::{ConnectionConfig, PerformanceConfig, ReconnectPolicy};
+use tower_sessions_redis_store::fred::types::config::{
+    ConnectionConfig, PerformanceConfig, ReconnectPolicy, ServerConfig,
+};
 
 use crate::config::{SessionSettings, SessionStoreKind};
 
@@ -55,7 +57,7 @@ impl SessionStore for AppSessionStore {
 /// A Redis pool that fails fast while disconnected (a login then gets a clear
 /// 503 instead of hanging) and reconnects on its own.
 pub fn redis_pool(url: &str) -> Result<Pool, String> {
-    let mut config = Config::from_url(url).map_err(|e| format!("SESSION_REDIS_URL: {e}"))?;
+    let mut config = redis_config(url)?;
     config.fail_fast = true;
     let perf = PerformanceConfig { default_command_timeout: Duration::from_millis(500), ..Default::default() };
     let connection = ConnectionConfig {
@@ -68,6 +70,22 @@ pub fn redis_pool(url: &str) -> Result<Pool, String> {
     // Connect in the background: the shop starts even while Redis is down.
     drop(pool.connect());
     Ok(pool)
+}
+
+/// One server, or a Redis Cluster when the URL lists several nodes (their
+/// credentials are the first node's; the client discovers the rest).
+fn redis_config(url: &str) -> Result<Config, String> {
+    let parse = |node: &str| Config::from_url(node).map_err(|e| format!("SESSION_REDIS_URL: {node:?}: {e}"));
+    let nodes: Vec<&str> = crate::config::redis_nodes(url).collect();
+    let mut config = parse(nodes.first().copied().unwrap_or(url))?;
+    if nodes.len() > 1 {
+        let mut hosts = Vec::new();
+        for node in &nodes {
+            hosts.extend(parse(node)?.server.hosts().into_iter().map(|h| (h.host.to_string(), h.port)));
+        }
+        config.server = ServerConfig::new_clustered(hosts);
+    }
+    Ok(config)
 }
 
 pub fn store(settings: &SessionSettings, pool: Option<Pool>) -> AppSessionStore {

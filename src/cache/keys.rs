@@ -1,5 +1,9 @@
 //! Every Redis key the shop uses is built here: entries are
-//! `{prefix}:{version}:{kind}:{discriminator}`, tags `{prefix}:tag:{name}`.
+//! `PREFIX:VERSION:KIND:DISCRIMINATOR`, tags `PREFIX:{tags}:NAME`. On a
+//! Redis Cluster entries spread over the slots by their whole key, while the
+//! hash tag `{tags}` keeps every tag in one slot: one node answers all tag
+//! reads of a lookup, takes a write's invalidation as one pipeline, and is
+//! the one node the in-process layer's tracking connection must follow.
 //! Discriminators are canonical forms (see `domain::listing`), so spellings
 //! of one request share one entry, and junk parameters never reach a key;
 //! a discriminator longer than 64 bytes, or not printable ASCII, is hashed,
@@ -10,6 +14,9 @@ use crate::domain::{Dialect, ListingQuery, PageRequest};
 
 /// The templates compiled into this binary (see build.rs).
 pub const TEMPLATES_DIGEST: &str = env!("STOREFRONT_TEMPLATES_DIGEST");
+
+/// The hash tag every tag key carries (see the module's comment).
+const TAGS_HASH_TAG: &str = "{tags}";
 
 /// Discriminators longer than this are replaced by their hash.
 const MAX_RAW_DISCRIMINATOR: usize = 64;
@@ -69,13 +76,18 @@ impl Keys {
 
     /// What every tag key starts with.
     pub fn tag_prefix(&self) -> String {
-        format!("{}:tag:", self.prefix)
+        format!("{}:{TAGS_HASH_TAG}:", self.prefix)
+    }
+
+    /// Whether `key` is one of this app's tag keys.
+    pub fn is_tag(&self, key: &str) -> bool {
+        key.starts_with(&self.tag_prefix())
     }
 
     /// The tag a tag key names; `None` for another key, or a name too long
     /// to have been kept readable.
     pub fn tag_of(&self, key: &str) -> Option<Tag> {
-        key.strip_prefix(self.prefix.as_str())?.strip_prefix(":tag:").and_then(Tag::parse)
+        key.strip_prefix(self.tag_prefix().as_str()).and_then(Tag::parse)
     }
 
     /// The hash of shared hit/miss counts.
@@ -154,7 +166,7 @@ mod tests {
         for tag in [Tag::All, Tag::Product(7), Tag::ProductSlug("oak-desk".into())] {
             assert_eq!(keys.tag_of(&keys.tag(&tag)), Some(tag));
         }
-        assert_eq!(keys.tag_of("other:tag:all"), None);
+        assert_eq!(keys.tag_of("other:{tags}:all"), None);
         assert_eq!(keys.tag_of(&keys.tag(&Tag::ProductSlug("x".repeat(500)))), None);
     }
 
@@ -185,6 +197,6 @@ mod tests {
         let a = Keys::new("shop", "1").category_list().key;
         let b = Keys::new("shop", "2").category_list().key;
         assert_ne!(a, b);
-        assert_eq!(Keys::new("shop", "1").tag(&Tag::Lists), "shop:tag:lists");
+        assert_eq!(Keys::new("shop", "1").tag(&Tag::Lists), "shop:{tags}:lists");
     }
 }

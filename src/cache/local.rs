@@ -5,10 +5,14 @@
 //!   filled under. A local hit needs every tag's *current* version, so the
 //!   layer also keeps tag versions, but only ones it knows are current.
 //! - It knows through Redis's own tracking: a dedicated RESP3 connection runs
-//!   `CLIENT TRACKING ON BCAST PREFIX {prefix}:tag:`, and Redis pushes the
-//!   name of every tag key that changes, expires or is evicted, whoever
+//!   `CLIENT TRACKING ON BCAST PREFIX {prefix}:{tags}:`, and Redis pushes
+//!   the name of every tag key that changes, expires or is evicted, whoever
 //!   changed it (this instance, another one, `storefront cache clear`). A
 //!   pushed tag is forgotten; the next request reads it from Redis again.
+//! - On a Redis Cluster every tag lives in one slot, so tracking one node is
+//!   enough: the one that answers a read of a tag key without redirecting.
+//!   Its heartbeat is that read, so a node that has lost the slot (failover,
+//!   resharding) is left at once for the one the redirect names.
 //! - A version read from Redis is kept only if no invalidation was processed
 //!   while it was in flight (the `epoch` check): otherwise a reply that left
 //!   Redis before a write could be stored after that write's push, and stay
@@ -25,6 +29,7 @@ use std::time::{Duration, Instant};
 use redis::{PushKind, Value};
 
 use super::Cached;
+use super::conn::Nodes;
 use super::keys::Keys;
 use super::tags::Tag;
 
@@ -49,6 +54,22 @@ struct ByBodySize;
 impl quick_cache::Weighter<String, LocalEntry> for ByBodySize {
     fn weight(&self, _key: &String, entry: &LocalEntry) -> u64 {
         entry.weight
+    }
+}
+
+/// Why a tracking connection ended.
+enum Lost {
+    /// Another node holds the tags' slot (`host:port`).
+    Moved(String),
+    Failed(String),
+}
+
+impl From<redis::RedisError> for Lost {
+    fn from(e: redis::RedisError) -> Self {
+        match e.redirect_node() {
+            Some((address, _)) => Lost::Moved(address.to_owned()),
+            None => Lost::Failed(e.to_string()),
+        }
     }
 }
 
@@ -197,12 +218,20 @@ impl Local {
     }
 
     /// Keeps a tracking connection open for as long as the process runs.
-    pub fn spawn_tracker(self: &Arc<Self>, client: redis::Client, keys: Keys) -> tokio::task::JoinHandle<()> {
+    pub fn spawn_tracker(self: &Arc<Self>, nodes: Nodes, keys: Keys) -> tokio::task::JoinHandle<()> {
         let local = Arc::clone(self);
         tokio::spawn(async move {
+            // Seeds in turn; a redirect names the node to try next.
+            let mut seeds = nodes.all().iter().cycle();
+            let mut next = None;
             loop {
-                if let Err(e) = local.track(&client, &keys).await {
-                    tracing::debug!(error = %e, "cache tracking connection lost; local hits paused");
+                let node = next.take().unwrap_or_else(|| seeds.next().expect("at least one node").clone());
+                let Err(lost) = local.track(node, &keys).await;
+                match lost {
+                    Lost::Moved(address) => next = nodes.at(&address),
+                    Lost::Failed(e) => {
+                        tracing::debug!(error = %e, "cache tracking connection lost; local hits paused");
+                    }
                 }
                 local.set_live(false);
                 tokio::time::sleep(RECONNECT_DELAY).await;
@@ -210,13 +239,14 @@ impl Local {
         })
     }
 
-    async fn track(&self, client: &redis::Client, keys: &Keys) -> Result<(), String> {
+    async fn track(&self, node: redis::ConnectionInfo, keys: &Keys) -> Result<std::convert::Infallible, Lost> {
         let (tx, mut pushes) = tokio::sync::mpsc::unbounded_channel();
         let config = redis::AsyncConnectionConfig::new()
             .set_connection_timeout(Some(HEARTBEAT))
             .set_response_timeout(Some(HEARTBEAT))
             .set_push_sender(tx);
-        let mut conn = client.get_multiplexed_async_connection_with_config(&config).await.map_err(|e| e.to_string())?;
+        let client = redis::Client::open(node).map_err(Lost::from)?;
+        let mut conn = client.get_multiplexed_async_connection_with_config(&config).await?;
         redis::cmd("CLIENT")
             .arg("TRACKING")
             .arg("ON")
@@ -224,22 +254,25 @@ impl Local {
             .arg("PREFIX")
             .arg(keys.tag_prefix())
             .query_async::<()>(&mut conn)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
+        // Replies and pushes share the connection, in order: once this read
+        // of a tag key is answered, every earlier push has arrived. A
+        // redirect means another node holds the tags.
+        let mut beat = redis::cmd("GET");
+        beat.arg(keys.tag(&Tag::All));
+        beat.query_async::<Option<String>>(&mut conn).await?;
         self.set_live(true);
-        let mut beat = tokio::time::interval(HEARTBEAT);
+        let mut tick = tokio::time::interval(HEARTBEAT);
         loop {
             tokio::select! {
                 push = pushes.recv() => {
-                    let Some(push) = push else { return Err("push channel closed".into()) };
+                    let Some(push) = push else { return Err(Lost::Failed("push channel closed".into())) };
                     if !self.on_push(keys, &push.kind, &push.data) {
-                        return Err("disconnected".into());
+                        return Err(Lost::Failed("disconnected".into()));
                     }
                 }
-                _ = beat.tick() => {
-                    // Replies and pushes share the connection, in order: a
-                    // PONG means every earlier push has arrived.
-                    redis::cmd("PING").query_async::<()>(&mut conn).await.map_err(|e| e.to_string())?;
+                _ = tick.tick() => {
+                    beat.query_async::<Option<String>>(&mut conn).await?;
                 }
             }
         }

@@ -18,6 +18,7 @@
 //!   with no round trip, kept exact by Redis's invalidation pushes.
 
 mod breaker;
+pub mod conn;
 mod edge;
 pub mod entry;
 mod flight;
@@ -33,7 +34,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use rand::Rng;
-use redis::aio::ConnectionManager;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::config::CacheSettings;
@@ -41,11 +41,31 @@ use crate::error::AppError;
 use crate::models::_entities::cache_outbox;
 pub use breaker::Breaker;
 use breaker::Permit;
+use conn::{Conn, Nodes, Query};
 use entry::Entry;
 use flight::Flights;
 pub use keys::{EntryKey, Keys, TtlClass};
 use local::Local;
 pub use tags::Tag;
+
+tokio::task_local! {
+    /// Set while serving an edge cache's fetch (see [`as_edge_fetch`]).
+    static EDGE_FETCH: ();
+}
+
+/// Runs `serve` as an edge cache's fetch, which skips the in-process layer.
+///
+/// A write applies its invalidation to Redis, then purges the edges, which
+/// refetch at once, possibly from another instance whose in-process layer
+/// has not yet had Redis's push: served from there, the old page would stay
+/// at the edge for its whole `s-maxage`. Redis itself is already current.
+pub async fn as_edge_fetch<F: Future>(serve: F) -> F::Output {
+    EDGE_FETCH.scope((), serve).await
+}
+
+fn is_edge_fetch() -> bool {
+    EDGE_FETCH.try_with(|_| ()).is_ok()
+}
 
 /// How a response was served, sent as `X-Cache`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,9 +139,12 @@ pub type FillHook = Arc<dyn Fn(&str) -> futures_util::future::BoxFuture<'static,
 struct Inner {
     keys: Keys,
     settings: CacheSettings,
-    redis: Option<ConnectionManager>,
-    /// The in-process layer and the client its tracking connection uses.
-    local: Option<(Arc<Local>, redis::Client)>,
+    redis: Option<Conn>,
+    /// The nodes REDIS_URL names.
+    nodes: Nodes,
+    /// The in-process layer, and the nodes its tracking connection uses
+    /// (RESP3, for pushes).
+    local: Option<(Arc<Local>, Nodes)>,
     db: DatabaseConnection,
     /// The edge caches to purge after writes, if any.
     edges: Option<edge::Edges>,
@@ -154,25 +177,12 @@ impl Cache {
     /// Builds the cache. The Redis connection is made lazily, so the shop
     /// starts (degraded) when Redis is down.
     pub fn new(settings: &CacheSettings, db: DatabaseConnection) -> Result<Self, String> {
-        let redis = if settings.enabled {
-            let client = redis::Client::open(settings.redis_url.as_str()).map_err(|e| format!("REDIS_URL: {e}"))?;
-            let config = redis::aio::ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(settings.timeout.max(Duration::from_millis(250))))
-                .set_response_timeout(Some(settings.timeout))
-                .set_number_of_retries(1)
-                .set_max_delay(Duration::from_millis(500));
-            Some(ConnectionManager::new_lazy_with_config(client, config).map_err(|e| format!("REDIS_URL: {e}"))?)
-        } else {
-            None
-        };
+        let nodes = Nodes::parse(&settings.redis_url)?;
+        let redis = if settings.enabled { Some(Conn::lazy(&nodes, settings.timeout)?) } else { None };
         let local = if settings.enabled && settings.local_max_bytes > 0 {
             // Invalidation pushes arrive on the tracking connection itself,
             // which needs RESP3.
-            let info = redis::IntoConnectionInfo::into_connection_info(settings.redis_url.as_str())
-                .map_err(|e| format!("REDIS_URL: {e}"))?;
-            let resp3 = info.redis_settings().clone().set_protocol(redis::ProtocolVersion::RESP3);
-            let client = redis::Client::open(info.set_redis_settings(resp3)).map_err(|e| format!("REDIS_URL: {e}"))?;
-            Some((Arc::new(Local::new(settings.local_max_bytes)), client))
+            Some((Arc::new(Local::new(settings.local_max_bytes)), nodes.resp3()))
         } else {
             None
         };
@@ -181,6 +191,7 @@ impl Cache {
                 keys: Keys::new(&settings.key_prefix, &settings.version),
                 settings: settings.clone(),
                 redis,
+                nodes,
                 local,
                 db,
                 edges: edge::Edges::new(&settings.purge_urls, EDGE_TIMEOUT)?,
@@ -231,21 +242,26 @@ impl Cache {
     }
 
     /// Runs a Redis command with the timeout; failures open the breaker.
-    async fn call<T: redis::FromRedisValue>(&self, cmd: &redis::Pipeline) -> Result<T, CacheError> {
+    async fn call<T: redis::FromRedisValue + Send>(&self, query: &impl Query) -> Result<T, CacheError> {
         let Some(redis) = &self.inner.redis else {
             return Err(CacheError("disabled".into()));
         };
         let mut conn = redis.clone();
-        let result = tokio::time::timeout(self.inner.settings.timeout, cmd.query_async::<T>(&mut conn)).await;
+        let result = tokio::time::timeout(self.inner.settings.timeout, query.run::<T>(&mut conn)).await;
         let error = match result {
             Ok(Ok(v)) => return Ok(v),
             Ok(Err(e)) => e.to_string(),
             Err(_) => format!("no answer within {} ms", self.inner.settings.timeout.as_millis()),
         };
+        Err(self.failure(error))
+    }
+
+    /// Counts a failed Redis call and opens the breaker.
+    fn failure(&self, error: String) -> CacheError {
         self.inner.counters.errors.fetch_add(1, Ordering::Relaxed);
         metrics::counter!("storefront_cache_errors_total").increment(1);
         self.inner.breaker.failure(&error);
-        Err(CacheError(error))
+        CacheError(error)
     }
 
     /// Serves `entry` from Redis, or fills it with `fill` and stores it.
@@ -271,6 +287,7 @@ impl Cache {
         }
         let local = self.inner.local.as_ref().map(|(local, _)| local.as_ref());
         if permit == Permit::Call
+            && !is_edge_fetch()
             && let Some(hit) = local.and_then(|l| l.get(&entry.key, &entry.tags))
         {
             counters.hits.fetch_add(1, Ordering::Relaxed);
@@ -341,16 +358,26 @@ impl Cache {
     /// tags. Absent tags are created with a fresh random version.
     async fn lookup(&self, entry: &EntryKey, permit: Permit) -> Result<(Option<Bytes>, Vec<u64>), CacheError> {
         let tag_keys: Vec<String> = entry.tags.iter().map(|t| self.inner.keys.tag(t)).collect();
-        let mut get = redis::pipe();
-        get.cmd("MGET").arg(&entry.key).arg(&tag_keys);
-        let (mut values,): (Vec<Option<Vec<u8>>>,) = self.call(&get).await?;
+        // A plain command, not a pipeline: a cluster splits it by slot (the
+        // entry's, and the one all tags share).
+        let mut get = redis::cmd("MGET");
+        get.arg(&entry.key).arg(&tag_keys);
+        let mut values: Vec<Option<Vec<u8>>> = self.call(&get).await?;
         if permit == Permit::Probe {
             // Back from an outage: apply the invalidations recorded meanwhile
             // before serving anything cached.
-            self.flush_outbox().await.map_err(|e| CacheError(e.to_string()))?;
+            match self.flush_outbox().await {
+                // Redis is current; an edge that missed a purge is retried
+                // by the flusher, and must not keep Redis from being used.
+                Ok(_) | Err(FlushError::Edge(_)) => {}
+                // Already counted (the breaker is open again).
+                Err(FlushError::Redis(e)) => return Err(CacheError(e)),
+                // Whether Redis holds every invalidation is unknown: try again
+                // after a cool-down, rather than leave the probe unanswered.
+                Err(e @ FlushError::Database(_)) => return Err(self.failure(e.to_string())),
+            }
             self.inner.breaker.success();
-            let (again,): (Vec<Option<Vec<u8>>>,) = self.call(&get).await?;
-            values = again;
+            values = self.call(&get).await?;
         }
         if values.len() != tag_keys.len() + 1 {
             return Err(CacheError("MGET answered the wrong number of values".into()));
@@ -379,11 +406,32 @@ impl Cache {
         if !self.enabled() || tags.is_empty() {
             return Ok(());
         }
+        // All tag keys share one hash slot, so this is one pipeline to one
+        // node even on a cluster.
         let mut set = redis::pipe();
         for tag in tags {
             set.cmd("SET").arg(self.inner.keys.tag(tag)).arg(random_version().to_string()).ignore();
         }
-        self.call::<()>(&set).await?;
+        let wait = self.inner.settings.wait_replicas;
+        if wait > 0 {
+            // The replicas must have the new versions before this counts: a
+            // failover to one without them would revive the old versions and
+            // the entries stored under them. Short of that, the row stays in
+            // the outbox and this instance stops trusting Redis for a while.
+            // Replicas that are not attached (a master promoted after its
+            // own died) cannot be promoted either, so only attached ones are
+            // waited for; ROLE lists them.
+            let within = (self.inner.settings.timeout / 2).as_millis().max(1) as u64;
+            set.cmd("WAIT").arg(wait).arg(within);
+            set.cmd("ROLE");
+            let (acked, (_, _, attached)): (u32, (String, i64, Vec<redis::Value>)) = self.call(&set).await?;
+            let needed = wait.min(attached.len() as u32);
+            if acked < needed {
+                return Err(self.failure(format!("only {acked} of {needed} replicas took an invalidation")));
+            }
+        } else {
+            self.call::<()>(&set).await?;
+        }
         // This instance sees its own write at once; the others when Redis's
         // push reaches them.
         if let Some((local, _)) = &self.inner.local {
@@ -502,8 +550,19 @@ impl Cache {
     }
 
     /// A raw connection for operator commands (stats), bounded by the timeout.
-    pub async fn query<T: redis::FromRedisValue>(&self, pipe: &redis::Pipeline) -> Result<T, CacheError> {
-        self.call(pipe).await
+    pub async fn query<T: redis::FromRedisValue + Send>(&self, query: &impl Query) -> Result<T, CacheError> {
+        self.call(query).await
+    }
+
+    /// Every primary holding cache data (one, or each cluster master), for
+    /// operator commands that must visit them all.
+    pub async fn primaries(&self) -> Result<Vec<redis::ConnectionInfo>, CacheError> {
+        let Some(redis) = &self.inner.redis else { return Err(CacheError("disabled".into())) };
+        let mut conn = redis.clone();
+        match tokio::time::timeout(Duration::from_secs(5), conn.primaries(&self.inner.nodes)).await {
+            Ok(result) => result.map_err(CacheError),
+            Err(_) => Err(CacheError("no answer to CLUSTER NODES within 5 s".into())),
+        }
     }
 
     /// Retries pending invalidations forever, every `outbox_interval`, and
@@ -535,8 +594,8 @@ impl Cache {
     /// Runs the in-process layer's tracking connection (reconnecting as
     /// needed) until aborted; `None` when the layer is off.
     pub fn spawn_tracker(&self) -> Option<tokio::task::JoinHandle<()>> {
-        let (local, client) = self.inner.local.as_ref()?;
-        Some(local.spawn_tracker(client.clone(), self.inner.keys.clone()))
+        let (local, nodes) = self.inner.local.as_ref()?;
+        Some(local.spawn_tracker(nodes.clone(), self.inner.keys.clone()))
     }
 
     /// Whether hits are being served from this process's memory.

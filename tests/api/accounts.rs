@@ -239,7 +239,7 @@ on_both_backends! {
         let mut conn = client.get_multiplexed_async_connection().await.unwrap();
         let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{}:*", app.cache().keys().prefix())).query_async(&mut conn).await.unwrap();
         let mut entries = 0;
-        for key in keys.iter().filter(|k| !k.contains(":tag:") && !k.contains(":throttle:") && !k.ends_with(":stats")) {
+        for key in keys.iter().filter(|k| !k.contains(":{tags}:") && !k.contains(":throttle:") && !k.ends_with(":stats")) {
             let value: Vec<u8> = redis::cmd("GET").arg(key).query_async(&mut conn).await.unwrap();
             assert!(!String::from_utf8_lossy(&value).contains("hal@example.com"), "{key}");
             entries += 1;

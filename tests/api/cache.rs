@@ -48,7 +48,7 @@ pub async fn cached_keys(app: &TestApp, redis_url: &str) -> Vec<String> {
         cursor = next;
     }
     // Entries only: not tags, shared stats or login counters.
-    keys.retain(|k| !k.contains(":tag:") && !k.ends_with(":stats") && !k.contains(":throttle:"));
+    keys.retain(|k| !k.contains(":{tags}:") && !k.ends_with(":stats") && !k.contains(":throttle:"));
     keys.sort();
     keys
 }

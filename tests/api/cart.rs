@@ -141,7 +141,7 @@ on_both_backends! {
         let client = redis::Client::open(app.state.settings.cache.redis_url.as_str()).unwrap();
         let mut conn = client.get_multiplexed_async_connection().await.unwrap();
         let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{}:*", app.cache().keys().prefix())).query_async(&mut conn).await.unwrap();
-        for key in keys.iter().filter(|k| !k.contains(":tag:") && !k.contains(":throttle:") && !k.contains(":cart:") && !k.ends_with(":stats")) {
+        for key in keys.iter().filter(|k| !k.contains(":{tags}:") && !k.contains(":throttle:") && !k.contains(":cart:") && !k.ends_with(":stats")) {
             let value: Vec<u8> = redis::cmd("GET").arg(key).query_async(&mut conn).await.unwrap();
             let text = String::from_utf8_lossy(&value);
             for secret in ["ann@example.com", "ben@example.com", token_ann.as_str(), token_ben.as_str()] {

@@ -56,6 +56,8 @@ pub fn redis_url() -> String {
 
 /// Fails the test, with how to start Redis, when the shared Redis is down.
 pub async fn require_redis(url: &str) {
+    // A cluster's first node stands for it.
+    let url = storefront::config::redis_nodes(url).next().unwrap_or(url);
     let client = redis::Client::open(url).expect("redis url");
     let reachable = match tokio::time::timeout(Duration::from_secs(3), client.get_multiplexed_async_connection()).await
     {

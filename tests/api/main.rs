@@ -18,6 +18,7 @@ mod database_outage;
 mod hostile;
 mod local_cache;
 mod openapi;
+mod redis_cluster;
 mod redis_server;
 mod schemathesis;
 mod search_index;

@@ -8,6 +8,8 @@ pub struct RedisServer {
     pub port: u16,
     dir: tempfile::TempDir,
     child: Option<Child>,
+    /// Arguments added to every start (e.g. cluster mode).
+    extra: Vec<String>,
 }
 
 pub fn free_port() -> u16 {
@@ -16,7 +18,17 @@ pub fn free_port() -> u16 {
 
 impl RedisServer {
     pub fn start() -> RedisServer {
-        let mut server = RedisServer { port: free_port(), dir: tempfile::tempdir().expect("dir"), child: None };
+        Self::start_with(&[])
+    }
+
+    /// A server started with `extra` arguments, every time.
+    pub fn start_with(extra: &[&str]) -> RedisServer {
+        let mut server = RedisServer {
+            port: free_port(),
+            dir: tempfile::tempdir().expect("dir"),
+            child: None,
+            extra: extra.iter().map(|a| a.to_string()).collect(),
+        };
         server.restart();
         server
     }
@@ -32,6 +44,7 @@ impl RedisServer {
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             // DEBUG SLEEP lets a test make this Redis slow.
             .args(["--enable-debug-command", "local"])
+            .args(&self.extra)
             .arg("--dir")
             .arg(self.dir.path())
             .stdout(Stdio::null())

@@ -186,7 +186,7 @@ async fn a_signed_in_visitor_is_never_served_from_varnish() {
 }
 
 /// A product's price as its page shows it.
-async fn page_price(client: &reqwest::Client, url: &str) -> (String, String) {
+pub async fn page_price(client: &reqwest::Client, url: &str) -> (String, String) {
     let r = client.get(url).send().await.expect("through Varnish");
     let verdict = r.headers().get("x-varnish-cache").and_then(|v| v.to_str().ok()).unwrap_or("none").to_owned();
     let html = r.text().await.unwrap();
@@ -219,7 +219,7 @@ async fn outbox_drained(app: &TestApp) {
     }
 }
 
-async fn set_price(app: &TestApp, token: &str, id: i32, price: &str) {
+pub async fn set_price(app: &TestApp, token: &str, id: i32, price: &str) {
     let r = app
         .client
         .patch(app.url(&format!("/api/products/{id}/")))
