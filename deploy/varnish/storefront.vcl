@@ -43,6 +43,12 @@ sub vcl_recv {
     unset req.http.Cookie;
 }
 
+sub vcl_backend_fetch {
+    # The app serves our fetches from Redis, never from an instance's own
+    # memory, which may not yet know of the write that just purged us.
+    set bereq.http.X-Edge-Fetch = "1";
+}
+
 sub vcl_backend_response {
     # xkey indexes the `xkey` header, not Surrogate-Key.
     if (beresp.http.Surrogate-Key) {

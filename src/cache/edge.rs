@@ -26,18 +26,26 @@ impl Edges {
         Ok(Some(Edges { client, urls: urls.to_vec() }))
     }
 
-    /// Purges `tags` at every edge; an error names the first that failed
+    /// Purges `tags` at every edge; an error names each that failed
     /// (the caller keeps the tags in the outbox and retries them all).
     pub async fn purge(&self, tags: &[Tag]) -> Result<(), String> {
+        let headers = batches(tags);
+        // Every edge is purged even when another is down: one unreachable
+        // Varnish must not leave the others serving old pages meanwhile.
+        let purges = self.urls.iter().map(|url| self.purge_one(url, &headers));
+        let failed: Vec<String> =
+            futures_util::future::join_all(purges).await.into_iter().filter_map(Result::err).collect();
+        if failed.is_empty() { Ok(()) } else { Err(failed.join("; ")) }
+    }
+
+    async fn purge_one(&self, url: &str, headers: &[String]) -> Result<(), String> {
         let purge = reqwest::Method::from_bytes(b"PURGE").expect("a valid method");
-        for header in batches(tags) {
-            for url in &self.urls {
-                let sent = self.client.request(purge.clone(), format!("{url}/")).header("xkey-purge", &header).send();
-                match sent.await {
-                    Ok(r) if r.status().is_success() => {}
-                    Ok(r) => return Err(format!("{url} answered the purge with {}", r.status())),
-                    Err(e) => return Err(format!("{url}: {e}")),
-                }
+        for header in headers {
+            let sent = self.client.request(purge.clone(), format!("{url}/")).header("xkey-purge", header).send();
+            match sent.await {
+                Ok(r) if r.status().is_success() => {}
+                Ok(r) => return Err(format!("{url} answered the purge with {}", r.status())),
+                Err(e) => return Err(format!("{url}: {e}")),
             }
         }
         Ok(())

@@ -59,6 +59,7 @@ pub fn router(state: AppState) -> Router {
     let stack = ServiceBuilder::new()
         .layer(TraceLayer::new_for_http())
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout))
+        .layer(axum::middleware::from_fn(edge_fetches))
         // Forms and API bodies are small; anything bigger is refused (413)
         // before it is read into memory.
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
@@ -99,6 +100,20 @@ async fn session_failures(request: axum::extract::Request, next: axum::middlewar
         return AppError::Unavailable("the session store could not save the session".into()).into_html();
     }
     response
+}
+
+/// The header the project's VCL sets on every fetch from Varnish.
+pub const EDGE_FETCH_HEADER: &str = "x-edge-fetch";
+
+/// Serves an edge cache's fetch from Redis, not this process's memory (see
+/// [`crate::cache::as_edge_fetch`]). Anyone may send the header: it only
+/// costs them a Redis round trip.
+async fn edge_fetches(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if request.headers().contains_key(EDGE_FETCH_HEADER) {
+        crate::cache::as_edge_fetch(next.run(request)).await
+    } else {
+        next.run(request).await
+    }
 }
 
 /// Unknown paths: JSON under `/api`, the HTML 404 page elsewhere.

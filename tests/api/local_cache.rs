@@ -56,6 +56,31 @@ async fn hot_entries_are_served_without_asking_redis() {
 }
 
 #[tokio::test]
+async fn an_edge_caches_fetch_is_answered_from_redis_not_local_memory() {
+    let redis = RedisServer::start();
+    let app = app_with_own_redis(&redis).await;
+    wait_until_local(&app).await;
+    let path = format!("/products/{}", app.fixture.product("Gaming Laptop").slug);
+    let started = Instant::now();
+    loop {
+        let lookups = redis.calls("mget");
+        app.get(&path).await;
+        if redis.calls("mget") == lookups {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "the page never became a local hit");
+    }
+    // Varnish's fetch after a purge may reach an instance that has not yet
+    // had Redis's push: it must read the versions from Redis.
+    let lookups = redis.calls("mget");
+    let r = app.client.get(app.url(&path)).header("x-edge-fetch", "1").send().await.unwrap();
+    assert_eq!(r.headers()["x-cache"], "HIT");
+    assert_eq!(redis.calls("mget"), lookups + 1, "the edge's fetch asked Redis");
+    app.get(&path).await;
+    assert_eq!(redis.calls("mget"), lookups + 1, "others are still served locally");
+}
+
+#[tokio::test]
 async fn a_write_on_another_instance_stops_local_hits_within_moments() {
     let redis = RedisServer::start();
     let app = app_with_own_redis(&redis).await;
