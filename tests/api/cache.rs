@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use storefront::cache::FillHook;
+use storefront::cache::conn::{Conn, Nodes};
 use storefront::domain::{Money, Slug};
 use storefront::services::writes::{self, CategoryChanges, NewProduct, ProductChanges};
 
@@ -24,32 +25,40 @@ pub async fn price_of(app: &TestApp, id: i32) -> String {
     app.get_json(&format!("/api/products/{id}/"), 200).await["price"].as_str().unwrap().to_owned()
 }
 
-/// Keys under this app's prefix (a test may SCAN; the app never does).
+/// A connection to `url`, a server or a cluster, that reaches every key.
+pub fn redis_conn(url: &str) -> Conn {
+    Conn::lazy(&Nodes::parse(url).unwrap(), Duration::from_secs(2)).unwrap()
+}
+
+/// Entry keys under this app's prefix, on every node (a test may SCAN; the
+/// app never does).
 pub async fn cached_keys(app: &TestApp, redis_url: &str) -> Vec<String> {
-    let client = redis::Client::open(redis_url).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let pattern = format!("{}:*", app.cache().keys().prefix());
-    let mut keys: Vec<String> = Vec::new();
-    let mut cursor: u64 = 0;
-    loop {
-        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(&pattern)
-            .arg("COUNT")
-            .arg(1000)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        keys.extend(batch);
-        if next == 0 {
-            break;
+    let mut keys = std::collections::BTreeSet::new();
+    for node in storefront::config::redis_nodes(redis_url) {
+        let client = redis::Client::open(node).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            keys.extend(batch);
+            if next == 0 {
+                break;
+            }
+            cursor = next;
         }
-        cursor = next;
     }
+    let mut keys: Vec<String> = keys.into_iter().collect();
     // Entries only: not tags, shared stats or login counters.
     keys.retain(|k| !k.contains(":{tags}:") && !k.ends_with(":stats") && !k.contains(":throttle:"));
-    keys.sort();
     keys
 }
 
@@ -131,8 +140,7 @@ on_both_backends! {
         for path in ["/api/categories/".to_owned(), "/api/products/".to_owned(), format!("/api/products/{}/", p.id)] {
             app.get_json(&path, 200).await;
         }
-        let client = redis::Client::open(url.as_str()).unwrap();
-        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let mut conn = redis_conn(&url);
         let s = &app.state.settings.cache;
         for (kind, ttl) in [("api-categories", s.ttl_categories), ("api-products", s.ttl_product_lists), ("api-product", s.ttl_product_detail)] {
             let key = cached_keys(&app, &url).await.into_iter().find(|k| k.contains(&format!(":{kind}:"))).expect(kind);
