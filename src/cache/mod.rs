@@ -543,10 +543,13 @@ impl Cache {
         Ok((values.first().copied().flatten().unwrap_or(0), values.get(1).copied().flatten().unwrap_or(0)))
     }
 
-    /// Makes every entry of this app stale at once (one SET: never FLUSHDB,
-    /// which would also end every session sharing the server).
-    pub async fn clear(&self) -> Result<(), CacheError> {
-        self.invalidate(&[Tag::All]).await
+    /// Makes every entry of this app stale at once, in Redis (one SET:
+    /// never FLUSHDB, which would also end every session sharing the server)
+    /// and at every edge (every object carries the `all` tag). Through the
+    /// outbox, so what cannot be applied now is applied later.
+    pub async fn clear(&self) -> Result<(), FlushError> {
+        outbox::record(&self.inner.db, &[Tag::All]).await.map_err(|e| FlushError::Database(e.to_string()))?;
+        self.flush_outbox().await.map(|_| ())
     }
 
     /// A raw connection for operator commands (stats), bounded by the timeout.

@@ -282,3 +282,21 @@ async fn a_purge_that_cannot_reach_varnish_is_retried_until_it_does() {
     outbox_drained(&app).await;
     assert_eq!(page_price(&client, &page).await, ("MISS".to_owned(), "$777.00".to_owned()));
 }
+
+#[tokio::test]
+async fn clearing_the_cache_empties_varnish_too() {
+    let varnish_port = free_port();
+    let (app, varnish) = app_behind_varnish(format!("http://127.0.0.1:{varnish_port}"), varnish_port).await;
+    let client = reqwest::Client::new();
+    let urls = ["/categories".to_owned(), format!("/api/products/{}/", app.fixture.product("Mechanical Keyboard").id)];
+    for path in &urls {
+        let url = format!("{}{path}", varnish.address);
+        edge(&client, &url).await;
+        assert_eq!(edge(&client, &url).await.0, "HIT", "{path}");
+    }
+    app.cache().clear().await.expect("cache clear");
+    for path in &urls {
+        let url = format!("{}{path}", varnish.address);
+        assert_eq!(edge(&client, &url).await.0, "MISS", "{path} after cache clear");
+    }
+}
