@@ -1,6 +1,11 @@
 //! Edge caches (Varnish with the project's VCL): after a write, every one of
 //! them is told to drop the objects carrying the changed tags, by a `PURGE`
 //! request with the tags in an `xkey-purge` header.
+//!
+//! A purge only drops stored objects. A fetch already under way when it
+//! arrives (filled from the database just before the write) is stored
+//! afterwards, old data and all, and would stay for its `s-maxage`. So
+//! each purge is sent again once such a fetch has had time to end.
 
 use std::time::Duration;
 
@@ -10,6 +15,10 @@ use super::tags::Tag;
 /// requests well below that.
 const MAX_HEADER_BYTES: usize = 4096;
 
+/// When a purge is repeated: far longer than a page takes to render.
+pub const REPURGE_AFTER: Duration = Duration::from_secs(2);
+
+#[derive(Clone)]
 pub struct Edges {
     client: reqwest::Client,
     urls: Vec<String>,
@@ -36,6 +45,19 @@ impl Edges {
         let failed: Vec<String> =
             futures_util::future::join_all(purges).await.into_iter().filter_map(Result::err).collect();
         if failed.is_empty() { Ok(()) } else { Err(failed.join("; ")) }
+    }
+
+    /// Purges `tags` again after `delay`, in the background. Best effort: a
+    /// failure here leaves at most the rare object a fetch stored across the
+    /// first purge.
+    pub fn purge_again_after(&self, tags: Vec<Tag>, delay: Duration) {
+        let edges = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            if let Err(e) = edges.purge(&tags).await {
+                tracing::warn!(error = %e, "repeated edge purge failed");
+            }
+        });
     }
 
     async fn purge_one(&self, url: &str, headers: &[String]) -> Result<(), String> {

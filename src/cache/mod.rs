@@ -486,7 +486,14 @@ impl Cache {
                 _ => Ok(()),
             };
             let edge = match edges {
-                Some(edges) => edges.purge(&tags_of(&rows.iter().collect::<Vec<_>>())).await.map_err(FlushError::Edge),
+                Some(edges) => {
+                    let tags = tags_of(&rows.iter().collect::<Vec<_>>());
+                    let purged = edges.purge(&tags).await.map_err(FlushError::Edge);
+                    if purged.is_ok() {
+                        edges.purge_again_after(tags, edge::REPURGE_AFTER);
+                    }
+                    purged
+                }
                 None => Ok(()),
             };
             let redis_done: Vec<i64> = if redis.is_ok() { for_redis.iter().map(|r| r.id).collect() } else { vec![] };

@@ -300,3 +300,47 @@ async fn clearing_the_cache_empties_varnish_too() {
         assert_eq!(edge(&client, &url).await.0, "MISS", "{path} after cache clear");
     }
 }
+
+#[tokio::test]
+async fn a_page_fetched_across_a_purge_is_purged_again() {
+    let varnish_port = free_port();
+    let (app, varnish) = app_behind_varnish(format!("http://127.0.0.1:{varnish_port}"), varnish_port).await;
+    let token = token_for(&app, "edge-admin@example.com", true).await;
+    let product = app.fixture.product("Steel Laptop 13").clone();
+    let page = format!("{}/products/{}", varnish.address, product.slug);
+    // Varnish's fetch reads the old price from the database, then pauses
+    // before answering.
+    let (reached_tx, mut reached_rx) = tokio::sync::mpsc::channel::<()>(1);
+    let release = std::sync::Arc::new(tokio::sync::Notify::new());
+    let hook: storefront::cache::FillHook = {
+        let release = release.clone();
+        std::sync::Arc::new(move |_key: &str| {
+            let (reached, release) = (reached_tx.clone(), release.clone());
+            Box::pin(async move {
+                let _ = reached.send(()).await;
+                release.notified().await;
+            })
+        })
+    };
+    app.cache().set_fill_hook(Some(hook));
+    let fetch = {
+        let page = page.clone();
+        tokio::spawn(async move { page_price(&reqwest::Client::new(), &page).await })
+    };
+    reached_rx.recv().await.expect("the fetch reached its fill");
+    app.cache().set_fill_hook(None);
+    // The write commits and purges while that fetch is under way; the fetch
+    // then lands in Varnish with the old price.
+    set_price(&app, &token, product.id, "2222.00").await;
+    release.notify_one();
+    let (verdict, old) = fetch.await.unwrap();
+    assert_eq!(verdict, "MISS");
+    assert_ne!(old, "$2222.00", "the fetch began before the write");
+    // The repeated purge drops it.
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    while page_price(&client, &page).await.1 != "$2222.00" {
+        assert!(started.elapsed() < Duration::from_secs(5), "the page fetched across the purge stays in Varnish");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
