@@ -87,6 +87,10 @@ pub struct Settings {
     /// header, so a cached body can never point clients at another host.
     /// Defaults to `http://` + the bound address.
     pub public_url: Option<String>,
+    /// STOREFRONT_TRUSTED_PROXIES: addresses or networks (e.g. Varnish's)
+    /// whose `X-Forwarded-For` names the client, for login throttling;
+    /// none by default, so the header is ignored.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Fill an empty catalog with the demo shop at start. Not read from the
     /// environment: `serve` turns it on for SQLite, or with `--demo`.
     pub demo_catalog: bool,
@@ -205,6 +209,7 @@ impl Settings {
             database_max_connections: 10,
             addr: DEFAULT_ADDR.parse().expect("constant address"),
             public_url: None,
+            trusted_proxies: Vec::new(),
             demo_catalog: false,
             cache: CacheSettings::default(),
             sessions: SessionSettings {
@@ -257,6 +262,19 @@ impl Settings {
                 ));
             }
             settings.public_url = Some(url);
+        }
+        if let Some(list) = get("STOREFRONT_TRUSTED_PROXIES") {
+            settings.trusted_proxies = list
+                .split([',', ' '])
+                .filter(|item| !item.is_empty())
+                .map(|item| {
+                    item.parse::<ipnet::IpNet>()
+                        .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                        .map_err(|_| {
+                            bad("STOREFRONT_TRUSTED_PROXIES", format!("{item:?} is not an address or network"))
+                        })
+                })
+                .collect::<Result<_, _>>()?;
         }
         settings.cache = cache_from(&get)?;
         settings.sessions.redis_url = settings.cache.redis_url.clone();
@@ -480,6 +498,7 @@ mod tests {
             ("STOREFRONT_SHUTDOWN_GRACE_SECS", "forever"),
             ("STOREFRONT_HEADER_TIMEOUT_SECS", "0"),
             ("VARNISH_PURGE_URLS", "varnish:80"),
+            ("STOREFRONT_TRUSTED_PROXIES", "10.0.0.0/8,varnish"),
         ] {
             assert_eq!(load(&[(var, value)]).unwrap_err().var, var, "{var}={value}");
         }

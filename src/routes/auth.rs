@@ -9,6 +9,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use ipnet::IpNet;
 use sea_orm::DatabaseConnection;
 use serde::Deserialize;
 
@@ -39,20 +40,46 @@ impl From<axum::extract::rejection::FormRejection> for AppError {
     }
 }
 
-/// The client's address, for throttling.
+/// The client's address, for throttling: the connection's peer, or, when
+/// the peer is a trusted proxy, the nearest address in `X-Forwarded-For`
+/// that is not one (each proxy appends the address it was reached from, so
+/// only the part added by trusted proxies can be believed).
 pub struct ClientIp(pub IpAddr);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip())
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        Ok(ClientIp(ip))
+        let forwarded = parts.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
+        Ok(ClientIp(client_ip(peer, forwarded, &state.settings.trusted_proxies)))
     }
+}
+
+fn client_ip<'a>(peer: IpAddr, forwarded: impl DoubleEndedIterator<Item = &'a str>, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let mut hops = forwarded.rev().flat_map(|header| header.rsplit(',')).map(str::trim);
+    let mut client = peer;
+    for hop in hops.by_ref() {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) => {
+                client = ip;
+                if !is_trusted(&ip) {
+                    break;
+                }
+            }
+            // Garbage: the last address believed so far is the best guess.
+            Err(_) => break,
+        }
+    }
+    client
 }
 
 /// Only a path on this site may be followed after login: no scheme, no

@@ -23,6 +23,20 @@ impl Visitor {
         Visitor { client, base: app.address.clone() }
     }
 
+    /// A visitor whose requests arrive as if forwarded for `address` by a
+    /// proxy (Varnish appends the client's address to X-Forwarded-For).
+    pub fn forwarded_for(app: &TestApp, address: &str) -> Visitor {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-forwarded-for", address.parse().unwrap());
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .default_headers(headers)
+            .build()
+            .unwrap();
+        Visitor { client, base: app.address.clone() }
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(format!("{}{path}", self.base)).send().await.unwrap()
     }
@@ -380,4 +394,39 @@ fn user_create_reads_the_password_from_stdin_and_makes_an_admin() {
     .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
+}
+
+/// Fails 20 logins, the per-address limit, as `visitor`.
+async fn fail_twenty_logins(visitor: &Visitor) {
+    for i in 0..20 {
+        let r = visitor.login(&format!("nobody{i}@example.com"), "whatever pass").await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    }
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_address_is_throttled() {
+    let app = TestApp::spawn_configured(Backend::Sqlite, |s| {
+        s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    Visitor::new(&app).register("ivy@example.com", "ivys password").await;
+    fail_twenty_logins(&Visitor::forwarded_for(&app, "198.51.100.7")).await;
+    let r = Visitor::forwarded_for(&app, "198.51.100.7").login("ivy@example.com", "ivys password").await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "that client is throttled");
+    let r = Visitor::forwarded_for(&app, "198.51.100.8").login("ivy@example.com", "ivys password").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "another client behind the same proxy is not");
+}
+
+#[tokio::test]
+async fn a_forwarded_address_from_an_untrusted_peer_is_ignored() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    Visitor::new(&app).register("jon@example.com", "jons password").await;
+    for i in 0..20 {
+        let v = Visitor::forwarded_for(&app, &format!("198.51.100.{i}"));
+        let r = v.login(&format!("nobody{i}@example.com"), "whatever pass").await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    }
+    let r = Visitor::forwarded_for(&app, "203.0.113.1").login("jon@example.com", "jons password").await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "a made-up header does not dodge the limit");
 }
