@@ -3,6 +3,7 @@
 
     python3 scripts/bench.py                    # 10k and 100k products
     python3 scripts/bench.py --smoke            # CI: 1k products, 2 s per run
+    python3 scripts/bench.py --varnish          # only Varnish against the apps
 
 For each catalog size it seeds a fresh PostgreSQL database, starts the
 release server against its own Redis (started here on a free port, so the
@@ -14,6 +15,14 @@ render path. Then the cost of one product update's invalidation with
 few and many cached entries, a cold key under 200 concurrent requests, the
 time from process start to the first 200, and the server's RSS.
 
+With --varnish (and, at 32 connections only, with --smoke) two instances
+run behind a Varnish of the script's own, with the project's VCL
+(scripts/varnish.py): the same anonymous URLs are measured as Varnish hits
+and directly against the two instances (one wrk per instance at once, half
+the connections each), side by side. A Varnish run counts only if the URL
+answers `X-Varnish-Cache: HIT` before it and Varnish fetched nothing from
+the apps during it; its speed is reported, not checked.
+
 Every figure is also given as a ratio against the ceiling of the same run,
 because the machine is shared and noisy. The targets are checked at the end;
 a missed target makes the exit status 1 (with --smoke, only the targets that
@@ -21,6 +30,11 @@ do not depend on speed: exactness of the cache, not its throughput).
 
 Results: results/bench-<time>.json and .md (git-ignored), and the markdown
 table on stdout.
+
+STOREFRONT_BIN=<path to a storefront binary> skips the cargo build and uses
+that binary (for a machine where the release build is made elsewhere, or is
+being changed while the benchmark runs); a relative path is taken from the
+directory the script was started in.
 """
 
 from __future__ import annotations
@@ -42,7 +56,11 @@ import sys
 import time
 from pathlib import Path
 
+import varnish
+
 ROOT = Path(__file__).resolve().parent.parent
+# Where the script was started: STOREFRONT_BIN may be relative to it.
+STARTED_IN = Path.cwd()
 
 # The URLs the issue names; {slug} is a product found by the search.
 HIT_URLS = [
@@ -59,6 +77,8 @@ REVALIDATE_URLS = ["/products?q=laptop&page=2", "/api/products/?search=laptop&pa
 COLD_URL = "/api/products/?search=lamp&ordering=-price&page_size=17"
 COLD_CONCURRENCY = 200
 UPDATES = 60
+# Instances behind Varnish in the edge comparison.
+EDGE_INSTANCES = 2
 
 TARGETS = {
     "hit_vs_ceiling_32": 0.50,  # hits reach half the ceiling's requests/s at 32 connections
@@ -226,11 +246,44 @@ def http_request(port: int, path: str, headers: dict | None = None, method: str 
 # --------------------------------------------------------------------- wrk
 
 
-def wrk(port: int, path: str, connections: int, duration: int, headers: dict | None = None) -> dict:
-    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "5s"]
+def wrk_command(port: int, path: str, connections: int, duration: int, headers: dict | None = None,
+                threads: int = 2) -> list[str]:
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "5s"]
     for k, v in (headers or {}).items():
         cmd += ["-H", f"{k}: {v}"]
-    out = run(cmd + [f"http://127.0.0.1:{port}{path}"])
+    return cmd + [f"http://127.0.0.1:{port}{path}"]
+
+
+def wrk(port: int, path: str, connections: int, duration: int, headers: dict | None = None) -> dict:
+    return wrk_figures(run(wrk_command(port, path, connections, duration, headers)))
+
+
+def wrk_spread(ports: list[int], path: str, connections: int, duration: int) -> dict:
+    """One wrk per port at the same time, each with one thread and its share
+    of the connections: requests/s and errors are summed, p50 is the mean
+    and p99 the highest of the runs (percentiles of separate runs do not
+    combine exactly; the highest is an upper bound)."""
+    share = max(1, connections // len(ports))
+    procs = [subprocess.Popen(wrk_command(port, path, share, duration, threads=1), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for port in ports]
+    figures = []
+    for proc in procs:
+        out, err = proc.communicate()
+        if proc.returncode != 0:
+            fail(f"wrk failed ({proc.returncode}): {err.strip()[-500:]}")
+        figures.append(wrk_figures(out))
+    return {
+        "rps": sum(f["rps"] for f in figures),
+        "requests": sum(f["requests"] for f in figures),
+        "p50_ms": statistics.mean(f["p50_ms"] for f in figures),
+        "p99_ms": max(f["p99_ms"] for f in figures),
+        "non_2xx_3xx": sum(f["non_2xx_3xx"] for f in figures),
+        "socket_errors": sum(f["socket_errors"] for f in figures),
+    }
+
+
+def wrk_figures(out: str) -> dict:
+    """Requests/s, p50 and p99 (ms) and the errors from wrk's output."""
     unit = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
     def latency(pct: str) -> float:
@@ -242,8 +295,10 @@ def wrk(port: int, path: str, connections: int, duration: int, headers: dict | N
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    done = re.search(r"(\d+) requests in", out)
     return {
         "rps": float(rps.group(1)) if rps else 0.0,
+        "requests": int(done.group(1)) if done else 0,
         "p50_ms": latency("50"),
         "p99_ms": latency("99"),
         "non_2xx_3xx": int(bad.group(1)) if bad else 0,
@@ -446,6 +501,66 @@ def measure_invalidation(server: Server, redis: Redis, token: str, size: int) ->
     return figures
 
 
+def bench_edge(binary: Path, pg_url: str, size: int, args: argparse.Namespace, connections: list[int]) -> dict:
+    """The anonymous URLs through Varnish (hits) and directly against the
+    instances behind it (their own cache hits), run after run."""
+    say(f"Varnish in front of {EDGE_INSTANCES} instances, {size} products: seeding a fresh database")
+    env, _, _ = prepare_database(binary, pg_url, size, name=f"storefront_bench_edge_{size}")
+    redis = Redis()
+    env = dict(env, REDIS_URL=redis.url, CACHE_KEY_PREFIX="bench")
+    edge = varnish.Varnish()
+    servers: list[Server] = []
+    result: dict = {"products": size, "instances": EDGE_INSTANCES, "runs": []}
+    try:
+        servers = [Server(binary, env, cache=True) for _ in range(EDGE_INSTANCES)]
+        ports = [s.port for s in servers]
+        edge.start(ports)
+        status, _, body = servers[0].get("/api/products/?search=laptop")
+        slug = json.loads(body)["results"][0]["slug"]
+        urls = [u.replace("{slug}", slug) for u in HIT_URLS]
+
+        def edge_hit(url: str) -> None:
+            status, headers, _ = http_request(edge.port, url)
+            if status != 200 or headers.get("x-varnish-cache") != "HIT":
+                fail(f"{url} through Varnish answered {status} {headers.get('x-varnish-cache')}, not a Varnish hit")
+
+        for url in urls:
+            for server in servers:
+                server.get(url)
+                status, headers, _ = server.get(url)
+                if status != 200 or headers.get("x-cache") != "HIT":
+                    fail(f"{url} answered {status} {headers.get('x-cache')} on its second request, not a cache hit")
+            http_request(edge.port, url)
+            edge_hit(url)
+            # One unrecorded second each way first: steady state, not warm-up.
+            wrk(edge.port, url, 8, 1)
+            wrk_spread(ports, url, 8, 1)
+
+        for c in connections:
+            for url in urls:
+                edge_hit(url)
+                before = edge.counters()
+                through = wrk(edge.port, url, c, args.duration)
+                after = edge.counters()
+                # Every request of the run answered from Varnish's cache:
+                # nothing fetched from the apps, nothing passed.
+                through.update(kind="varnish", url=url, connections=c,
+                               fetches=after["backend_req"] - before["backend_req"],
+                               varnish_hits=after["cache_hit"] - before["cache_hit"])
+                direct = wrk_spread(ports, url, c, args.duration)
+                direct.update(kind="direct", url=url, connections=c)
+                result["runs"] += [through, direct]
+                say(f"  c={c:<3} Varnish {through['rps']:>9.0f} req/s  p50 {through['p50_ms']:.2f} ms  "
+                    f"p99 {through['p99_ms']:.2f} ms ({through['fetches']} fetches) | direct "
+                    f"{direct['rps']:>9.0f} req/s  p50 {direct['p50_ms']:.2f} ms  p99 {direct['p99_ms']:.2f} ms  {url}")
+    finally:
+        for server in servers:
+            server.stop()
+        edge.stop()
+        redis.stop()
+    return result
+
+
 # ------------------------------------------------------------------ report
 
 
@@ -454,7 +569,7 @@ def ceiling_rps(runs: list[dict], connections: int) -> float:
     return statistics.mean(x["rps"] for x in runs if x["kind"] == "ceiling" and x["connections"] == connections)
 
 
-def check_targets(results: list[dict], smoke: bool) -> list[dict]:
+def check_targets(results: list[dict], edge: dict | None, smoke: bool) -> list[dict]:
     checks = []
 
     def check(name: str, value: float, limit: float, ok: bool, speed: bool, products: int) -> None:
@@ -501,6 +616,17 @@ def check_targets(results: list[dict], smoke: bool) -> list[dict]:
             if x["non_2xx_3xx"] or x["socket_errors"]:
                 check(f"errors under load, {x['kind']} {x['url']} c={x['connections']}",
                       x["non_2xx_3xx"] + x["socket_errors"], 0, False, False, n)
+    if edge:
+        n = edge["products"]
+        for x in edge["runs"]:
+            if x["kind"] == "varnish":
+                # Varnish counts a hit for every request wrk completed (and
+                # for any it cut off at the end), and fetched nothing.
+                check(f"fetches from the apps during Varnish hits, {x['url']} c={x['connections']}", x["fetches"], 0,
+                      x["fetches"] == 0 and x["varnish_hits"] >= x["requests"] > 0, False, n)
+            if x["non_2xx_3xx"] or x["socket_errors"]:
+                check(f"errors under load, {x['kind']} {x['url']} c={x['connections']}",
+                      x["non_2xx_3xx"] + x["socket_errors"], 0, False, False, n)
     return checks
 
 
@@ -508,7 +634,8 @@ def markdown(report: dict) -> str:
     lines = [f"# storefront benchmark, {report['started']}", "",
              f"Machine: {report['machine']}. Command: `{report['command']}`. "
              f"wrk, 2 threads, {report['duration_s']} s per run (after 1 s unrecorded per URL), on the same "
-             "machine. \"vs ceiling\": requests/s over the mean of the ceiling runs at that connection count.", ""]
+             "machine." + (" \"vs ceiling\": requests/s over the mean of the ceiling runs at that connection count."
+                           if report["results"] else ""), ""]
     for r in report["results"]:
         ceil = {c: ceiling_rps(r["runs"], c) for c in {x["connections"] for x in r["runs"]}}
         lines += [f"## {r['products']:,} products", "",
@@ -528,6 +655,24 @@ def markdown(report: dict) -> str:
                              f"{v['redis_commands_per_update']} |")
         lines += ["", f"Cold key `{cold['url']}`, {cold['requests']} concurrent requests: statuses "
                       f"{cold['statuses']}, {cold['fills']} fill(s), {cold['queries']} SQL statement(s).", ""]
+    if edge := report.get("edge"):
+        lines += [f"## Varnish in front of {edge['instances']} instances, {edge['products']:,} products", "",
+                  "The same URLs through Varnish (one wrk, 2 threads; every request a Varnish hit: Varnish "
+                  "fetched nothing from the apps during the run) and directly (one wrk per instance at the same "
+                  "time, 1 thread and half the connections each: req/s summed, p50 the mean and p99 the highest "
+                  "of the two). On one machine, Varnish, the apps and wrk share the cores.", "",
+                  "| URL | conns | Varnish req/s | direct req/s | Varnish/direct | Varnish p50 ms | direct p50 ms "
+                  "| Varnish p99 ms | direct p99 ms |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        by = {(x["kind"], x["url"], x["connections"]): x for x in edge["runs"]}
+        for x in edge["runs"]:
+            if x["kind"] != "varnish":
+                continue
+            d = by[("direct", x["url"], x["connections"])]
+            ratio = x["rps"] / d["rps"] if d["rps"] else float("nan")
+            lines.append(f"| `{x['url']}` | {x['connections']} | {x['rps']:,.0f} | {d['rps']:,.0f} | {ratio:.2f} | "
+                         f"{x['p50_ms']:.2f} | {d['p50_ms']:.2f} | {x['p99_ms']:.2f} | {d['p99_ms']:.2f} |")
+        lines.append("")
     lines += ["## Targets", "", "| products | target | value | limit | met |", "| ---: | --- | ---: | ---: | --- |"]
     for c in report["targets"]:
         met = "yes" if c["ok"] else ("**no**" if c["enforced"] else "no (not enforced in smoke)")
@@ -536,6 +681,12 @@ def markdown(report: dict) -> str:
 
 
 def build() -> Path:
+    if given := os.environ.get("STOREFRONT_BIN"):
+        binary = (STARTED_IN / given).resolve()
+        if not (binary.is_file() and os.access(binary, os.X_OK)):
+            fail(f"STOREFRONT_BIN={given}: no executable there")
+        say(f"using {given} (STOREFRONT_BIN), not building")
+        return binary
     say("building the release binary")
     done = subprocess.run(["cargo", "build", "--release", "--locked", "--bin", "storefront"], cwd=ROOT)
     if done.returncode != 0:
@@ -549,7 +700,11 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000", help="catalog sizes, comma-separated")
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     parser.add_argument("--connections", default="8,32")
-    parser.add_argument("--smoke", action="store_true", help="CI: 1k products, 2 s runs, exactness targets only")
+    parser.add_argument("--smoke", action="store_true",
+                        help="CI: 1k products, 2 s runs, exactness targets only; Varnish at 32 connections")
+    parser.add_argument("--varnish", action="store_true",
+                        help="only Varnish in front of two instances against the instances directly "
+                             "(on the first catalog size)")
     parser.add_argument("--postgres", default=os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432"))
     args = parser.parse_args()
     if args.smoke:
@@ -564,9 +719,14 @@ def main() -> None:
 
     os.chdir(ROOT)
     preflight(args.postgres)
+    if args.varnish or args.smoke:
+        varnish.preflight()
     binary = build()
     started = dt.datetime.now(dt.timezone.utc)
-    results = [bench_size(binary, args.postgres, n, args) for n in sizes]
+    results = [] if args.varnish else [bench_size(binary, args.postgres, n, args) for n in sizes]
+    edge = None
+    if args.varnish or args.smoke:
+        edge = bench_edge(binary, args.postgres, sizes[0], args, [32] if args.smoke else args.connections)
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
     report = {
@@ -575,8 +735,9 @@ def main() -> None:
         "command": "python3 scripts/bench.py " + " ".join(sys.argv[1:]),
         "duration_s": args.duration,
         "results": results,
+        "edge": edge,
     }
-    report["targets"] = check_targets(results, args.smoke)
+    report["targets"] = check_targets(results, edge, args.smoke)
     out = ROOT / "results"
     out.mkdir(exist_ok=True)
     stem = out / f"bench-{started.strftime('%Y%m%d-%H%M%S')}"

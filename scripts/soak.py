@@ -3,6 +3,7 @@
 
     python3 scripts/soak.py                  # 5 minutes at 200 requests/s
     python3 scripts/soak.py --duration 60    # CI
+    python3 scripts/soak.py --varnish        # three instances behind Varnish
 
 Two release servers share one PostgreSQL database (2,000 products), one cache
 Redis and one session Redis, all started here. Traffic arrives on a fixed
@@ -25,6 +26,21 @@ Exit status 1 when a check fails: any error, any stale read, RSS growth
 beyond 20%, caching not back after the outage, and (not with --ci, since a
 shared CI machine cannot promise speed) an outage p99 above the uncached
 reference. Results: results/soak-<time>.json and .md (git-ignored).
+
+With --varnish, three instances run behind one Varnish of the script's own
+with the project's VCL (scripts/varnish.py), and purge it after each write
+(VARNISH_PURGE_URLS). Browsing, search and the shoppers go through Varnish;
+the admin's edits go to the instances directly, one after the other. The
+cache Redis is killed and restarted as above: purges must land while Redis
+is away too. The same price check applies to every read through Varnish,
+hits included. On top of the checks above: Varnish answers at least a
+third of the anonymous reads itself (X-Varnish-Cache: HIT), no anonymous
+read shows a signed-in visitor's page, and "caching resumed" means that
+the responses Varnish fetches come from the app's Redis again (no BYPASS)
+in the last window, since Varnish's hits hide the app's own hit rate.
+
+The binary is built with cargo unless STOREFRONT_BIN names one (see
+scripts/bench.py).
 """
 
 from __future__ import annotations
@@ -46,6 +62,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench  # noqa: E402
+import varnish  # noqa: E402
 
 PRODUCTS = 2000
 SHOPPERS = 6
@@ -56,11 +73,18 @@ KILL_AT, RESTART_AT = 0.40, 0.55
 # After Redis dies, the breaker needs a moment; p99 is compared from then on.
 SETTLE_S = 3.0
 RSS_GROWTH = 1.20
+# With --varnish: instances behind it, and the share of anonymous reads it
+# must answer itself. Every edit purges all lists, twice a second at the
+# default rate, so this is far from all, but must be far from none.
+EDGE_INSTANCES = 3
+EDGE_HIT_FLOOR = 0.33
 
 CARD = re.compile(r'<a href="/products/([^"]+)"><span class="product-name">.*?</span></a>\s*'
                   r'<span class="product-category">.*?</span>\s*<span class="price">\$([\d.]+)</span>', re.S)
 DETAIL = re.compile(r'<p class="price">\$([\d.]+)</p>')
 CSRF = re.compile(r'name="csrf" value="([^"]*)"')
+# The layout's mark of a signed-in visitor.
+SIGNED_IN = b'class="signed-in"'
 
 
 def say(msg: str) -> None:
@@ -199,6 +223,7 @@ class Outcome:
     ok: bool
     cache: str = ""
     note: str = ""
+    edge: str = ""  # X-Varnish-Cache, through Varnish
 
 
 @dataclass
@@ -217,10 +242,10 @@ class Ledger:
         with self.lock:
             for pid, value in seen.items():
                 self.checked += 1
-                required = max((v for t, v in self.acked.get(pid, []) if t < sent), default=0)
+                required, at = max(((v, t) for t, v in self.acked.get(pid, []) if t < sent), default=(0, sent))
                 if value < required:
-                    self.stale.append(f"{where}: product {pid} at {value / 100:.2f}, "
-                                      f"but {required / 100:.2f} was acknowledged before the request")
+                    self.stale.append(f"{where}: product {pid} at {value / 100:.2f}, but {required / 100:.2f} "
+                                      f"was acknowledged {(sent - at) * 1000:.1f} ms before the request")
 
 
 class Shopper:
@@ -279,10 +304,16 @@ class Shopper:
 
 
 class Run:
+    """Reads go to `ports` (the instances, or Varnish); edits to
+    `edit_ports`, the instances themselves."""
+
     def __init__(self, client: Client, ports: list[int], catalog: Catalog, ledger: Ledger,
-                 shoppers: list[Shopper], token: str) -> None:
+                 shoppers: list[Shopper], token: str, edit_ports: list[int] | None = None,
+                 edge: bool = False) -> None:
         self.client, self.ports, self.catalog, self.ledger = client, ports, catalog, ledger
         self.shoppers, self.token = shoppers, token
+        self.edit_ports = edit_ports or ports
+        self.edge = edge
         self.reads = catalog.read_urls()
         self.searches = [u for u in self.reads if "q=" in u or "search=" in u]
         self.edited_reads = catalog.edited_urls()
@@ -305,17 +336,24 @@ class Run:
                                 note=f"GET {path}: {e}"))
             return
         latency = (time.monotonic() - self.begun - due) * 1000
-        cache = next((v for k, v in headers if k.lower() == "x-cache"), "")
-        if status == 200:
-            self.ledger.check(sent, self.catalog.prices_in(path, body), f"GET {path} on :{port}")
-        self.record(Outcome(due, latency, kind, status == 200, cache, f"GET {path} -> {status}"))
+        found = {k.lower(): v for k, v in headers}
+        cache, edge = found.get("x-cache", ""), found.get("x-varnish-cache", "")
+        where = f"GET {path} on :{port}"
+        if self.edge:
+            where += f" (Varnish {edge}, age {found.get('age', '?')} s, app {cache})"
+        ok, note = status == 200, f"GET {path} -> {status}"
+        if ok:
+            self.ledger.check(sent, self.catalog.prices_in(path, body), where)
+        if ok and self.edge and SIGNED_IN in body:
+            ok, note = False, f"{where}: a signed-in visitor's page, shown to an anonymous reader"
+        self.record(Outcome(due, latency, kind, ok, cache, note, edge))
 
     def edit(self, due: float) -> None:
         pid = list(self.catalog.edited)[self.price_step % len(self.catalog.edited)]
         with self.lock:
             self.price_step += 1
             value = 500_000 + self.price_step  # cents; every edit is higher than the last
-        port = self.ports[self.price_step % len(self.ports)]
+        port = self.edit_ports[self.price_step % len(self.edit_ports)]
         body = json.dumps({"price": f"{value // 100}.{value % 100:02d}"})
         headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
         try:
@@ -392,7 +430,10 @@ def windows(outcomes: list[Outcome], seconds: float, kill: float, back: float,
     while start < seconds:
         inside = [o for o in outcomes if start <= o.due < start + WINDOW_S]
         reads = [o for o in inside if o.kind in ("browse", "search")]
-        cached = [o for o in reads if o.cache]
+        # A Varnish hit repeats the X-Cache of its fetch: only the app's
+        # fresh answers count for its own hit rate.
+        cached = [o for o in reads if o.cache and o.edge != "HIT"]
+        edged = [o for o in reads if o.edge]
         phase = "before" if start + WINDOW_S <= kill else "outage" if start >= kill and start + WINDOW_S <= back \
             else "after" if start >= back else "change"
         rows.append({
@@ -400,22 +441,39 @@ def windows(outcomes: list[Outcome], seconds: float, kill: float, back: float,
             "p99_ms": round(p99([o.latency_ms for o in inside]), 1),
             "hit_rate": round(sum(o.cache == "HIT" for o in cached) / len(cached), 3) if cached else 0.0,
             "rss_mb": " / ".join(f"{m:.0f}" for m in rss.get(start, [])),
+            "edge_hit_rate": round(sum(o.edge == "HIT" for o in edged) / len(edged), 3) if edged else 0.0,
+            "fetched": len(cached), "bypass": sum(o.cache == "BYPASS" for o in cached),
         })
         start += WINDOW_S
     return rows
 
 
 def markdown(report: dict) -> str:
+    edge = "varnish_hit_rate" in report
     lines = [f"# Soak, {report['when']}", "", f"`{report['command']}`", "",
              "| what | value |", "| --- | --- |"]
-    for k in ("duration_s", "rate", "requests", "errors", "reads_checked", "stale_reads", "uncached_p99_ms",
-              "outage_p99_ms", "rss_mb", "redis_used_memory_mb", "hit_rate"):
+    keys = ["duration_s", "rate", "requests", "errors", "reads_checked", "stale_reads", "uncached_p99_ms",
+            "outage_p99_ms", "rss_mb", "redis_used_memory_mb", "hit_rate"]
+    if edge:
+        keys += ["instances", "varnish_hit_rate", "varnish_counters"]
+    for k in keys:
         lines.append(f"| {k} | {report[k]} |")
-    lines += ["", "| from s | phase | requests | errors | p99 ms | hit rate | RSS MB |",
-              "| --- | --- | --- | --- | --- | --- | --- |"]
-    for w in report["windows"]:
-        lines.append(f"| {w['from_s']:.0f} | {w['phase']} | {w['requests']} | {w['errors']} | {w['p99_ms']} "
-                     f"| {w['hit_rate']} | {w['rss_mb']} |")
+    if edge:
+        lines += ["", "hit rate: the app's, over the responses Varnish fetched (a Varnish hit repeats the X-Cache "
+                      "of its fetch); BYPASS: fetches the app answered without Redis.", "",
+                  "| from s | phase | requests | errors | p99 ms | Varnish hit rate | fetched | hit rate | BYPASS "
+                  "| RSS MB |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for w in report["windows"]:
+            lines.append(f"| {w['from_s']:.0f} | {w['phase']} | {w['requests']} | {w['errors']} | {w['p99_ms']} "
+                         f"| {w['edge_hit_rate']} | {w['fetched']} | {w['hit_rate']} | {w['bypass']} "
+                         f"| {w['rss_mb']} |")
+    else:
+        lines += ["", "| from s | phase | requests | errors | p99 ms | hit rate | RSS MB |",
+                  "| --- | --- | --- | --- | --- | --- | --- |"]
+        for w in report["windows"]:
+            lines.append(f"| {w['from_s']:.0f} | {w['phase']} | {w['requests']} | {w['errors']} | {w['p99_ms']} "
+                         f"| {w['hit_rate']} | {w['rss_mb']} |")
     lines += ["", "| check | ok |", "| --- | --- |"]
     lines += [f"| {c['name']}: {c['detail']} | {'yes' if c['ok'] else 'NO'} |" for c in report["checks"]]
     return "\n".join(lines) + "\n"
@@ -427,12 +485,15 @@ def markdown(report: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=300, help="seconds of traffic (default 300)")
-    parser.add_argument("--rate", type=float, default=200, help="requests per second, both instances (default 200)")
+    parser.add_argument("--rate", type=float, default=200, help="requests per second, all instances (default 200)")
     parser.add_argument("--ci", action="store_true", help="do not fail on the outage's latency")
+    parser.add_argument("--varnish", action="store_true", help=f"{EDGE_INSTANCES} instances behind Varnish")
     parser.add_argument("--pg", default=os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432"))
     args = parser.parse_args()
 
     bench.preflight(args.pg)
+    if args.varnish:
+        varnish.preflight()
     binary = bench.build()
     say(f"seeding {PRODUCTS} products")
     env, _, token = bench.prepare_database(binary, args.pg, PRODUCTS, name="storefront_soak")
@@ -442,9 +503,16 @@ def main() -> None:
     cache_redis, session_redis = bench.Redis(), bench.Redis()
     env = dict(env, REDIS_URL=cache_redis.url, SESSION_REDIS_URL=session_redis.url, RUST_LOG="warn")
     servers: list[bench.Server] = []
+    # Varnish's port first: the instances are told at start where to purge.
+    edge = varnish.Varnish() if args.varnish else None
+    app_env = dict(env, VARNISH_PURGE_URLS=edge.url) if edge else env
     try:
-        servers = [bench.Server(binary, env, cache=True), bench.Server(binary, env, cache=True)]
+        servers = [bench.Server(binary, app_env, cache=True) for _ in range(EDGE_INSTANCES if edge else 2)]
         ports = [s.port for s in servers]
+        if edge:
+            edge.start(ports)
+        # Where the readers and shoppers go.
+        front = [edge.port] if edge else ports
         catalog = Catalog.load(servers[0])
         client = Client()
 
@@ -461,12 +529,13 @@ def main() -> None:
         # Warm-up: every read once on each instance, and each shopper's whole
         # round, so caches, pools and allocator arenas reach their working
         # size before RSS is taken; the run then shows growth, not start-up.
-        say(f"warming {len(catalog.read_urls())} URLs on both instances")
-        shoppers = [Shopper(f"shopper{n}@example.com", ports[n % 2], catalog) for n in range(SHOPPERS)]
-        run = Run(client, ports, catalog, Ledger(), shoppers, token)
+        # Through Varnish, each instance first, then Varnish itself.
+        say(f"warming {len(catalog.read_urls())} URLs on {len(servers)} instances" + (" and Varnish" if edge else ""))
+        shoppers = [Shopper(f"shopper{n}@example.com", front[n % len(front)], catalog) for n in range(SHOPPERS)]
+        run = Run(client, front, catalog, Ledger(), shoppers, token, edit_ports=ports, edge=bool(edge))
         with ThreadPoolExecutor(max_workers=8) as pool:
             missing = {}
-            for port in ports:
+            for port in ports + ([edge.port] if edge else []):
                 statuses = pool.map(lambda path, port=port: client.request(port, "GET", path)[0], run.reads)
                 missing.update({path: status for path, status in zip(run.reads, statuses) if status != 200})
 
@@ -508,9 +577,12 @@ def main() -> None:
         run.drive(args.rate, args.duration, events)
         rss_end = [s.rss_mb() for s in servers]
         redis_memory["end"] = int(cache_redis.cli("INFO", "memory").split("used_memory:")[1].split()[0])
+        edge_counters = edge.counters() if edge else {}
     finally:
         for s in servers:
             s.stop()
+        if edge:
+            edge.stop()
         cache_redis.stop()
         session_redis.stop()
 
@@ -522,7 +594,7 @@ def main() -> None:
     # The first window is the pool's start; edits keep the rate below 1.
     before_hits = [w["hit_rate"] for w in rows if w["phase"] == "before"][1:]
     usual = sum(before_hits) / len(before_hits) if before_hits else 0.0
-    reads = [o for o in outcomes if o.cache]
+    reads = [o for o in outcomes if o.cache and o.edge != "HIT"]
     report = {
         "when": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": "python3 scripts/soak.py " + " ".join(sys.argv[1:]),
@@ -540,9 +612,21 @@ def main() -> None:
         ("errors", f"{len(errors)} of {len(outcomes)}", not errors),
         ("stale reads", f"{len(run.ledger.stale)} of {run.ledger.checked} prices checked", not run.ledger.stale),
         ("RSS growth", report["rss_mb"] + " MB", all(b <= a * RSS_GROWTH for a, b in zip(rss_start, rss_end))),
-        ("caching resumed", f"hit rate {tail[-1]['hit_rate'] if tail else 'none'} in the last window, "
-         f"{usual:.3f} before the outage", bool(tail) and tail[-1]["hit_rate"] >= 0.8 * usual),
     ]
+    if edge:
+        anonymous = [o for o in outcomes if o.kind in ("browse", "search") and o.edge]
+        edge_rate = sum(o.edge == "HIT" for o in anonymous) / len(anonymous) if anonymous else 0.0
+        report.update(instances=len(servers), varnish_hit_rate=round(edge_rate, 3), varnish_counters=edge_counters)
+        last = tail[-1] if tail else {"fetched": 0, "bypass": 0}
+        checks += [
+            ("Varnish hit rate", f"{edge_rate:.3f} of {len(anonymous)} anonymous reads, at least {EDGE_HIT_FLOOR}",
+             edge_rate >= EDGE_HIT_FLOOR),
+            ("caching resumed", f"{last['bypass']} of the {last['fetched']} fetches in the last window answered "
+             "without Redis (BYPASS)", last["fetched"] > 0 and last["bypass"] == 0),
+        ]
+    else:
+        checks.append(("caching resumed", f"hit rate {tail[-1]['hit_rate'] if tail else 'none'} in the last window, "
+                       f"{usual:.3f} before the outage", bool(tail) and tail[-1]["hit_rate"] >= 0.8 * usual))
     if not args.ci:
         limit = max(2 * uncached_p99, uncached_p99 + 25)
         checks.append(("outage p99", f"{report['outage_p99_ms']} ms against {limit:.1f} ms", p99(outage) <= limit))
