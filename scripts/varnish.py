@@ -126,7 +126,19 @@ class Varnish:
 
     def counters(self) -> dict[str, int]:
         """Varnish's own counts: client requests, hits, misses, passes and
-        fetches from the apps."""
+        fetches from the apps. Worker threads add theirs to the totals in
+        batches, so the counts are read until they stop moving (at most 3 s)."""
+        last = self.read_counters()
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            now = self.read_counters()
+            if now == last:
+                break
+            last = now
+        return last
+
+    def read_counters(self) -> dict[str, int]:
         done = subprocess.run(["varnishstat", "-n", str(self.dir / "work"), "-1", "-j",
                                "-f", "MAIN.client_req", "-f", "MAIN.cache_hit", "-f", "MAIN.cache_miss",
                                "-f", "MAIN.s_pass", "-f", "MAIN.backend_req"],
