@@ -203,6 +203,12 @@ impl TestApp {
         if settings.cache.enabled {
             require_redis(&settings.cache.redis_url).await;
         }
+        Self::start(store, settings).await
+    }
+
+    /// A server with explicit settings, started whether or not its Redis
+    /// answers (a shop must start while it is down).
+    pub async fn start(store: Option<Store>, settings: Settings) -> TestApp {
         let app = Application::build(settings).await.expect("application starts");
         let address = format!("http://127.0.0.1:{}", app.port());
         let db = app.state().db.clone();

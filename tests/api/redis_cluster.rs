@@ -270,3 +270,34 @@ async fn a_failover_with_replicas_serves_nothing_stale() {
     assert!(hit_after_failover, "caching resumed on the promoted replica");
     assert_eq!(page_price(&app.client, &page).await.1, latest);
 }
+
+#[tokio::test]
+async fn a_shop_started_while_the_cluster_is_down_caches_once_it_is_up() {
+    let mut cluster = RedisCluster::start(3, 0);
+    let first = app_on(&cluster, |_| {}).await;
+    for node in &mut cluster.nodes {
+        node.kill();
+    }
+    let mut app = TestApp::start(None, (*first.state.settings).clone()).await;
+    app.fixture = first.fixture.clone();
+    let path = format!("/products/{}", app.fixture.product("Mechanical Keyboard").slug);
+    let r = app.get(&path).await;
+    assert_eq!((r.status().as_u16(), x_cache(&r)), (200, "BYPASS".to_owned()), "served from the database");
+    // The same nodes come back, each with its saved cluster configuration.
+    for node in &mut cluster.nodes {
+        node.restart();
+    }
+    cluster.wait_until(Duration::from_secs(20), "the cluster to come back", |c| {
+        c.nodes.iter().all(|n| n.cli(&["CLUSTER", "INFO"]).contains("cluster_state:ok"))
+    });
+    let started = Instant::now();
+    loop {
+        let r = app.get(&path).await;
+        assert_eq!(r.status(), 200);
+        if x_cache(&r) == "HIT" {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(15), "caching never started on the cluster");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
