@@ -31,6 +31,9 @@ pub enum AppError {
     /// Not allowed (e.g. a form without a valid CSRF token).
     #[error("forbidden: {0}")]
     Forbidden(&'static str),
+    /// A request body over the limit (refused before it is read).
+    #[error("request body too large")]
+    TooLarge,
     /// The database could not be reached: retry later.
     #[error("database unavailable: {0}")]
     Unavailable(String),
@@ -70,6 +73,7 @@ impl AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -84,6 +88,7 @@ impl AppError {
             AppError::Unauthorized => {
                 ("Authentication credentials were not provided or are not valid.", BTreeMap::new())
             }
+            AppError::TooLarge => ("The request body is larger than 64 KiB.", BTreeMap::new()),
             AppError::Unavailable(_) => ("Service temporarily unavailable. Please retry shortly.", BTreeMap::new()),
             AppError::Internal(_) => ("Internal server error.", BTreeMap::new()),
         };

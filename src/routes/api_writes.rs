@@ -315,6 +315,7 @@ fn created(location: String, body: impl serde::Serialize) -> Response {
     responses(
         (status = 201, description = "Created", body = ProductDto),
         (status = 400, description = "Invalid body", body = ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
         (status = 401, description = "No valid credentials", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody),
         (status = 409, description = "Slug in use", body = ErrorBody),
@@ -336,6 +337,7 @@ pub(crate) async fn create_product(
     responses(
         (status = 200, description = "Replaced", body = ProductDto),
         (status = 400, description = "Invalid body", body = ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
         (status = 401, description = "No valid credentials", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody),
         (status = 404, description = "No such product", body = ErrorBody),
@@ -360,6 +362,7 @@ pub(crate) async fn put_product(
     responses(
         (status = 200, description = "Updated", body = ProductDto),
         (status = 400, description = "Invalid body", body = ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
         (status = 401, description = "No valid credentials", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody),
         (status = 404, description = "No such product", body = ErrorBody),
@@ -407,6 +410,7 @@ async fn category_dto(db: &DatabaseConnection, id: i32) -> Result<CategoryDto, A
     responses(
         (status = 201, description = "Created", body = CategoryDto),
         (status = 400, description = "Invalid body", body = ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
         (status = 401, description = "No valid credentials", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody),
         (status = 409, description = "Slug in use", body = ErrorBody),
@@ -449,6 +453,7 @@ async fn change_category(
     responses(
         (status = 200, description = "Replaced", body = CategoryDto),
         (status = 400, description = "Invalid body", body = ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
         (status = 401, description = "No valid credentials", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody),
         (status = 404, description = "No such category", body = ErrorBody),
@@ -469,6 +474,7 @@ pub(crate) async fn put_category(
     responses(
         (status = 200, description = "Updated", body = CategoryDto),
         (status = 400, description = "Invalid body", body = ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
         (status = 401, description = "No valid credentials", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody),
         (status = 404, description = "No such category", body = ErrorBody),

@@ -62,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(edge_fetches))
         // Forms and API bodies are small; anything bigger is refused (413)
         // before it is read into memory.
+        .layer(axum::middleware::from_fn(oversized_bodies))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         // No framing, no MIME sniffing, only our own scripts, styles and
         // images, and no full URLs leaked to other sites.
@@ -84,6 +85,7 @@ pub fn router(state: AppState) -> Router {
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+const _: () = assert!(MAX_BODY_BYTES == 64 * 1024, "AppError::TooLarge's message names the limit");
 
 /// Prometheus text format.
 async fn render_metrics() -> impl IntoResponse {
@@ -102,6 +104,21 @@ async fn session_failures(request: axum::extract::Request, next: axum::middlewar
     response
 }
 
+/// The body limit refuses with a plain-text 413; answer in the shop's
+/// shapes instead: `{"detail"}` JSON under `/api`, the error page elsewhere.
+async fn oversized_bodies(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let api = is_api(request.uri().path());
+    let response = next.run(request).await;
+    if response.status() != StatusCode::PAYLOAD_TOO_LARGE {
+        return response;
+    }
+    if api { AppError::TooLarge.into_response() } else { AppError::TooLarge.into_html() }
+}
+
+fn is_api(path: &str) -> bool {
+    path.starts_with("/api/") || path == "/api"
+}
+
 /// The header the project's VCL sets on every fetch from Varnish.
 pub const EDGE_FETCH_HEADER: &str = "x-edge-fetch";
 
@@ -118,11 +135,7 @@ async fn edge_fetches(request: axum::extract::Request, next: axum::middleware::N
 
 /// Unknown paths: JSON under `/api`, the HTML 404 page elsewhere.
 async fn not_found(OriginalUri(uri): OriginalUri) -> Response {
-    if uri.path().starts_with("/api/") || uri.path() == "/api" {
-        AppError::not_found().into_response()
-    } else {
-        AppError::not_found().into_html()
-    }
+    if is_api(uri.path()) { AppError::not_found().into_response() } else { AppError::not_found().into_html() }
 }
 
 /// A path parameter whose rejection (e.g. bad percent-encoding) is answered in

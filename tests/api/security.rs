@@ -21,6 +21,7 @@ on_both_backends! {
         assert_eq!(r.status(), 413);
         let r = app.client.post(app.url("/register")).header("content-type", "application/x-www-form-urlencoded").body(huge).send().await.unwrap();
         assert_eq!(r.status(), 413);
+        assert!(r.text().await.unwrap().contains("larger than 64 KiB"), "the shop's error page");
     }
 
     async fn malformed_form_bodies_are_a_400_not_a_500(app: TestApp) {
