@@ -119,6 +119,21 @@ on_both_backends! {
         let (status, body) = send(reqwest::Method::POST, "/api/categories/".into(), Some(huge)).await;
         assert_eq!(status, 413, "{body}");
         assert_conforms_to(&doc, "/api/categories/", "post", 413, &body);
+        // The same sent without a length (chunked): cut off while read.
+        let chunks = futures_util::stream::iter(
+            (0..100).map(|_| Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b' '; 1024]))),
+        );
+        let r = app
+            .client
+            .post(app.url("/api/categories/"))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(reqwest::Body::wrap_stream(chunks))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 413);
+        assert_conforms_to(&doc, "/api/categories/", "post", 413, &r.json::<Value>().await.unwrap());
         // serde reads a struct from an array too, by position: not in this API.
         let renamed = Some(json!(["Renamed"]));
         let (status, body) = send(reqwest::Method::PATCH, format!("/api/categories/{books}/"), renamed).await;
