@@ -139,7 +139,9 @@ pub type FillHook = Arc<dyn Fn(&str) -> futures_util::future::BoxFuture<'static,
 struct Inner {
     keys: Keys,
     settings: CacheSettings,
-    redis: Option<Conn>,
+    /// Replaced by a fresh one before each probe on a cluster (see
+    /// [`Cache::lookup`]).
+    redis: Option<std::sync::RwLock<Conn>>,
     /// The nodes REDIS_URL names.
     nodes: Nodes,
     /// The in-process layer, and the nodes its tracking connection uses
@@ -178,7 +180,8 @@ impl Cache {
     /// starts (degraded) when Redis is down.
     pub fn new(settings: &CacheSettings, db: DatabaseConnection) -> Result<Self, String> {
         let nodes = Nodes::parse(&settings.redis_url)?;
-        let redis = if settings.enabled { Some(Conn::lazy(&nodes, settings.timeout)?) } else { None };
+        let redis =
+            if settings.enabled { Some(std::sync::RwLock::new(Conn::lazy(&nodes, settings.timeout)?)) } else { None };
         let local = if settings.enabled && settings.local_max_bytes > 0 {
             // Invalidation pushes arrive on the tracking connection itself,
             // which needs RESP3.
@@ -243,10 +246,9 @@ impl Cache {
 
     /// Runs a Redis command with the timeout; failures open the breaker.
     async fn call<T: redis::FromRedisValue + Send>(&self, query: &impl Query) -> Result<T, CacheError> {
-        let Some(redis) = &self.inner.redis else {
+        let Some(mut conn) = self.conn() else {
             return Err(CacheError("disabled".into()));
         };
-        let mut conn = redis.clone();
         let result = tokio::time::timeout(self.inner.settings.timeout, query.run::<T>(&mut conn)).await;
         let error = match result {
             Ok(Ok(v)) => return Ok(v),
@@ -254,6 +256,27 @@ impl Cache {
             Err(_) => format!("no answer within {} ms", self.inner.settings.timeout.as_millis()),
         };
         Err(self.failure(error))
+    }
+
+    /// After a failed probe, a cluster connection starts again from the
+    /// seeds, and has the cool-down to connect. The cluster client learns a
+    /// new topology from redirects, but a master that died leaves only
+    /// refused connections, and a slot map read before its replica took
+    /// over could stay in use.
+    fn reconnect_cluster(&self) {
+        let Some(redis) = &self.inner.redis else { return };
+        if !self.inner.nodes.is_cluster() {
+            return;
+        }
+        match Conn::lazy(&self.inner.nodes, self.inner.settings.timeout) {
+            Ok(fresh) => *redis.write().unwrap_or_else(|p| p.into_inner()) = fresh,
+            Err(e) => tracing::warn!(error = %e, "cannot reconnect to the cluster"),
+        }
+    }
+
+    /// A handle on the current connection.
+    fn conn(&self) -> Option<Conn> {
+        self.inner.redis.as_ref().map(|c| c.read().unwrap_or_else(|p| p.into_inner()).clone())
     }
 
     /// Counts a failed Redis call and opens the breaker.
@@ -362,7 +385,15 @@ impl Cache {
         // entry's, and the one all tags share).
         let mut get = redis::cmd("MGET");
         get.arg(&entry.key).arg(&tag_keys);
-        let mut values: Vec<Option<Vec<u8>>> = self.call(&get).await?;
+        let mut values: Vec<Option<Vec<u8>>> = match self.call(&get).await {
+            Ok(values) => values,
+            Err(e) => {
+                if permit == Permit::Probe {
+                    self.reconnect_cluster();
+                }
+                return Err(e);
+            }
+        };
         if permit == Permit::Probe {
             // Back from an outage: apply the invalidations recorded meanwhile
             // before serving anything cached.
@@ -567,8 +598,7 @@ impl Cache {
     /// Every primary holding cache data (one, or each cluster master), for
     /// operator commands that must visit them all.
     pub async fn primaries(&self) -> Result<Vec<redis::ConnectionInfo>, CacheError> {
-        let Some(redis) = &self.inner.redis else { return Err(CacheError("disabled".into())) };
-        let mut conn = redis.clone();
+        let Some(mut conn) = self.conn() else { return Err(CacheError("disabled".into())) };
         match tokio::time::timeout(Duration::from_secs(5), conn.primaries(&self.inner.nodes)).await {
             Ok(result) => result.map_err(CacheError),
             Err(_) => Err(CacheError("no answer to CLUSTER NODES within 5 s".into())),

@@ -244,6 +244,8 @@ async fn a_failover_with_replicas_serves_nothing_stale() {
     let started = Instant::now();
     let mut edits = 0;
     let mut hit_after_failover = false;
+    // What the page answered, and whether the slot had a master, at each change.
+    let mut seen: Vec<(u128, String, bool)> = Vec::new();
     while started.elapsed() < Duration::from_secs(20) {
         let r = app.client.get(&page).send().await.unwrap();
         assert_eq!(r.status(), 200, "the page during the failover");
@@ -252,6 +254,9 @@ async fn a_failover_with_replicas_serves_nothing_stale() {
         let shown = html.split("<p class=\"price\">").nth(1).and_then(|s| s.split('<').next()).unwrap_or("");
         assert_eq!(shown, latest, "stale after {:?} ({status})", started.elapsed());
         let promoted = cluster.master_of(&app.cache().keys().tag(&storefront::cache::Tag::All)).is_some();
+        if seen.last().is_none_or(|(_, s, p)| *s != status || *p != promoted) {
+            seen.push((started.elapsed().as_millis(), status.clone(), promoted));
+        }
         if promoted && status == "HIT" {
             hit_after_failover = true;
             if edits >= 2 {
@@ -267,7 +272,7 @@ async fn a_failover_with_replicas_serves_nothing_stale() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(edits, 2, "edits were made during the failover");
-    assert!(hit_after_failover, "caching resumed on the promoted replica");
+    assert!(hit_after_failover, "caching resumed on the promoted replica; (ms, X-Cache, promoted): {seen:?}");
     assert_eq!(page_price(&app.client, &page).await.1, latest);
 }
 
