@@ -31,7 +31,8 @@ pub enum AppError {
     /// Not allowed (e.g. a form without a valid CSRF token).
     #[error("forbidden: {0}")]
     Forbidden(&'static str),
-    /// A request body over the limit (refused before it is read).
+    /// A request body over the limit (refused before it is read, or, sent
+    /// without a length, as soon as it passes the limit).
     #[error("request body too large")]
     TooLarge,
     /// The database could not be reached: retry later.
@@ -64,6 +65,12 @@ impl AppError {
 
     pub fn bad_param(param: &str, message: impl Into<String>) -> Self {
         AppError::BadRequest(ParamErrors::single(param, message))
+    }
+
+    /// A body an extractor refused: too large (cut off while read), or not
+    /// what was expected (`message` says how).
+    pub fn body_rejected(status: StatusCode, message: String) -> Self {
+        if status == StatusCode::PAYLOAD_TOO_LARGE { AppError::TooLarge } else { AppError::bad_param("body", message) }
     }
 
     pub fn status_code(&self) -> StatusCode {

@@ -139,8 +139,8 @@ pub type FillHook = Arc<dyn Fn(&str) -> futures_util::future::BoxFuture<'static,
 struct Inner {
     keys: Keys,
     settings: CacheSettings,
-    /// Replaced by a fresh one before each probe on a cluster (see
-    /// [`Cache::lookup`]).
+    /// Replaced by a fresh one after a failed probe on a cluster (see
+    /// [`Cache::reconnect_cluster`]).
     redis: Option<std::sync::RwLock<Conn>>,
     /// The nodes REDIS_URL names.
     nodes: Nodes,
@@ -588,11 +588,6 @@ impl Cache {
     pub async fn clear(&self) -> Result<(), FlushError> {
         outbox::record(&self.inner.db, &[Tag::All]).await.map_err(|e| FlushError::Database(e.to_string()))?;
         self.flush_outbox().await.map(|_| ())
-    }
-
-    /// A raw connection for operator commands (stats), bounded by the timeout.
-    pub async fn query<T: redis::FromRedisValue + Send>(&self, query: &impl Query) -> Result<T, CacheError> {
-        self.call(query).await
     }
 
     /// Every primary holding cache data (one, or each cluster master), for

@@ -93,11 +93,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
 
 impl From<JsonRejection> for AppError {
     fn from(rejection: JsonRejection) -> Self {
-        // A body sent without a length is cut off while it is read.
-        if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            return AppError::TooLarge;
-        }
-        AppError::bad_param("body", rejection.body_text())
+        AppError::body_rejected(rejection.status(), rejection.body_text())
     }
 }
 

@@ -36,12 +36,7 @@ pub struct FormBody<T>(pub T);
 
 impl From<axum::extract::rejection::FormRejection> for AppError {
     fn from(rejection: axum::extract::rejection::FormRejection) -> Self {
-        // A body sent without a length passes the body limit's first check
-        // and is cut off while it is read.
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            return AppError::TooLarge;
-        }
-        AppError::bad_param("body", rejection.body_text())
+        AppError::body_rejected(rejection.status(), rejection.body_text())
     }
 }
 
