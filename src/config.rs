@@ -125,6 +125,12 @@ pub struct SessionSettings {
     pub cookie_secure: bool,
     /// SESSION_INACTIVITY_DAYS: a session unused this long ends.
     pub inactivity: Duration,
+    /// SESSION_MAX_AGE_DAYS: a sign-in ends this long after it began,
+    /// however busy the session has been.
+    pub max_age: Duration,
+    /// SESSION_ANONYMOUS_HOURS: how long a session that holds no sign-in and
+    /// no cart lives (a flash message, a form token).
+    pub anonymous_lifetime: Duration,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -217,6 +223,8 @@ impl Settings {
                 redis_url: CacheSettings::default().redis_url,
                 cookie_secure: false,
                 inactivity: Duration::from_secs(14 * 24 * 3600),
+                max_age: Duration::from_secs(30 * 24 * 3600),
+                anonymous_lifetime: Duration::from_secs(2 * 3600),
             },
             bench_routes: false,
             shutdown_grace: Duration::from_secs(10),
@@ -309,6 +317,23 @@ impl Settings {
                 Ok(days) if (1..=365).contains(&days) => Duration::from_secs(days * 24 * 3600),
                 _ => {
                     return Err(bad("SESSION_INACTIVITY_DAYS", format!("{v:?} is not a number of days from 1 to 365")));
+                }
+            };
+        }
+        if let Some(v) = get("SESSION_MAX_AGE_DAYS") {
+            settings.sessions.max_age = match v.trim().parse::<u64>() {
+                Ok(days) if (1..=365).contains(&days) => Duration::from_secs(days * 24 * 3600),
+                _ => return Err(bad("SESSION_MAX_AGE_DAYS", format!("{v:?} is not a number of days from 1 to 365"))),
+            };
+        }
+        if let Some(v) = get("SESSION_ANONYMOUS_HOURS") {
+            settings.sessions.anonymous_lifetime = match v.trim().parse::<u64>() {
+                Ok(hours) if (1..=720).contains(&hours) => Duration::from_secs(hours * 3600),
+                _ => {
+                    return Err(bad(
+                        "SESSION_ANONYMOUS_HOURS",
+                        format!("{v:?} is not a number of hours from 1 to 720"),
+                    ));
                 }
             };
         }

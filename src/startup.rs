@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use crate::cache::Cache;
 use tower_sessions::SessionManagerLayer;
 
+use crate::auth::forms::FormSigner;
 use crate::auth::store::{self, AppSessionStore};
 use crate::auth::throttle::Throttle;
 use crate::config::{DatabaseUrl, SessionStoreKind, Settings};
@@ -90,8 +91,10 @@ pub async fn state_for_commands(mut settings: Settings) -> Result<AppState, Star
     // Commands serve nobody: in-process sessions, never connected.
     settings.sessions.store = SessionStoreKind::Memory;
     let SessionParts { layer: sessions, throttle, carts } = sessions(&settings)?;
+    let forms = form_signer(&db).await?;
     Ok(AppState {
         db,
+        forms,
         cache,
         queries: QueryCounter::default(),
         throttle,
@@ -100,6 +103,10 @@ pub async fn state_for_commands(mut settings: Settings) -> Result<AppState, Star
         settings: Arc::new(settings),
         public_url: PublicUrl(public_url.into()),
     })
+}
+
+async fn form_signer(db: &DatabaseConnection) -> Result<Arc<FormSigner>, StartupError> {
+    FormSigner::load_or_create(db).await.map(Arc::new).map_err(|e| StartupError::Sessions(e.to_string()))
 }
 
 /// The session layer and the login throttle, both in the session store.
@@ -179,8 +186,10 @@ impl Application {
             tracing::warn!("SESSION_STORE=memory: sessions live in this process only and end when it stops");
         }
         let SessionParts { layer: sessions, throttle, carts } = sessions(&settings)?;
+        let forms = form_signer(&db).await?;
         let state = AppState {
             db,
+            forms,
             cache,
             queries,
             throttle,

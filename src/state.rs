@@ -8,6 +8,7 @@ use sea_orm::DatabaseConnection;
 
 use tower_sessions::SessionManagerLayer;
 
+use crate::auth::forms::FormSigner;
 use crate::auth::store::AppSessionStore;
 use crate::auth::throttle::Throttle;
 use crate::cache::Cache;
@@ -48,6 +49,9 @@ pub struct AppState {
     pub throttle: Arc<Throttle>,
     /// Shopping carts, beside the sessions.
     pub carts: Arc<CartStore>,
+    /// Signs the form tokens of visitors without a session (a key shared
+    /// through the database by every instance).
+    pub forms: Arc<FormSigner>,
     /// The session layer (its store is Redis or in-process).
     pub sessions: SessionManagerLayer<AppSessionStore>,
     /// The Redis fragment and API cache.

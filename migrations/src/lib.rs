@@ -11,6 +11,7 @@ mod m20261123_000004_create_api_tokens;
 mod m20261124_000005_search_document;
 mod m20261124_000006_category_counts;
 mod m20261124_000007_outbox_edge_purge;
+mod m20261201_000008_auth_hardening;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000005_search_document::Migration),
             Box::new(m20261124_000006_category_counts::Migration),
             Box::new(m20261124_000007_outbox_edge_purge::Migration),
+            Box::new(m20261201_000008_auth_hardening::Migration),
         ]
     }
 }

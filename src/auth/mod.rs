@@ -1,7 +1,9 @@
 //! Accounts and sessions: parsed credentials, password hashing, the typed
-//! session facade, login throttling and the session store.
+//! session facade, signed form tokens, login throttling and the session
+//! store.
 
 pub mod credentials;
+pub mod forms;
 mod hashing;
 pub mod session;
 pub mod store;

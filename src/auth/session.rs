@@ -1,37 +1,97 @@
-//! The typed session facade: who is signed in, CSRF tokens and flash
+//! The typed session facade: who is signed in, form tokens and flash
 //! messages. `login` gives the session a new id and `logout` deletes it, so
 //! an id known before a sign-in is worth nothing after it (no fixation).
+//!
+//! A session stores only *which* user signed in, at which `auth_version`
+//! and when. Who they are and what they may do is read from the database on
+//! each request that asks (one primary-key read; visitors without a session
+//! cookie never pay it), so a password reset, a change of rights or "sign
+//! out everywhere" (each raises the user's `auth_version`) ends every one of
+//! their sessions at once.
+//!
+//! How long a session lives depends on what it holds: a few hours for a
+//! visitor with nothing but a form token or a flash message, the inactivity
+//! timeout once it holds a cart, and for a sign-in also never beyond the
+//! absolute lifetime counted from the sign-in.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use chrono::Utc;
 use rand::Rng;
+use sea_orm::DatabaseConnection;
 use serde::{Deserialize, Serialize};
-use tower_sessions::Session;
+use tokio::sync::OnceCell;
+use tower_sessions::{Expiry, Session};
 
-use std::sync::Arc;
-
+use super::forms::FormSigner;
+use super::users;
+use crate::config::SessionSettings;
 use crate::error::AppError;
+use crate::models::_entities::user;
 use crate::services::cart::CartStore;
 use crate::state::AppState;
 
-const USER: &str = "user";
+const AUTH: &str = "auth";
 const CSRF: &str = "csrf";
 const FLASH: &str = "flash";
 const CART: &str = "cart";
 
-/// Who is signed in, as kept in the session.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A signed-in session's claim, as stored in the session.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct SignIn {
+    user_id: i32,
+    /// The user's `auth_version` at sign-in; a different one in the
+    /// database means the session has been ended.
+    auth_version: i32,
+    /// Unix seconds: the absolute lifetime counts from here.
+    signed_in_at: i64,
+    /// Unix seconds of the last time the expiry was pushed back (at most
+    /// once a day, so reading a page does not write the session).
+    touched_at: i64,
+}
+
+/// Who is signed in, as the database says now.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionUser {
     pub id: i32,
     pub email: String,
     pub is_admin: bool,
 }
 
+/// How long sessions live (from [`SessionSettings`]).
+#[derive(Clone, Copy, Debug)]
+pub struct SessionPolicy {
+    pub anonymous: Duration,
+    pub inactivity: Duration,
+    pub max_age: Duration,
+}
+
+impl From<&SessionSettings> for SessionPolicy {
+    fn from(s: &SessionSettings) -> Self {
+        SessionPolicy { anonymous: s.anonymous_lifetime, inactivity: s.inactivity, max_age: s.max_age }
+    }
+}
+
+/// Pushing a sign-in's expiry back is a session write: once a day is enough.
+const TOUCH_EVERY_SECS: i64 = 24 * 3600;
+
+/// The user resolved for this request, shared by every `AuthSession` the
+/// request extracts (the admin guard and the handler ask once between them).
+#[derive(Clone, Default)]
+struct Resolved(Arc<OnceCell<Option<SessionUser>>>);
+
 pub struct AuthSession {
     session: Session,
     /// Whether the request carried our session cookie at all.
     has_cookie: bool,
     carts: Arc<CartStore>,
+    db: DatabaseConnection,
+    forms: Arc<FormSigner>,
+    policy: SessionPolicy,
+    resolved: Resolved,
 }
 
 fn unavailable(e: tower_sessions::session::Error) -> AppError {
@@ -41,6 +101,20 @@ fn unavailable(e: tower_sessions::session::Error) -> AppError {
 fn random_token() -> String {
     let bytes: [u8; 32] = rand::rng().random();
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn constant_time_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn unix_to_offset(seconds: i64) -> tower_sessions::cookie::time::OffsetDateTime {
+    tower_sessions::cookie::time::OffsetDateTime::from_unix_timestamp(seconds)
+        .unwrap_or(tower_sessions::cookie::time::OffsetDateTime::UNIX_EPOCH)
+}
+
+fn cookie_duration(d: Duration) -> tower_sessions::cookie::time::Duration {
+    tower_sessions::cookie::time::Duration::seconds(i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 impl FromRequestParts<AppState> for AuthSession {
@@ -56,7 +130,20 @@ impl FromRequestParts<AppState> for AuthSession {
         let session = Session::from_request_parts(parts, state)
             .await
             .map_err(|(_, msg)| AppError::Internal(format!("session layer missing: {msg}")))?;
-        Ok(AuthSession { session, has_cookie, carts: state.carts.clone() })
+        let resolved = parts.extensions.get::<Resolved>().cloned().unwrap_or_else(|| {
+            let resolved = Resolved::default();
+            parts.extensions.insert(resolved.clone());
+            resolved
+        });
+        Ok(AuthSession {
+            session,
+            has_cookie,
+            carts: state.carts.clone(),
+            db: state.db.clone(),
+            forms: state.forms.clone(),
+            policy: SessionPolicy::from(&state.settings.sessions),
+            resolved,
+        })
     }
 }
 
@@ -66,15 +153,49 @@ impl AuthSession {
         self.has_cookie
     }
 
+    /// The signed-in user, checked against the database: a session whose
+    /// user is gone, whose `auth_version` is old or whose absolute lifetime
+    /// is over is ended here, and the visitor is signed out.
     pub async fn user(&self) -> Result<Option<SessionUser>, AppError> {
         if !self.has_cookie {
             return Ok(None);
         }
-        self.session.get(USER).await.map_err(unavailable)
+        self.resolved.0.get_or_try_init(|| self.resolve()).await.cloned()
     }
 
-    /// The signed-in user for the page layout. A session store that cannot
-    /// be read shows the page as to a visitor rather than failing it.
+    #[tracing::instrument(name = "session.resolve_user", skip_all)]
+    async fn resolve(&self) -> Result<Option<SessionUser>, AppError> {
+        let Some(mut sign_in) = self.session.get::<SignIn>(AUTH).await.map_err(unavailable)? else {
+            return Ok(None);
+        };
+        let now = Utc::now().timestamp();
+        let over = now.saturating_sub(sign_in.signed_in_at) >= self.policy.max_age.as_secs() as i64;
+        let current = if over { None } else { users::find(&self.db, sign_in.user_id).await? };
+        let Some(row) = current.filter(|u| u.auth_version == sign_in.auth_version) else {
+            self.end("the session's sign-in is no longer valid").await;
+            return Ok(None);
+        };
+        if now.saturating_sub(sign_in.touched_at) >= TOUCH_EVERY_SECS {
+            sign_in.touched_at = now;
+            // Best effort: failing to push the expiry back must not fail the page.
+            if self.session.insert(AUTH, &sign_in).await.is_ok() {
+                self.set_expiry().await;
+            }
+        }
+        Ok(Some(SessionUser { id: row.id, email: row.email, is_admin: row.is_admin }))
+    }
+
+    /// Deletes a session that no longer signs anyone in.
+    async fn end(&self, why: &'static str) {
+        tracing::info!(why, "session ended");
+        if let Err(e) = self.session.flush().await {
+            tracing::warn!(error = %e, "could not delete an ended session");
+        }
+    }
+
+    /// The signed-in user for the page layout. A session store or database
+    /// that cannot be read shows the page as to a visitor rather than
+    /// failing it.
     pub async fn user_for_layout(&self) -> Option<SessionUser> {
         match self.user().await {
             Ok(user) => user,
@@ -85,10 +206,42 @@ impl AuthSession {
         }
     }
 
-    pub async fn login(&self, user: SessionUser) -> Result<(), AppError> {
+    /// The expiry this session's contents call for. Called after every
+    /// change: a session loaded from the store starts with the layer's
+    /// default expiry, and a save would otherwise reset it.
+    async fn set_expiry(&self) {
+        let sign_in = self.session.get::<SignIn>(AUTH).await.ok().flatten();
+        let has_cart = self.session.get::<String>(CART).await.ok().flatten().is_some();
+        let expiry = match sign_in {
+            Some(s) => {
+                let by_inactivity = Utc::now().timestamp() + self.policy.inactivity.as_secs() as i64;
+                let by_age = s.signed_in_at + self.policy.max_age.as_secs() as i64;
+                Expiry::AtDateTime(unix_to_offset(by_inactivity.min(by_age)))
+            }
+            None if has_cart => Expiry::OnInactivity(cookie_duration(self.policy.inactivity)),
+            None => Expiry::OnInactivity(cookie_duration(self.policy.anonymous)),
+        };
+        self.session.set_expiry(Some(expiry));
+    }
+
+    /// Stores `value` under `key`, with a form token beside it (so every
+    /// stored session has one) and the expiry its contents call for.
+    async fn store(&self, key: &str, value: impl Serialize + Send) -> Result<(), AppError> {
+        self.session.insert(key, value).await.map_err(unavailable)?;
+        if self.session.get::<String>(CSRF).await.map_err(unavailable)?.is_none() {
+            self.session.insert(CSRF, random_token()).await.map_err(unavailable)?;
+        }
+        self.set_expiry().await;
+        Ok(())
+    }
+
+    pub async fn login(&self, user: &user::Model) -> Result<(), AppError> {
         self.session.cycle_id().await.map_err(unavailable)?;
-        self.session.insert(USER, user).await.map_err(unavailable)?;
-        self.session.insert(CSRF, random_token()).await.map_err(unavailable)
+        // A new token too: one seen before the sign-in is worth nothing after it.
+        self.session.insert(CSRF, random_token()).await.map_err(unavailable)?;
+        let now = Utc::now().timestamp();
+        let sign_in = SignIn { user_id: user.id, auth_version: user.auth_version, signed_in_at: now, touched_at: now };
+        self.store(AUTH, sign_in).await
     }
 
     /// Ends the session: deleted from the store, cookie removed.
@@ -96,26 +249,42 @@ impl AuthSession {
         self.session.flush().await.map_err(unavailable)
     }
 
-    /// The session's CSRF token, created (and the session with it) if needed.
-    pub async fn csrf_token(&self) -> Result<String, AppError> {
-        if let Some(token) = self.session.get::<String>(CSRF).await.map_err(unavailable)? {
+    /// The token for a form on this page: the session's own, or, for a
+    /// visitor without a session, a signed one (nothing is stored for them).
+    pub async fn form_token(&self) -> Result<String, AppError> {
+        if self.has_cookie
+            && let Some(token) = self.session.get::<String>(CSRF).await.map_err(unavailable)?
+        {
             return Ok(token);
         }
-        let token = random_token();
-        self.session.insert(CSRF, &token).await.map_err(unavailable)?;
-        Ok(token)
+        Ok(self.forms.issue())
     }
 
-    /// Compares in constant time; a visitor without a session has no token.
-    pub async fn csrf_matches(&self, presented: &str) -> Result<bool, AppError> {
+    /// Whether `presented` is this visitor's form token: the session's own
+    /// (compared in constant time), or a signed one from a page this site
+    /// rendered, which counts only while nobody is signed in on the session.
+    pub async fn form_token_matches(&self, presented: &str) -> Result<bool, AppError> {
+        let (expected, signed_in) = if self.has_cookie {
+            let expected = self.session.get::<String>(CSRF).await.map_err(unavailable)?;
+            let signed_in = self.session.get::<SignIn>(AUTH).await.map_err(unavailable)?.is_some();
+            (expected, signed_in)
+        } else {
+            (None, false)
+        };
+        if expected.as_deref().is_some_and(|e| constant_time_eq(e, presented)) {
+            return Ok(true);
+        }
+        Ok(!signed_in && self.forms.verify(presented))
+    }
+
+    /// The session's own token, for a signed-in visitor's API calls
+    /// (`X-CSRF-Token`); signed form tokens do not count there.
+    pub async fn session_token_matches(&self, presented: &str) -> Result<bool, AppError> {
         if !self.has_cookie {
             return Ok(false);
         }
-        let Some(expected) = self.session.get::<String>(CSRF).await.map_err(unavailable)? else {
-            return Ok(false);
-        };
-        let (a, b) = (expected.as_bytes(), presented.as_bytes());
-        Ok(a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0)
+        let expected = self.session.get::<String>(CSRF).await.map_err(unavailable)?;
+        Ok(expected.is_some_and(|e| constant_time_eq(&e, presented)))
     }
 
     /// This visitor's cart id, created (with the session) when `create`.
@@ -129,7 +298,7 @@ impl AuthSession {
             return Ok(None);
         }
         let id = random_token();
-        self.session.insert(CART, &id).await.map_err(unavailable)?;
+        self.store(CART, &id).await?;
         Ok(Some(id))
     }
 
@@ -146,13 +315,17 @@ impl AuthSession {
     }
 
     pub async fn flash(&self, message: &str) -> Result<(), AppError> {
-        self.session.insert(FLASH, message).await.map_err(unavailable)
+        self.store(FLASH, message).await
     }
 
     pub async fn take_flash(&self) -> Option<String> {
         if !self.has_cookie {
             return None;
         }
-        self.session.remove::<String>(FLASH).await.ok().flatten()
+        let flash = self.session.remove::<String>(FLASH).await.ok().flatten();
+        if flash.is_some() {
+            self.set_expiry().await;
+        }
+        flash
     }
 }

@@ -7,7 +7,7 @@ use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 use tower_sessions::{Expiry, MemoryStore, SessionManagerLayer, cookie::SameSite};
 use tower_sessions_redis_store::RedisStore;
-use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Pool};
+use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Expiration, KeysInterface, Pool, SetOptions};
 use tower_sessions_redis_store::fred::types::config::{
     ConnectionConfig, PerformanceConfig, ReconnectPolicy, ServerConfig,
 };
@@ -19,36 +19,56 @@ pub const COOKIE_NAME: &str = "storefront_session";
 
 #[derive(Debug, Clone)]
 pub enum AppSessionStore {
-    Redis(RedisStore<Pool>),
+    Redis(RedisStore<Pool>, Pool),
     Memory(MemoryStore),
+}
+
+fn redis_failure(e: impl std::fmt::Display) -> session_store::Error {
+    session_store::Error::Backend(e.to_string())
 }
 
 #[async_trait::async_trait]
 impl SessionStore for AppSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         match self {
-            AppSessionStore::Redis(s) => s.create(record).await,
+            AppSessionStore::Redis(s, _) => s.create(record).await,
             AppSessionStore::Memory(s) => s.create(record).await,
         }
     }
 
+    /// Saves only a session that still exists. The Redis store's own save
+    /// (`SET … XX`) fails on the nil reply when the session was deleted
+    /// while the request ran (a logout in another tab), which turned that
+    /// request into a 503; here the request goes on, and the visitor is
+    /// signed out from the next one, as the logout asked.
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         match self {
-            AppSessionStore::Redis(s) => s.save(record).await,
+            AppSessionStore::Redis(_, pool) => {
+                let expire = Expiration::EXAT(record.expiry_date.unix_timestamp());
+                let bytes = rmp_serde::to_vec(record).map_err(redis_failure)?;
+                let saved: Option<String> = pool
+                    .set(record.id.to_string(), bytes.as_slice(), Some(expire), Some(SetOptions::XX), false)
+                    .await
+                    .map_err(redis_failure)?;
+                if saved.is_none() {
+                    tracing::debug!("session deleted while the request ran: not saved again");
+                }
+                Ok(())
+            }
             AppSessionStore::Memory(s) => s.save(record).await,
         }
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
         match self {
-            AppSessionStore::Redis(s) => s.load(id).await,
+            AppSessionStore::Redis(s, _) => s.load(id).await,
             AppSessionStore::Memory(s) => s.load(id).await,
         }
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         match self {
-            AppSessionStore::Redis(s) => s.delete(id).await,
+            AppSessionStore::Redis(s, _) => s.delete(id).await,
             AppSessionStore::Memory(s) => s.delete(id).await,
         }
     }
@@ -90,18 +110,20 @@ fn redis_config(url: &str) -> Result<Config, String> {
 
 pub fn store(settings: &SessionSettings, pool: Option<Pool>) -> AppSessionStore {
     match (settings.store, pool) {
-        (SessionStoreKind::Redis, Some(pool)) => AppSessionStore::Redis(RedisStore::new(pool)),
+        (SessionStoreKind::Redis, Some(pool)) => AppSessionStore::Redis(RedisStore::new(pool.clone()), pool),
         _ => AppSessionStore::Memory(MemoryStore::default()),
     }
 }
 
 pub fn layer(settings: &SessionSettings, store: AppSessionStore) -> SessionManagerLayer<AppSessionStore> {
-    let inactivity = tower_sessions::cookie::time::Duration::seconds(settings.inactivity.as_secs() as i64);
+    // A new session starts with the shortest lifetime; `AuthSession` sets
+    // the one its contents call for whenever it changes them.
+    let anonymous = tower_sessions::cookie::time::Duration::seconds(settings.anonymous_lifetime.as_secs() as i64);
     SessionManagerLayer::new(store)
         .with_name(COOKIE_NAME)
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(settings.cookie_secure)
         .with_path("/")
-        .with_expiry(Expiry::OnInactivity(inactivity))
+        .with_expiry(Expiry::OnInactivity(anonymous))
 }

@@ -1,6 +1,7 @@
 //! Users: registration and authentication.
 
 use chrono::Utc;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, SqlErr};
 
 use super::credentials::{Email, Password};
@@ -32,6 +33,7 @@ pub async fn register(
         email: Set(email.to_string()),
         password_hash: Set(password_hash),
         is_admin: Set(is_admin),
+        auth_version: Set(1),
         created_at: Set(Utc::now()),
         ..Default::default()
     };
@@ -70,6 +72,18 @@ pub async fn find(db: &DatabaseConnection, id: i32) -> Result<Option<user::Model
     Ok(user::Entity::find_by_id(id).one(db).await?)
 }
 
+/// Ends every session of this user ("sign out everywhere"): each holds
+/// the old `auth_version` and stops counting on its next request.
+#[tracing::instrument(skip(db))]
+pub async fn end_sessions(db: &DatabaseConnection, user_id: i32) -> Result<(), AppError> {
+    user::Entity::update_many()
+        .col_expr(user::Column::AuthVersion, Expr::col(user::Column::AuthVersion).add(1))
+        .filter(user::Column::Id.eq(user_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// Creates or promotes an account (the `user create` command).
 pub async fn create_or_update(
     db: &DatabaseConnection,
@@ -79,10 +93,17 @@ pub async fn create_or_update(
 ) -> Result<user::Model, AppError> {
     match user::Entity::find().filter(user::Column::Email.eq(email.as_str())).one(db).await? {
         Some(existing) => {
-            let mut model: user::ActiveModel = existing.into();
-            model.password_hash = Set(hash(password).await?);
-            model.is_admin = Set(is_admin);
-            Ok(model.update(db).await?)
+            // A new password or new rights end every session signed in
+            // under the old ones.
+            let password_hash = hash(password).await?;
+            user::Entity::update_many()
+                .col_expr(user::Column::PasswordHash, Expr::value(password_hash))
+                .col_expr(user::Column::IsAdmin, Expr::value(is_admin))
+                .col_expr(user::Column::AuthVersion, Expr::col(user::Column::AuthVersion).add(1))
+                .filter(user::Column::Id.eq(existing.id))
+                .exec(db)
+                .await?;
+            find(db, existing.id).await?.ok_or_else(|| AppError::Internal("user deleted concurrently".into()))
         }
         None => register(db, email, password, is_admin).await.map_err(|e| match e {
             RegisterError::EmailTaken => AppError::Internal("email taken concurrently".into()),

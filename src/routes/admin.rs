@@ -210,7 +210,7 @@ async fn product_form(
     let page = ProductFormPage {
         shell: Shell::for_visitor(auth, title).await,
         id,
-        csrf: auth.csrf_token().await?,
+        csrf: auth.form_token().await?,
         form,
         errors,
         categories: catalog::categories(db).await?,
@@ -334,7 +334,7 @@ async fn category_form(
     let page = CategoryFormPage {
         shell: Shell::for_visitor(auth, title).await,
         id,
-        csrf: auth.csrf_token().await?,
+        csrf: auth.form_token().await?,
         form,
         errors,
     };

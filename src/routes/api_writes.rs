@@ -62,7 +62,7 @@ impl FromRequestParts<AppState> for ApiAdmin {
         let auth = AuthSession::from_request_parts(parts, state).await?;
         let user = auth.user().await?.ok_or(AppError::Unauthorized)?;
         let csrf = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
-        if !auth.csrf_matches(csrf).await? {
+        if !auth.session_token_matches(csrf).await? {
             return Err(AppError::Forbidden("CSRF token missing or incorrect."));
         }
         if user.is_admin { Ok(ApiAdmin) } else { Err(not_admin) }

@@ -1,7 +1,9 @@
-//! Registration, login and logout. Every form carries the session's CSRF
-//! token; a login gives the session a new id; logout deletes it.
+//! Registration, login, logout and the account page. Every form carries a
+//! form token (the session's, or a signed one for a visitor without a
+//! session); a login gives the session a new id; logout deletes it.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, FromRequestParts, RawQuery, State};
@@ -15,11 +17,11 @@ use serde::Deserialize;
 
 use crate::auth::throttle::Throttle;
 use crate::auth::users::{self, RegisterError};
-use crate::auth::{AuthSession, Email, Password, SessionUser};
+use crate::auth::{AuthSession, Email, Password};
 use crate::domain::QueryPairs;
 use crate::error::{AppError, PageError};
 use crate::state::AppState;
-use crate::views::pages::{LoginPage, RegisterPage, Shell};
+use crate::views::pages::{AccountPage, LoginPage, RegisterPage, Shell};
 use crate::views::render;
 
 pub fn router() -> Router<AppState> {
@@ -27,6 +29,8 @@ pub fn router() -> Router<AppState> {
         .route("/login", get(login_form).post(login))
         .route("/register", get(register_form).post(register))
         .route("/logout", post(logout))
+        .route("/account", get(account))
+        .route("/account/sign-out-everywhere", post(sign_out_everywhere))
 }
 
 /// A form body whose rejection (wrong type, bad encoding) is our 400.
@@ -93,7 +97,7 @@ pub fn safe_next(next: &str) -> Option<&str> {
 }
 
 pub async fn require_csrf(auth: &AuthSession, presented: &str) -> Result<(), PageError> {
-    if auth.csrf_matches(presented).await? {
+    if auth.form_token_matches(presented).await? {
         Ok(())
     } else {
         Err(PageError(AppError::Forbidden("The form has expired or did not come from this site. Please try again.")))
@@ -104,10 +108,9 @@ pub async fn require_csrf(auth: &AuthSession, presented: &str) -> Result<(), Pag
 /// parameters are not an error, the last one counts.
 async fn login_form(auth: AuthSession, RawQuery(raw): RawQuery) -> Result<Response, PageError> {
     let pairs = QueryPairs::parse(raw.as_deref());
-    let csrf = auth.csrf_token().await?;
     let page = LoginPage {
         shell: Shell::for_visitor(&auth, "Log in").await,
-        csrf,
+        csrf: auth.form_token().await?,
         next: pairs.get("next").and_then(safe_next).unwrap_or("").to_owned(),
         email: String::new(),
         error: String::new(),
@@ -125,12 +128,28 @@ pub struct LoginForm {
 }
 
 const BAD_CREDENTIALS: &str = "Invalid email or password.";
+const TOO_MANY_LOGINS: &str = "Too many failed attempts. Please wait and try again.";
+const TOO_MANY_REGISTRATIONS: &str = "Too many accounts were created from your network. Please try again later.";
+/// What registering answers, whether the email was new or taken: saying
+/// "taken" would tell anyone which addresses have accounts here.
+const REGISTERED: &str = "Thank you. If the email was new, your account is ready: sign in with it. If you already had an account, sign in with its password.";
+
+/// A 429 waits for the window to end: say how long, in whole seconds.
+fn retry_after(mut response: Response, wait: Duration) -> Response {
+    let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
+}
+
+fn throttle_unavailable(e: crate::auth::throttle::ThrottleError) -> AppError {
+    AppError::Unavailable(e.to_string())
+}
 
 /// The login form again, with the email kept and a message.
 async fn login_again(auth: &AuthSession, form: &LoginForm, status: StatusCode, error: &str) -> Response {
     let page = LoginPage {
         shell: Shell::for_visitor(auth, "Log in").await,
-        csrf: auth.csrf_token().await.unwrap_or_default(),
+        csrf: auth.form_token().await.unwrap_or_default(),
         next: safe_next(&form.next).unwrap_or("").to_owned(),
         email: form.email.trim().to_owned(),
         error: error.to_owned(),
@@ -150,40 +169,30 @@ async fn login(
     let (Ok(email), Ok(password)) = (Email::parse(&form.email), Password::parse(&form.password)) else {
         return Ok(login_again(&auth, &form, StatusCode::BAD_REQUEST, BAD_CREDENTIALS).await);
     };
-    let unavailable = |e: crate::auth::throttle::ThrottleError| AppError::Unavailable(e.to_string());
-    if let Some(wait) = throttle.blocked(&email, ip).await.map_err(unavailable)? {
-        let mut response = login_again(
-            &auth,
-            &form,
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many failed attempts. Please wait and try again.",
-        )
-        .await;
-        let seconds = wait.as_secs().max(1).to_string();
-        if let Ok(v) = HeaderValue::from_str(&seconds) {
-            response.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-        return Ok(response);
+    // The attempt is counted before the hash, atomically, so parallel
+    // guesses cannot all slip past the limit.
+    if let Some(wait) = throttle.reserve_login(&email, ip).await.map_err(throttle_unavailable)? {
+        let page = login_again(&auth, &form, StatusCode::TOO_MANY_REQUESTS, TOO_MANY_LOGINS).await;
+        return Ok(retry_after(page, wait));
     }
     let Some(user) = users::authenticate(&db, &email, password).await? else {
-        throttle.failed(&email, ip).await.map_err(unavailable)?;
         return Ok(login_again(&auth, &form, StatusCode::BAD_REQUEST, BAD_CREDENTIALS).await);
     };
-    throttle.succeeded(&email, ip).await.map_err(unavailable)?;
-    auth.login(SessionUser { id: user.id, email: user.email.clone(), is_admin: user.is_admin }).await?;
+    throttle.login_succeeded(&email, ip).await.map_err(throttle_unavailable)?;
+    auth.login(&user).await?;
     auth.flash("You are signed in.").await?;
     let target = safe_next(&form.next).filter(|n| !n.is_empty()).unwrap_or("/");
     Ok(Redirect::to(target).into_response())
 }
 
 async fn register_form(auth: AuthSession) -> Result<Response, PageError> {
-    let csrf = auth.csrf_token().await?;
     let page = RegisterPage {
         shell: Shell::for_visitor(&auth, "Create an account").await,
-        csrf,
+        csrf: auth.form_token().await?,
         email: String::new(),
         email_error: String::new(),
         password_error: String::new(),
+        error: String::new(),
     };
     Ok(render(&page))
 }
@@ -196,35 +205,52 @@ pub struct RegisterForm {
     csrf: String,
 }
 
+/// Registration answers the same whether the email was new or taken (see
+/// [`REGISTERED`]), and signs nobody in: the difference would tell. Each
+/// attempt that gets as far as hashing a password is counted against the
+/// client's address first.
 async fn register(
     State(db): State<DatabaseConnection>,
+    State(throttle): State<std::sync::Arc<Throttle>>,
+    ClientIp(ip): ClientIp,
     auth: AuthSession,
     FormBody(form): FormBody<RegisterForm>,
 ) -> Result<Response, PageError> {
     require_csrf(&auth, &form.csrf).await?;
     let email = Email::parse(&form.email);
     let password = Password::parse(&form.password);
-    let mut email_error = email.as_ref().err().map(|e| e.to_string()).unwrap_or_default();
-    let password_error = password.as_ref().err().map(|e| e.to_string()).unwrap_or_default();
+    let mut page = RegisterPage {
+        shell: Shell::new("Create an account"),
+        csrf: String::new(),
+        email: form.email.trim().to_owned(),
+        email_error: email.as_ref().err().map(|e| e.to_string()).unwrap_or_default(),
+        password_error: password.as_ref().err().map(|e| e.to_string()).unwrap_or_default(),
+        error: String::new(),
+    };
+    let mut status = StatusCode::BAD_REQUEST;
+    let mut wait = None;
     if let (Ok(email), Ok(password)) = (email, password) {
-        match users::register(&db, email, password, false).await {
-            Ok(user) => {
-                auth.login(SessionUser { id: user.id, email: user.email.clone(), is_admin: user.is_admin }).await?;
-                auth.flash("Welcome! Your account is ready.").await?;
-                return Ok(Redirect::to("/").into_response());
+        match throttle.reserve_registration(ip).await.map_err(throttle_unavailable)? {
+            Some(w) => {
+                (status, wait) = (StatusCode::TOO_MANY_REQUESTS, Some(w));
+                page.error = TOO_MANY_REGISTRATIONS.to_owned();
             }
-            Err(RegisterError::EmailTaken) => email_error = RegisterError::EmailTaken.to_string(),
-            Err(RegisterError::Other(e)) => return Err(e.into()),
+            None => match users::register(&db, email, password, false).await {
+                Ok(_) | Err(RegisterError::EmailTaken) => {
+                    auth.flash(REGISTERED).await?;
+                    return Ok(Redirect::to("/login").into_response());
+                }
+                Err(RegisterError::Other(e)) => return Err(e.into()),
+            },
         }
     }
-    let page = RegisterPage {
-        shell: Shell::for_visitor(&auth, "Create an account").await,
-        csrf: auth.csrf_token().await?,
-        email: form.email.trim().to_owned(),
-        email_error,
-        password_error,
-    };
-    Ok((StatusCode::BAD_REQUEST, render(&page)).into_response())
+    page.shell = Shell::for_visitor(&auth, "Create an account").await;
+    page.csrf = auth.form_token().await?;
+    let response = (status, render(&page)).into_response();
+    Ok(match wait {
+        Some(wait) => retry_after(response, wait),
+        None => response,
+    })
 }
 
 #[derive(Deserialize, Default)]
@@ -237,6 +263,37 @@ async fn logout(auth: AuthSession, FormBody(form): FormBody<CsrfForm>) -> Result
     require_csrf(&auth, &form.csrf).await?;
     auth.logout().await?;
     Ok(Redirect::to("/").into_response())
+}
+
+/// Where a visitor who is not signed in goes instead of `path`.
+fn to_login(path: &str) -> Response {
+    let next: String = form_urlencoded::byte_serialize(path.as_bytes()).collect();
+    Redirect::to(&format!("/login?next={next}")).into_response()
+}
+
+async fn account(auth: AuthSession) -> Result<Response, PageError> {
+    let Some(user) = auth.user().await? else { return Ok(to_login("/account")) };
+    let page = AccountPage {
+        shell: Shell::for_visitor(&auth, "Your account").await,
+        csrf: auth.form_token().await?,
+        email: user.email,
+        is_admin: user.is_admin,
+    };
+    Ok(render(&page))
+}
+
+/// Ends every session of this account, on every device, this one included.
+async fn sign_out_everywhere(
+    State(db): State<DatabaseConnection>,
+    auth: AuthSession,
+    FormBody(form): FormBody<CsrfForm>,
+) -> Result<Response, PageError> {
+    require_csrf(&auth, &form.csrf).await?;
+    let Some(user) = auth.user().await? else { return Ok(to_login("/account")) };
+    users::end_sessions(&db, user.id).await?;
+    auth.logout().await?;
+    auth.flash("You are signed out on every device.").await?;
+    Ok(Redirect::to("/login").into_response())
 }
 
 #[cfg(test)]

@@ -40,10 +40,10 @@ fn unavailable(e: crate::services::cart::CartError) -> AppError {
     AppError::Unavailable(e.to_string())
 }
 
-/// A visitor with a session must present its token; one without a session
-/// has nothing a forged request could ride on.
+/// Every cart form carries a token: the session's, or for a visitor
+/// without a session the signed one their page was rendered with.
 async fn check_token(auth: &AuthSession, token: &str) -> Result<(), PageError> {
-    if auth.has_cookie() { require_csrf(auth, token).await } else { Ok(()) }
+    require_csrf(auth, token).await
 }
 
 fn parse_quantity(raw: &str, allow_zero: bool) -> Result<u32, AppError> {
@@ -93,7 +93,7 @@ async fn cart_page(
             });
         }
     }
-    let csrf = if auth.has_cookie() { auth.csrf_token().await? } else { String::new() };
+    let csrf = auth.form_token().await?;
     let page = CartPage {
         shell: Shell::for_visitor(auth, "Your cart").await,
         csrf,

@@ -9,6 +9,7 @@ pub mod auth;
 mod bench;
 pub mod cached;
 mod cart;
+mod cross_site;
 mod health;
 mod pages;
 
@@ -32,6 +33,7 @@ use crate::state::AppState;
 pub fn router(state: AppState) -> Router {
     let sessions = state.sessions.clone();
     let request_timeout = state.settings.request_timeout;
+    let state_public_url = state.public_url.clone();
     let bench = if state.settings.bench_routes { bench::router() } else { Router::new() };
     // Layers that need the matched route (metrics) or serve the handlers
     // (sessions) go on the routes.
@@ -59,6 +61,7 @@ pub fn router(state: AppState) -> Router {
     let stack = ServiceBuilder::new()
         .layer(TraceLayer::new_for_http())
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout))
+        .layer(axum::middleware::from_fn_with_state(state_public_url, cross_site::refuse_cross_site))
         .layer(axum::middleware::from_fn(edge_fetches))
         // Forms and API bodies are small; anything bigger is refused (413)
         // before it is read into memory.

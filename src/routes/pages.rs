@@ -235,9 +235,9 @@ async fn product(
             Ok((render_fragment(&ProductMain { product: &product, csrf_hole: CSRF_HOLE })?, product.name.clone()))
         })
         .await?;
-    // The add-to-cart form gets this visitor's token; a visitor without a
-    // session has none yet (and needs none: there is no session to forge).
-    let token = if auth.has_cookie() { auth.csrf_token().await.unwrap_or_default() } else { String::new() };
+    // The add-to-cart form gets this visitor's token: their session's, or a
+    // signed one (nothing is stored for a visitor without a session).
+    let token = auth.form_token().await.unwrap_or_default();
     let main = main.as_str().map_err(|_| AppError::Internal("cached product page is not UTF-8".into()))?;
     let main = Fragment::from(main.replace(CSRF_HOLE, &token));
     parts.respond(&headers, &auth, &ContentPage { shell: Shell::for_visitor(&auth, title).await, main })

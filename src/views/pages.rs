@@ -29,7 +29,7 @@ impl Shell {
     pub async fn for_visitor(auth: &AuthSession, title: impl Into<String>) -> Self {
         let mut shell = Shell::new(title);
         if let Some(user) = auth.user_for_layout().await {
-            shell.csrf = auth.csrf_token().await.unwrap_or_default();
+            shell.csrf = auth.form_token().await.unwrap_or_default();
             shell.user = Some(user);
         }
         shell.flash = auth.take_flash().await;
@@ -49,6 +49,15 @@ pub struct LoginPage {
 }
 
 #[derive(Template)]
+#[template(path = "pages/account.html")]
+pub struct AccountPage {
+    pub shell: Shell,
+    pub csrf: String,
+    pub email: String,
+    pub is_admin: bool,
+}
+
+#[derive(Template)]
 #[template(path = "pages/register.html")]
 pub struct RegisterPage {
     pub shell: Shell,
@@ -56,6 +65,8 @@ pub struct RegisterPage {
     pub email: String,
     pub email_error: String,
     pub password_error: String,
+    /// A message for the whole form (e.g. too many registrations).
+    pub error: String,
 }
 
 #[derive(Template)]

@@ -27,7 +27,7 @@ pub async fn admin(app: &TestApp) -> Visitor {
 
 async fn shopper(app: &TestApp) -> Visitor {
     let v = Visitor::new(app);
-    v.register("shopper@example.com", "shopper password").await;
+    v.sign_up("shopper@example.com", "shopper password").await;
     v
 }
 

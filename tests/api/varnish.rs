@@ -173,7 +173,7 @@ async fn a_signed_in_visitor_is_never_served_from_varnish() {
     assert_eq!(edge(&anonymous, &home).await.0, "HIT");
 
     let shopper = Visitor { base: varnish.address.clone(), ..Visitor::new(&app) };
-    shopper.register("edge@example.com", "edge password").await;
+    shopper.sign_up("edge@example.com", "edge password").await;
     for _ in 0..2 {
         let r = shopper.get("/").await;
         assert_eq!(r.headers()["x-varnish-cache"], "PASS");

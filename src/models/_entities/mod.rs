@@ -3,6 +3,7 @@
 //! touches hand-written code.
 
 pub mod api_token;
+pub mod app_secret;
 pub mod cache_outbox;
 pub mod category;
 pub mod product;

@@ -11,6 +11,9 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub password_hash: String,
     pub is_admin: bool,
+    /// Raised to end every session of this user; a session holds the
+    /// version current at its sign-in.
+    pub auth_version: i32,
     pub created_at: DateTimeUtc,
 }
 
