@@ -91,7 +91,7 @@ pub fn csrf_in(html: &str) -> String {
     doc.select(&selector).next().and_then(|e| e.value().attr("value")).expect("a CSRF field").to_owned()
 }
 
-fn session_cookie(r: &reqwest::Response) -> Option<String> {
+pub fn session_cookie(r: &reqwest::Response) -> Option<String> {
     r.headers()
         .get_all("set-cookie")
         .iter()
@@ -100,7 +100,7 @@ fn session_cookie(r: &reqwest::Response) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn cookie_value(set_cookie: &str) -> String {
+pub fn cookie_value(set_cookie: &str) -> String {
     set_cookie.split(';').next().unwrap().trim_start_matches("storefront_session=").to_owned()
 }
 

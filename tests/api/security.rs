@@ -50,3 +50,77 @@ async fn the_benchmark_route_exists_only_when_asked_for() {
     assert_eq!(r.bytes().await.unwrap().len(), 1000);
     assert_eq!(app.get("/__bench/ceiling?bytes=999999999").await.bytes().await.unwrap().len(), 256 * 1024);
 }
+
+/// A signed-in shopper with one item in the cart, and the token of their page.
+async fn victim(app: &crate::helpers::TestApp) -> (crate::accounts::Visitor, String) {
+    use storefront::auth::{Email, Password, users};
+    users::create_or_update(
+        &app.db,
+        Email::parse("vic@example.com").unwrap(),
+        Password::parse("vics password").unwrap(),
+        false,
+    )
+    .await
+    .unwrap();
+    let v = crate::accounts::Visitor::new(app);
+    v.login("vic@example.com", "vics password").await;
+    let sleeve = app.fixture.product("Laptop Sleeve").clone();
+    crate::cart::add(&v, &format!("/products/{}", sleeve.slug), sleeve.id, "1").await;
+    let token = crate::accounts::csrf_in(&v.page("/cart").await);
+    (v, token)
+}
+
+on_both_backends! {
+    async fn cross_site_posts_are_refused_on_every_form_and_api_route(app: TestApp) {
+        let (victim, token) = victim(&app).await;
+        let keyboard = app.fixture.product("Mechanical Keyboard").id.to_string();
+        let p = app.fixture.product("Gaming Laptop").id;
+        let posts = ["/cart/add".to_owned(), "/cart/update".to_owned(), "/cart/remove".to_owned(), "/login".to_owned(), "/register".to_owned(),
+            "/logout".to_owned(), "/account/sign-out-everywhere".to_owned(), "/admin/products".to_owned(), format!("/admin/products/{p}/delete")];
+        let fetch_site = ("sec-fetch-site", "cross-site");
+        let sibling = ("sec-fetch-site", "same-site");
+        let evil_origin = ("origin", "https://evil.example");
+        let null_origin = ("origin", "null");
+        for path in &posts {
+            for (name, value) in [fetch_site, sibling, evil_origin, null_origin] {
+                // With the victim's cookies and token: even so, the browser said where it came from.
+                let r = victim.client.post(app.url(path)).header(name, value)
+                    .form(&[("csrf", token.as_str()), ("product_id", keyboard.as_str()), ("quantity", "1")]).send().await.unwrap();
+                assert_eq!(r.status(), 403, "{path} with {name}: {value}");
+                assert!(r.headers().get("set-cookie").is_none(), "{path}: nothing stored");
+                assert!(r.text().await.unwrap().contains("another site"), "{path}: the error page says why");
+            }
+        }
+        // The API answers in its own shape.
+        let r = victim.client.post(app.url("/api/categories/")).header("origin", "https://evil.example")
+            .header("x-csrf-token", &token).json(&serde_json::json!({"name": "Evil"})).send().await.unwrap();
+        assert_eq!(r.status(), 403);
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert!(body["detail"].as_str().unwrap().contains("Cross-site"), "{body}");
+        // The attack the layer exists for: a cross-site post carries no cookie
+        // (SameSite=Lax), so it would have made a new session and replaced the victim's.
+        let attacker = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let page = app.get_html("/products/mechanical-keyboard", 200).await;
+        let signed = crate::accounts::csrf_in(&page);
+        let r = attacker.post(app.url("/cart/add")).header("origin", "https://evil.example").header("sec-fetch-site", "cross-site")
+            .form(&[("csrf", signed.as_str()), ("product_id", keyboard.as_str()), ("quantity", "1")]).send().await.unwrap();
+        assert_eq!(r.status(), 403);
+        assert!(r.headers().get("set-cookie").is_none(), "no session planted");
+        assert_eq!(victim.signed_in_as().await.as_deref(), Some("vic@example.com"), "the victim is still signed in");
+        assert_eq!(crate::cart::cart_lines(&victim.page("/cart").await), [("Laptop Sleeve".to_owned(), "1".to_owned())]);
+    }
+
+    async fn same_origin_posts_from_a_browser_go_through(app: TestApp) {
+        let (victim, token) = victim(&app).await;
+        let keyboard = app.fixture.product("Mechanical Keyboard").id.to_string();
+        let form = [("csrf", token.as_str()), ("product_id", keyboard.as_str()), ("quantity", "1")];
+        let r = victim.client.post(app.url("/cart/add")).header("sec-fetch-site", "same-origin").header("origin", &app.address).form(&form).send().await.unwrap();
+        assert_eq!(r.status(), 303, "fetch metadata says same-origin");
+        let r = victim.client.post(app.url("/cart/add")).header("origin", &app.address).form(&form).send().await.unwrap();
+        assert_eq!(r.status(), 303, "an Origin naming the host asked for");
+        // Reads are never refused: a link from another site still opens the shop.
+        let r = victim.client.get(app.url("/cart")).header("sec-fetch-site", "cross-site").header("origin", "https://evil.example").send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(crate::cart::cart_lines(&r.text().await.unwrap()).len(), 2);
+    }
+}

@@ -1,0 +1,232 @@
+//! What a session may do follows the database: a demotion, a password reset
+//! or "sign out everywhere" ends sessions at once; a sign-in has an absolute
+//! lifetime; visitors without a session store nothing, and an anonymous
+//! session lives briefly; a logout in another tab never turns a running
+//! request into an error.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use storefront::auth::users;
+use storefront::auth::{Email, Password};
+
+use crate::accounts::{Visitor, cookie_value, csrf_in, session_cookie};
+use crate::helpers::{Backend, TestApp};
+use crate::on_both_backends;
+
+async fn create_user(app: &TestApp, email: &str, password: &str, admin: bool) {
+    users::create_or_update(&app.db, Email::parse(email).unwrap(), Password::parse(password).unwrap(), admin)
+        .await
+        .expect("user created");
+}
+
+async fn api_create_category(v: &Visitor, token: &str, name: &str) -> StatusCode {
+    v.client
+        .post(format!("{}/api/categories/", v.base))
+        .header("x-csrf-token", token)
+        .json(&serde_json::json!({ "name": name }))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// Runs `storefront user create` against the app's database, as an operator would.
+fn cli_user_create(app: &TestApp, email: &str, password: &str, admin: bool) {
+    let mut args = vec!["user", "create", "--email", email];
+    if admin {
+        args.push("--admin");
+    }
+    let out = crate::cli::storefront(
+        &[("DATABASE_URL", app.state.settings.database_url.as_str()), ("STOREFRONT_PASSWORD", password)],
+        &args,
+    )
+    .output()
+    .expect("the command runs");
+    assert!(out.status.success(), "user create: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+on_both_backends! {
+    async fn an_admin_demoted_by_user_create_loses_admin_pages_and_api_writes_at_once(app: TestApp) {
+        create_user(&app, "erin@example.com", "erins password", true).await;
+        let v = Visitor::new(&app);
+        assert_eq!(v.login("erin@example.com", "erins password").await.status(), StatusCode::SEE_OTHER);
+        let r = v.get("/admin/products").await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let token = csrf_in(&r.text().await.unwrap());
+        assert_eq!(api_create_category(&v, &token, "Before").await, StatusCode::CREATED);
+
+        // The operator resets the password without --admin.
+        cli_user_create(&app, "erin@example.com", "a new password", false);
+
+        let r = v.get("/admin/products").await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "the old cookie signs nobody in");
+        assert!(r.headers()["location"].to_str().unwrap().starts_with("/login"));
+        assert_eq!(api_create_category(&v, &token, "After").await, StatusCode::UNAUTHORIZED);
+        assert_eq!(v.signed_in_as().await, None);
+        // Signed in again, with the new password, the account is a shopper's.
+        assert_eq!(v.login("erin@example.com", "a new password").await.status(), StatusCode::SEE_OTHER);
+        assert_eq!(v.get("/admin/products").await.status(), StatusCode::FORBIDDEN);
+        let token = csrf_in(&v.page("/").await);
+        assert_eq!(api_create_category(&v, &token, "Still not").await, StatusCode::FORBIDDEN);
+    }
+
+    async fn a_promotion_shows_on_the_next_request_and_a_reset_ends_every_session(app: TestApp) {
+        create_user(&app, "finn@example.com", "finns password", false).await;
+        create_user(&app, "gail@example.com", "gails password", false).await;
+        let (laptop, phone, other) = (Visitor::new(&app), Visitor::new(&app), Visitor::new(&app));
+        laptop.login("finn@example.com", "finns password").await;
+        phone.login("finn@example.com", "finns password").await;
+        other.login("gail@example.com", "gails password").await;
+        assert_eq!(laptop.get("/admin/products").await.status(), StatusCode::FORBIDDEN);
+
+        create_user(&app, "finn@example.com", "finns password", true).await;
+        for v in [&laptop, &phone] {
+            assert_eq!(v.signed_in_as().await, None, "a change of rights ends the user's sessions");
+        }
+        assert_eq!(other.signed_in_as().await.as_deref(), Some("gail@example.com"), "another user's session stays");
+        laptop.login("finn@example.com", "finns password").await;
+        assert_eq!(laptop.get("/admin/products").await.status(), StatusCode::OK, "the new rights count");
+    }
+
+    async fn sign_out_everywhere_ends_every_session_of_the_account_and_only_those(app: TestApp) {
+        create_user(&app, "hana@example.com", "hanas password", false).await;
+        create_user(&app, "ivan@example.com", "ivans password", false).await;
+        let (here, there, other) = (Visitor::new(&app), Visitor::new(&app), Visitor::new(&app));
+        here.login("hana@example.com", "hanas password").await;
+        there.login("hana@example.com", "hanas password").await;
+        other.login("ivan@example.com", "ivans password").await;
+
+        let page = here.page("/account").await;
+        assert!(page.contains("hana@example.com") && page.contains("Sign out everywhere"));
+        let r = here.post("/account/sign-out-everywhere", &[("csrf", "forged")]).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        assert_eq!(there.signed_in_as().await.as_deref(), Some("hana@example.com"), "a forged post changes nothing");
+
+        let token = csrf_in(&page.split("sign-out-everywhere").nth(1).map(|rest| format!("<form action=\"x\"{rest}")).unwrap());
+        let r = here.post("/account/sign-out-everywhere", &[("csrf", &token)]).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert_eq!(here.signed_in_as().await, None, "this session ends");
+        assert_eq!(there.signed_in_as().await, None, "and every other one of the account");
+        assert_eq!(other.signed_in_as().await.as_deref(), Some("ivan@example.com"), "another account's stays");
+        // The password still works: only the sessions ended.
+        assert_eq!(there.login("hana@example.com", "hanas password").await.status(), StatusCode::SEE_OTHER);
+        // Without a sign-in the account page sends the visitor to log in.
+        let r = Visitor::new(&app).get("/account").await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert_eq!(r.headers()["location"], "/login?next=%2Faccount");
+    }
+
+    async fn a_signed_in_page_costs_one_user_read_and_an_anonymous_hit_none(app: TestApp) {
+        create_user(&app, "jack@example.com", "jacks password", false).await;
+        let v = Visitor::new(&app);
+        v.login("jack@example.com", "jacks password").await;
+        let path = "/products?q=laptop";
+        app.get(path).await;
+        v.get(path).await;
+        for _ in 0..3 {
+            let before = app.state.queries.get();
+            let r = app.get(path).await;
+            assert_eq!(r.headers()["x-cache"], "HIT");
+            assert_eq!(app.state.queries.get() - before, 0, "an anonymous hit runs no SQL");
+            let before = app.state.queries.get();
+            let r = v.get(path).await;
+            assert_eq!(r.headers()["x-cache"], "HIT");
+            assert!(r.text().await.unwrap().contains("jack@example.com"));
+            assert_eq!(app.state.queries.get() - before, 1, "a signed-in hit reads the user once");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_sign_in_ends_after_its_absolute_lifetime_however_busy_the_session() {
+    let app = TestApp::spawn_configured(Backend::Sqlite, |s| s.sessions.max_age = Duration::from_secs(3)).await;
+    create_user(&app, "kate@example.com", "kates password", false).await;
+    let v = Visitor::new(&app);
+    let r = v.login("kate@example.com", "kates password").await;
+    let cookie = session_cookie(&r).unwrap().to_lowercase();
+    let max_age: i64 = cookie.split("max-age=").nth(1).unwrap().split(';').next().unwrap().parse().unwrap();
+    assert!(max_age <= 3, "the cookie ends with the sign-in: {cookie}");
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_millis(2500) {
+        assert_eq!(v.signed_in_as().await.as_deref(), Some("kate@example.com"));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    // Replay the cookie as it was, as a thief would: the server ends it.
+    let replay = reqwest::Client::new()
+        .get(app.url("/"))
+        .header("cookie", format!("storefront_session={}", cookie_value(&session_cookie(&r).unwrap())))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        !replay.text().await.unwrap().contains("kate@example.com"),
+        "a sign-in past its lifetime counts for nothing"
+    );
+}
+
+/// The seconds Redis will keep the session this response's cookie names.
+async fn session_ttl(app: &TestApp, r: &reqwest::Response) -> i64 {
+    let id = cookie_value(&session_cookie(r).expect("a session cookie"));
+    let client = redis::Client::open(app.state.settings.sessions.redis_url.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    redis::cmd("TTL").arg(&id).query_async(&mut conn).await.unwrap()
+}
+
+on_both_backends! {
+    async fn visitors_without_a_session_store_nothing_and_anonymous_sessions_live_briefly(app: TestApp) {
+        for _ in 0..15 {
+            for path in ["/login", "/register"] {
+                let r = app.get(path).await;
+                assert_eq!(r.status(), StatusCode::OK);
+                assert!(r.headers().get("set-cookie").is_none(), "GET {path} stores nothing");
+            }
+        }
+        // A flash message alone lives two hours.
+        let v = Visitor::new(&app);
+        let r = v.register("lena@example.com", "lenas password").await;
+        let ttl = session_ttl(&app, &r).await;
+        assert!((7000..=7200).contains(&ttl), "a session with only a flash: TTL {ttl}");
+        assert!(session_cookie(&r).unwrap().to_lowercase().contains("max-age=7200"));
+        // A cart keeps a session for the inactivity timeout.
+        let sleeve = app.fixture.product("Laptop Sleeve").clone();
+        let shopper = Visitor::new(&app);
+        let r = crate::cart::add(&shopper, &format!("/products/{}", sleeve.slug), sleeve.id, "1").await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let ttl = session_ttl(&app, &r).await;
+        assert!(ttl > 13 * 24 * 3600 && ttl <= 14 * 24 * 3600, "a session with a cart: TTL {ttl}");
+    }
+
+    async fn a_logout_in_another_tab_while_requests_run_answers_them_signed_out_not_503(app: TestApp) {
+        create_user(&app, "mona@example.com", "monas password", false).await;
+        let sleeve = app.fixture.product("Laptop Sleeve").clone();
+        for round in 0..3 {
+            let v = Visitor::new(&app);
+            v.login("mona@example.com", "monas password").await;
+            let token = csrf_in(&v.page(&format!("/products/{}", sleeve.slug)).await);
+            let barrier = Arc::new(tokio::sync::Barrier::new(21));
+            let mut tasks = Vec::new();
+            for i in 0..21 {
+                let (client, base, token, barrier) = (v.client.clone(), v.base.clone(), token.clone(), barrier.clone());
+                let id = sleeve.id.to_string();
+                tasks.push(tokio::spawn(async move {
+                    let request = if i == 10 {
+                        client.post(format!("{base}/logout")).form(&[("csrf", token.as_str())])
+                    } else {
+                        // Each add writes the session (its flash message).
+                        client.post(format!("{base}/cart/add")).form(&[("csrf", token.as_str()), ("product_id", &id), ("quantity", "1")])
+                    };
+                    barrier.wait().await;
+                    request.send().await.unwrap().status()
+                }));
+            }
+            for t in tasks {
+                let status = t.await.unwrap();
+                assert!(!status.is_server_error(), "round {round}: {status}");
+            }
+            assert_eq!(v.signed_in_as().await, None, "round {round}: the logout holds");
+        }
+    }
+}
