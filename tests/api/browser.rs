@@ -195,3 +195,61 @@ async fn an_admin_price_change_shows_in_every_browser_at_once() {
     admin.close().await;
     shopper.close().await;
 }
+
+/// Serves one page, as another site would, on `localhost` (the shop is on
+/// 127.0.0.1: another host, so another site to the browser).
+async fn serve_other_site(html: String) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let page = axum::Router::new().route("/", axum::routing::get(move || async move { axum::response::Html(html) }));
+    tokio::spawn(async move { axum::serve(listener, page).await });
+    format!("http://localhost:{port}/")
+}
+
+#[tokio::test]
+async fn a_form_on_another_site_cannot_sign_a_shopper_out_or_fill_their_cart() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    users::create_or_update(
+        &app.db,
+        Email::parse("shopper@example.com").unwrap(),
+        Password::parse("shopper password").unwrap(),
+        false,
+    )
+    .await
+    .unwrap();
+    let sleeve = app.fixture.product("Laptop Sleeve").clone();
+    let keyboard = app.fixture.product("Mechanical Keyboard").clone();
+    let http = reqwest::Client::new();
+    let driver = start_driver(&http).await;
+    let shopper = Browser::open(&http, &driver).await;
+    shopper.goto(&app.url("/login")).await;
+    shopper.fill("#email", "shopper@example.com").await;
+    shopper.fill("#password", "shopper password").await;
+    shopper.click(".auth-form button[type=submit]").await;
+    shopper.wait_for("You are signed in.").await;
+    shopper.goto(&app.url(&format!("/products/{}", sleeve.slug))).await;
+    shopper.click(".add-to-cart button").await;
+    shopper.wait_for("Your cart").await;
+
+    // The other site posts the shop's add-to-cart form, with a token it
+    // fetched from the shop's own product page.
+    let token = crate::accounts::csrf_in(&app.get_html(&format!("/products/{}", keyboard.slug), 200).await);
+    let other = serve_other_site(format!(
+        r#"<!doctype html><title>Win a prize</title><form method="post" action="{}">
+        <input type="hidden" name="csrf" value="{token}"><input type="hidden" name="product_id" value="{}">
+        <input type="hidden" name="quantity" value="5"><button id="claim">Claim</button></form>"#,
+        app.url("/cart/add"),
+        keyboard.id
+    ))
+    .await;
+    shopper.goto(&other).await;
+    shopper.click("#claim").await;
+    shopper.wait_for("another site").await;
+    shopper.screenshot("cross-site-refused").await;
+
+    shopper.goto(&app.url("/cart")).await;
+    let cart = shopper.wait_for("Your cart").await;
+    assert!(cart.contains("shopper@example.com"), "still signed in");
+    assert!(cart.contains("Laptop Sleeve") && !cart.contains("Mechanical Keyboard"), "the cart is the shopper's own");
+    shopper.close().await;
+}
