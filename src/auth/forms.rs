@@ -8,6 +8,7 @@
 //! `routes::cross_site`; the token makes a bare POST without a form from
 //! this site fail too. A visitor with a session uses the session's own token.
 
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -26,11 +27,17 @@ const CLOCK_SKEW_SECS: i64 = 300;
 const PREFIX: &str = "s1";
 const KEY_NAME: &str = "form_signing_key";
 
+/// Tokens are issued per hour: every visitor without a session gets the
+/// same one within an hour, so their pages stay byte-identical (one ETag,
+/// one edge-cache object) and issuing costs a lock read, not a MAC.
+const BUCKET_SECS: i64 = 3600;
+
 /// Signs and checks session-less form tokens with a key every instance over
 /// one database shares.
-#[derive(Clone)]
 pub struct FormSigner {
     key: [u8; 32],
+    /// The token of the current hour, made once.
+    current: RwLock<(i64, Arc<str>)>,
 }
 
 impl std::fmt::Debug for FormSigner {
@@ -52,7 +59,7 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
 
 impl FormSigner {
     pub fn new(key: [u8; 32]) -> Self {
-        FormSigner { key }
+        FormSigner { key, current: RwLock::new((i64::MIN, Arc::from(""))) }
     }
 
     /// The database's key, created by the first instance that needs it (the
@@ -70,7 +77,7 @@ impl FormSigner {
         let key = unhex(&stored.value)
             .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
             .ok_or_else(|| AppError::Internal("form signing key is not 32 hex-encoded bytes".into()))?;
-        Ok(FormSigner { key })
+        Ok(FormSigner::new(key))
     }
 
     fn mac(&self, body: &str) -> Hmac<Sha256> {
@@ -80,14 +87,23 @@ impl FormSigner {
         mac
     }
 
-    /// `s1.<issued unix seconds>.<nonce>.<mac>`.
-    pub fn issue(&self) -> String {
-        self.issue_at(Utc::now().timestamp())
+    /// `s1.<issued unix seconds, on the hour>.<mac>`.
+    pub fn issue(&self) -> Arc<str> {
+        let now = Utc::now().timestamp();
+        let bucket = now - now.rem_euclid(BUCKET_SECS);
+        {
+            let current = self.current.read().unwrap_or_else(|p| p.into_inner());
+            if current.0 == bucket {
+                return current.1.clone();
+            }
+        }
+        let token: Arc<str> = Arc::from(self.sign(bucket));
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = (bucket, token.clone());
+        token
     }
 
-    fn issue_at(&self, issued: i64) -> String {
-        let nonce: [u8; 8] = rand::rng().random();
-        let body = format!("{PREFIX}.{issued}.{}", hex(&nonce));
+    fn sign(&self, issued: i64) -> String {
+        let body = format!("{PREFIX}.{issued}");
         let tag = hex(&self.mac(&body).finalize().into_bytes());
         format!("{body}.{tag}")
     }
@@ -99,11 +115,7 @@ impl FormSigner {
 
     fn verify_at(&self, token: &str, now: i64) -> bool {
         let Some((body, tag)) = token.rsplit_once('.') else { return false };
-        let mut parts = body.split('.');
-        let (Some(PREFIX), Some(issued), Some(_nonce), None) = (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return false;
-        };
+        let Some((PREFIX, issued)) = body.split_once('.') else { return false };
         let Ok(issued) = issued.parse::<i64>() else { return false };
         let fresh = issued <= now + CLOCK_SKEW_SECS && now - issued <= FORM_TOKEN_LIFETIME.as_secs() as i64;
         // verify_slice compares in constant time.
@@ -116,10 +128,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn one_token_serves_every_visitor_for_the_hour() {
+        let signer = FormSigner::new([7; 32]);
+        let (a, b) = (signer.issue(), signer.issue());
+        assert_eq!(a, b);
+        assert!(signer.verify(&a));
+        let issued: i64 = a.split('.').nth(1).unwrap().parse().unwrap();
+        assert_eq!(issued % BUCKET_SECS, 0);
+    }
+
+    #[test]
     fn an_issued_token_verifies_until_it_expires() {
         let signer = FormSigner::new([7; 32]);
         let now = 1_800_000_000;
-        let token = signer.issue_at(now);
+        let token = signer.sign(now);
         assert!(signer.verify_at(&token, now));
         assert!(signer.verify_at(&token, now + FORM_TOKEN_LIFETIME.as_secs() as i64));
         assert!(!signer.verify_at(&token, now + FORM_TOKEN_LIFETIME.as_secs() as i64 + 1));
@@ -130,11 +152,11 @@ mod tests {
     fn a_changed_or_foreign_token_does_not_verify() {
         let signer = FormSigner::new([7; 32]);
         let now = 1_800_000_000;
-        let token = signer.issue_at(now);
+        let token = signer.sign(now);
         assert!(!FormSigner::new([8; 32]).verify_at(&token, now), "another key");
         let later = token.replacen(&now.to_string(), &(now + 60).to_string(), 1);
         assert!(!signer.verify_at(&later, now + 60), "a moved date");
-        for bad in ["", "s1", "s1.1.2", "s1.x.00.00", &format!("{token}0"), &token.replace("s1.", "s2.")] {
+        for bad in ["", "s1", "s1.1.2", "s1.x.00", &format!("{token}0"), &token.replace("s1.", "s2.")] {
             assert!(!signer.verify_at(bad, now), "{bad:?}");
         }
     }

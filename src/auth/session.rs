@@ -257,7 +257,7 @@ impl AuthSession {
         {
             return Ok(token);
         }
-        Ok(self.forms.issue())
+        Ok(self.forms.issue().to_string())
     }
 
     /// Whether `presented` is this visitor's form token: the session's own
