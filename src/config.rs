@@ -82,6 +82,10 @@ pub struct Settings {
     pub database_max_connections: u32,
     /// STOREFRONT_ADDR: where `serve` listens; port 0 picks a free one.
     pub addr: SocketAddr,
+    /// METRICS_ADDR: where `/metrics` (Prometheus text) is served, on a
+    /// listener of its own so the public port and the edge cache never see
+    /// it; port 0 picks a free one. Unset: metrics are not served at all.
+    pub metrics_addr: Option<SocketAddr>,
     /// STOREFRONT_PUBLIC_URL: the origin used in absolute links (the API's
     /// `next`/`previous`). Taken from configuration, never from the Host
     /// header, so a cached body can never point clients at another host.
@@ -208,6 +212,7 @@ impl Settings {
             database_url,
             database_max_connections: 10,
             addr: DEFAULT_ADDR.parse().expect("constant address"),
+            metrics_addr: None,
             public_url: None,
             trusted_proxies: Vec::new(),
             demo_catalog: false,
@@ -244,6 +249,19 @@ impl Settings {
                 .trim()
                 .parse()
                 .map_err(|_| bad("STOREFRONT_ADDR", format!("{addr:?} is not an address like 127.0.0.1:3000")))?;
+        }
+        if let Some(addr) = get("METRICS_ADDR") {
+            let parsed: SocketAddr = addr
+                .trim()
+                .parse()
+                .map_err(|_| bad("METRICS_ADDR", format!("{addr:?} is not an address like 127.0.0.1:9100")))?;
+            if parsed == settings.addr && parsed.port() != 0 {
+                return Err(bad(
+                    "METRICS_ADDR",
+                    format!("{addr:?} is STOREFRONT_ADDR; metrics need a port of their own"),
+                ));
+            }
+            settings.metrics_addr = Some(parsed);
         }
         if let Some(n) = get("DATABASE_MAX_CONNECTIONS") {
             settings.database_max_connections = match n.trim().parse::<u32>() {
@@ -499,6 +517,8 @@ mod tests {
             ("STOREFRONT_HEADER_TIMEOUT_SECS", "0"),
             ("VARNISH_PURGE_URLS", "varnish:80"),
             ("STOREFRONT_TRUSTED_PROXIES", "10.0.0.0/8,varnish"),
+            ("METRICS_ADDR", "9100"),
+            ("METRICS_ADDR", "127.0.0.1:3000"),
         ] {
             assert_eq!(load(&[(var, value)]).unwrap_err().var, var, "{var}={value}");
         }
@@ -510,6 +530,13 @@ mod tests {
         assert_eq!((s.cache.local_max_bytes, s.bench_routes), (64 << 20, false));
         let s = load(&[("CACHE_LOCAL_MAX_MB", "0"), ("STOREFRONT_BENCH_ROUTES", "on")]).unwrap();
         assert_eq!((s.cache.local_max_bytes, s.bench_routes), (0, true));
+    }
+
+    #[test]
+    fn metrics_are_served_only_when_given_an_address() {
+        assert_eq!(load(&[]).unwrap().metrics_addr, None);
+        let s = load(&[("METRICS_ADDR", " 127.0.0.1:9100 ")]).unwrap();
+        assert_eq!(s.metrics_addr, Some("127.0.0.1:9100".parse().unwrap()));
     }
 
     #[test]
