@@ -115,6 +115,10 @@ pub struct Settings {
     /// STOREFRONT_REQUEST_TIMEOUT_SECS: the most a request may take, body
     /// upload included, before it is answered 408.
     pub request_timeout: Duration,
+    /// PASSWORD_HASH_QUEUE: how many password hashes (logins, registrations)
+    /// may wait for a hashing thread; beyond that they are answered 503 with
+    /// `Retry-After`, so a burst cannot queue up work without end.
+    pub password_hash_queue: usize,
 }
 
 /// Where sessions live and how their cookie behaves.
@@ -227,6 +231,7 @@ impl Settings {
             shutdown_grace: Duration::from_secs(10),
             header_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
+            password_hash_queue: 16,
         }
     }
 
@@ -321,6 +326,14 @@ impl Settings {
         }
         if let Some(secs) = seconds(&get, "STOREFRONT_REQUEST_TIMEOUT_SECS", 1..=600)? {
             settings.request_timeout = secs;
+        }
+        if let Some(v) = get("PASSWORD_HASH_QUEUE") {
+            settings.password_hash_queue = match v.trim().parse::<usize>() {
+                Ok(n) if n <= 10_000 => n,
+                _ => {
+                    return Err(bad("PASSWORD_HASH_QUEUE", format!("{v:?} is not a number of hashes from 0 to 10000")));
+                }
+            };
         }
         if let Some(v) = get("SESSION_INACTIVITY_DAYS") {
             settings.sessions.inactivity = match v.trim().parse::<u64>() {
@@ -519,6 +532,7 @@ mod tests {
             ("STOREFRONT_TRUSTED_PROXIES", "10.0.0.0/8,varnish"),
             ("METRICS_ADDR", "9100"),
             ("METRICS_ADDR", "127.0.0.1:3000"),
+            ("PASSWORD_HASH_QUEUE", "-1"),
         ] {
             assert_eq!(load(&[(var, value)]).unwrap_err().var, var, "{var}={value}");
         }
@@ -530,6 +544,12 @@ mod tests {
         assert_eq!((s.cache.local_max_bytes, s.bench_routes), (64 << 20, false));
         let s = load(&[("CACHE_LOCAL_MAX_MB", "0"), ("STOREFRONT_BENCH_ROUTES", "on")]).unwrap();
         assert_eq!((s.cache.local_max_bytes, s.bench_routes), (0, true));
+    }
+
+    #[test]
+    fn the_password_hash_queue_is_bounded_by_default() {
+        assert_eq!(load(&[]).unwrap().password_hash_queue, 16);
+        assert_eq!(load(&[("PASSWORD_HASH_QUEUE", "0")]).unwrap().password_hash_queue, 0);
     }
 
     #[test]

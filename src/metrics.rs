@@ -13,6 +13,8 @@
 //! | `storefront_cache_invalidations_total` | `tag` (the tag's family, never an id) |
 //! | `storefront_http_request_duration_seconds` | `route`, `method`, `status` |
 //! | `storefront_db_queries_total` | (SQL statements run for requests and writes) |
+//! | `storefront_password_hash_refused_total` | (hashes refused, 503, because the queue was full) |
+//! | `storefront_password_hash_skipped_total` | (hashes skipped because their client had gone) |
 //!
 //! Hit rate: `sum(rate(storefront_cache_requests_total{result="hit"}[5m])) /
 //! sum(rate(storefront_cache_requests_total[5m]))`.

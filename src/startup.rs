@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use crate::cache::Cache;
 use tower_sessions::SessionManagerLayer;
 
+use crate::auth::Hasher;
 use crate::auth::store::{self, AppSessionStore};
 use crate::auth::throttle::Throttle;
 use crate::config::{DatabaseUrl, SessionStoreKind, Settings};
@@ -96,6 +97,7 @@ pub async fn state_for_commands(mut settings: Settings) -> Result<AppState, Star
         cache,
         queries: QueryCounter::default(),
         throttle,
+        hasher: Hasher::new(settings.password_hash_queue),
         carts,
         sessions,
         settings: Arc::new(settings),
@@ -193,6 +195,7 @@ impl Application {
             cache,
             queries,
             throttle,
+            hasher: Hasher::new(settings.password_hash_queue),
             carts,
             sessions,
             settings: Arc::new(settings),

@@ -8,6 +8,7 @@ use sea_orm::DatabaseConnection;
 
 use tower_sessions::SessionManagerLayer;
 
+use crate::auth::Hasher;
 use crate::auth::store::AppSessionStore;
 use crate::auth::throttle::Throttle;
 use crate::cache::Cache;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub queries: QueryCounter,
     /// Login throttling counters (beside the sessions).
     pub throttle: Arc<Throttle>,
+    /// Password hashing, with this app's bounded queue.
+    pub hasher: Hasher,
     /// Shopping carts, beside the sessions.
     pub carts: Arc<CartStore>,
     /// The session layer (its store is Redis or in-process).

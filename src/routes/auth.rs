@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use crate::auth::throttle::Throttle;
 use crate::auth::users::{self, RegisterError};
-use crate::auth::{AuthSession, Email, Password, SessionUser};
+use crate::auth::{AuthSession, Email, Hasher, Password, SessionUser};
 use crate::domain::QueryPairs;
 use crate::error::{AppError, PageError};
 use crate::state::AppState;
@@ -140,6 +140,7 @@ async fn login_again(auth: &AuthSession, form: &LoginForm, status: StatusCode, e
 
 async fn login(
     State(db): State<DatabaseConnection>,
+    State(hasher): State<Hasher>,
     State(throttle): State<std::sync::Arc<Throttle>>,
     ClientIp(ip): ClientIp,
     auth: AuthSession,
@@ -165,7 +166,7 @@ async fn login(
         }
         return Ok(response);
     }
-    let Some(user) = users::authenticate(&db, &email, password).await? else {
+    let Some(user) = users::authenticate(&db, &hasher, &email, password).await? else {
         throttle.failed(&email, ip).await.map_err(unavailable)?;
         return Ok(login_again(&auth, &form, StatusCode::BAD_REQUEST, BAD_CREDENTIALS).await);
     };
@@ -198,6 +199,7 @@ pub struct RegisterForm {
 
 async fn register(
     State(db): State<DatabaseConnection>,
+    State(hasher): State<Hasher>,
     auth: AuthSession,
     FormBody(form): FormBody<RegisterForm>,
 ) -> Result<Response, PageError> {
@@ -207,7 +209,7 @@ async fn register(
     let mut email_error = email.as_ref().err().map(|e| e.to_string()).unwrap_or_default();
     let password_error = password.as_ref().err().map(|e| e.to_string()).unwrap_or_default();
     if let (Ok(email), Ok(password)) = (email, password) {
-        match users::register(&db, email, password, false).await {
+        match users::register(&db, &hasher, email, password, false).await {
             Ok(user) => {
                 auth.login(SessionUser { id: user.id, email: user.email.clone(), is_admin: user.is_admin }).await?;
                 auth.flash("Welcome! Your account is ready.").await?;

@@ -146,6 +146,7 @@ async fn an_admin_price_change_shows_in_every_browser_at_once() {
     let app = TestApp::spawn(Backend::Postgres).await;
     users::create_or_update(
         &app.db,
+        &app.state.hasher,
         Email::parse("admin@example.com").unwrap(),
         Password::parse("admin password").unwrap(),
         true,
