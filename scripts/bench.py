@@ -188,7 +188,10 @@ class Redis:
 class Server:
     def __init__(self, binary: Path, env: dict, cache: bool, local: bool = True) -> None:
         self.port = free_port()
-        self.env = dict(env, STOREFRONT_ADDR=f"127.0.0.1:{self.port}", CACHE_ENABLED="true" if cache else "false")
+        # /metrics is served only on a listener of its own.
+        self.metrics_port = free_port()
+        self.env = dict(env, STOREFRONT_ADDR=f"127.0.0.1:{self.port}", METRICS_ADDR=f"127.0.0.1:{self.metrics_port}",
+                        CACHE_ENABLED="true" if cache else "false")
         if not local:
             self.env["CACHE_LOCAL_MAX_MB"] = "0"
         started = time.monotonic()
@@ -212,7 +215,7 @@ class Server:
         return http_request(self.port, path, headers, method, body)
 
     def metric(self, name: str) -> float:
-        text = self.get("/metrics")[2].decode()
+        text = http_request(self.metrics_port, "/metrics")[2].decode()
         return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
                    if line.startswith(name) and (line[len(name)] in " {"))
 

@@ -152,7 +152,8 @@ pub async fn run(command: Command, mut settings: Settings) -> Result<(), CliErro
             let password = Password::parse(&raw).map_err(|e| CliError::Failed(format!("password: {e}")))?;
             let db = startup::connect(&settings).await?;
             startup::migrate(&db).await?;
-            let user = crate::auth::users::create_or_update(&db, email, password, admin)
+            let hasher = crate::auth::Hasher::new(settings.password_hash_queue);
+            let user = crate::auth::users::create_or_update(&db, &hasher, email, password, admin)
                 .await
                 .map_err(|e| CliError::Failed(format!("user create: {e}")))?;
             let role = if user.is_admin { "admin" } else { "shopper" };

@@ -82,6 +82,10 @@ pub struct Settings {
     pub database_max_connections: u32,
     /// STOREFRONT_ADDR: where `serve` listens; port 0 picks a free one.
     pub addr: SocketAddr,
+    /// METRICS_ADDR: where `/metrics` (Prometheus text) is served, on a
+    /// listener of its own so the public port and the edge cache never see
+    /// it; port 0 picks a free one. Unset: metrics are not served at all.
+    pub metrics_addr: Option<SocketAddr>,
     /// STOREFRONT_PUBLIC_URL: the origin used in absolute links (the API's
     /// `next`/`previous`). Taken from configuration, never from the Host
     /// header, so a cached body can never point clients at another host.
@@ -111,6 +115,10 @@ pub struct Settings {
     /// STOREFRONT_REQUEST_TIMEOUT_SECS: the most a request may take, body
     /// upload included, before it is answered 408.
     pub request_timeout: Duration,
+    /// PASSWORD_HASH_QUEUE: how many password hashes (logins, registrations)
+    /// may wait for a hashing thread; beyond that they are answered 503 with
+    /// `Retry-After`, so a burst cannot queue up work without end.
+    pub password_hash_queue: usize,
 }
 
 /// Where sessions live and how their cookie behaves.
@@ -214,6 +222,7 @@ impl Settings {
             database_url,
             database_max_connections: 10,
             addr: DEFAULT_ADDR.parse().expect("constant address"),
+            metrics_addr: None,
             public_url: None,
             trusted_proxies: Vec::new(),
             demo_catalog: false,
@@ -230,6 +239,7 @@ impl Settings {
             shutdown_grace: Duration::from_secs(10),
             header_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
+            password_hash_queue: 16,
         }
     }
 
@@ -252,6 +262,19 @@ impl Settings {
                 .trim()
                 .parse()
                 .map_err(|_| bad("STOREFRONT_ADDR", format!("{addr:?} is not an address like 127.0.0.1:3000")))?;
+        }
+        if let Some(addr) = get("METRICS_ADDR") {
+            let parsed: SocketAddr = addr
+                .trim()
+                .parse()
+                .map_err(|_| bad("METRICS_ADDR", format!("{addr:?} is not an address like 127.0.0.1:9100")))?;
+            if parsed == settings.addr && parsed.port() != 0 {
+                return Err(bad(
+                    "METRICS_ADDR",
+                    format!("{addr:?} is STOREFRONT_ADDR; metrics need a port of their own"),
+                ));
+            }
+            settings.metrics_addr = Some(parsed);
         }
         if let Some(n) = get("DATABASE_MAX_CONNECTIONS") {
             settings.database_max_connections = match n.trim().parse::<u32>() {
@@ -311,6 +334,14 @@ impl Settings {
         }
         if let Some(secs) = seconds(&get, "STOREFRONT_REQUEST_TIMEOUT_SECS", 1..=600)? {
             settings.request_timeout = secs;
+        }
+        if let Some(v) = get("PASSWORD_HASH_QUEUE") {
+            settings.password_hash_queue = match v.trim().parse::<usize>() {
+                Ok(n) if n <= 10_000 => n,
+                _ => {
+                    return Err(bad("PASSWORD_HASH_QUEUE", format!("{v:?} is not a number of hashes from 0 to 10000")));
+                }
+            };
         }
         if let Some(v) = get("SESSION_INACTIVITY_DAYS") {
             settings.sessions.inactivity = match v.trim().parse::<u64>() {
@@ -524,6 +555,9 @@ mod tests {
             ("STOREFRONT_HEADER_TIMEOUT_SECS", "0"),
             ("VARNISH_PURGE_URLS", "varnish:80"),
             ("STOREFRONT_TRUSTED_PROXIES", "10.0.0.0/8,varnish"),
+            ("METRICS_ADDR", "9100"),
+            ("METRICS_ADDR", "127.0.0.1:3000"),
+            ("PASSWORD_HASH_QUEUE", "-1"),
         ] {
             assert_eq!(load(&[(var, value)]).unwrap_err().var, var, "{var}={value}");
         }
@@ -535,6 +569,19 @@ mod tests {
         assert_eq!((s.cache.local_max_bytes, s.bench_routes), (64 << 20, false));
         let s = load(&[("CACHE_LOCAL_MAX_MB", "0"), ("STOREFRONT_BENCH_ROUTES", "on")]).unwrap();
         assert_eq!((s.cache.local_max_bytes, s.bench_routes), (0, true));
+    }
+
+    #[test]
+    fn the_password_hash_queue_is_bounded_by_default() {
+        assert_eq!(load(&[]).unwrap().password_hash_queue, 16);
+        assert_eq!(load(&[("PASSWORD_HASH_QUEUE", "0")]).unwrap().password_hash_queue, 0);
+    }
+
+    #[test]
+    fn metrics_are_served_only_when_given_an_address() {
+        assert_eq!(load(&[]).unwrap().metrics_addr, None);
+        let s = load(&[("METRICS_ADDR", " 127.0.0.1:9100 ")]).unwrap();
+        assert_eq!(s.metrics_addr, Some("127.0.0.1:9100".parse().unwrap()));
     }
 
     #[test]

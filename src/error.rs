@@ -38,6 +38,10 @@ pub enum AppError {
     /// The database could not be reached: retry later.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// Too much work already waiting (password hashes): a 503 that tells
+    /// the client, in `Retry-After`, when to come back.
+    #[error("busy: retry after {0:?}")]
+    Busy(std::time::Duration),
     /// Anything else: a bug or an unexpected failure.
     #[error("internal error: {0}")]
     Internal(String),
@@ -81,7 +85,7 @@ impl AppError {
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
             AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unavailable(_) | AppError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -97,14 +101,33 @@ impl AppError {
             }
             AppError::TooLarge => ("The request body is larger than 64 KiB.", BTreeMap::new()),
             AppError::Unavailable(_) => ("Service temporarily unavailable. Please retry shortly.", BTreeMap::new()),
+            AppError::Busy(_) => ("The shop is busy. Please retry in a moment.", BTreeMap::new()),
             AppError::Internal(_) => ("Internal server error.", BTreeMap::new()),
         };
         ErrorBody { detail: detail.to_owned(), errors }
     }
 
     fn log(&self) {
-        if self.status_code().is_server_error() {
-            tracing::error!(error = %self, "request failed");
+        match self {
+            // Shedding load is the server working as meant, not failing.
+            AppError::Busy(_) => tracing::warn!(error = %self, "request refused"),
+            _ if self.status_code().is_server_error() => tracing::error!(error = %self, "request failed"),
+            _ => {}
+        }
+    }
+
+    /// Headers that go with the status, in both renderings.
+    fn add_headers(&self, response: &mut Response) {
+        use axum::http::{HeaderValue, header};
+        match self {
+            AppError::Unauthorized => {
+                response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            AppError::Busy(wait) => {
+                let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            }
+            _ => {}
         }
     }
 
@@ -119,7 +142,9 @@ impl AppError {
             detail: body.detail,
             errors: body.errors.into_iter().collect(),
         };
-        (status, render(&page)).into_response()
+        let mut response = (status, render(&page)).into_response();
+        self.add_headers(&mut response);
+        response
     }
 }
 
@@ -142,11 +167,7 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         self.log();
         let mut response = (self.status_code(), Json(self.body())).into_response();
-        if matches!(self, AppError::Unauthorized) {
-            response
-                .headers_mut()
-                .insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
-        }
+        self.add_headers(&mut response);
         response
     }
 }
@@ -164,5 +185,27 @@ impl<E: Into<AppError>> From<E> for PageError {
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         self.0.into_html()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AppError;
+    use axum::response::IntoResponse;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn busy_is_a_503_with_retry_after_in_both_renderings() {
+        for (response, seconds) in [
+            (AppError::Busy(Duration::from_millis(1500)).into_response(), "2"),
+            (AppError::Busy(Duration::ZERO).into_html(), "1"),
+        ] {
+            assert_eq!(response.status(), 503);
+            assert_eq!(response.headers()["retry-after"], seconds, "whole seconds, at least 1");
+        }
+        let json = AppError::Busy(Duration::from_secs(1)).into_response();
+        let body = axum::body::to_bytes(json.into_body(), 1024).await.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["detail"], "The shop is busy. Please retry in a moment.");
     }
 }

@@ -1,4 +1,7 @@
-//! Prometheus metrics: one process-wide recorder, rendered at `/metrics`.
+//! Prometheus metrics: one process-wide recorder, rendered at `/metrics` on
+//! the metrics listener (METRICS_ADDR) only. The public router does not
+//! serve it: per-route status counts (login outcomes among them) are for
+//! the operator, and a public URL could be cached by the edge.
 //!
 //! | metric | labels |
 //! | --- | --- |
@@ -10,6 +13,8 @@
 //! | `storefront_cache_invalidations_total` | `tag` (the tag's family, never an id) |
 //! | `storefront_http_request_duration_seconds` | `route`, `method`, `status` |
 //! | `storefront_db_queries_total` | (SQL statements run for requests and writes) |
+//! | `storefront_password_hash_refused_total` | (hashes refused, 503, because the queue was full) |
+//! | `storefront_password_hash_skipped_total` | (hashes skipped because their client had gone) |
 //!
 //! Hit rate: `sum(rate(storefront_cache_requests_total{result="hit"}[5m])) /
 //! sum(rate(storefront_cache_requests_total[5m]))`.
@@ -17,9 +22,11 @@
 use std::sync::OnceLock;
 use std::time::Instant;
 
+use axum::Router;
 use axum::extract::{MatchedPath, Request};
+use axum::http::{StatusCode, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -36,6 +43,18 @@ pub fn handle() -> PrometheusHandle {
             handle
         })
         .clone()
+}
+
+/// The metrics listener's routes: `/metrics`, and 404 for anything else.
+pub fn router() -> Router {
+    Router::new()
+        .route("/metrics", axum::routing::get(render))
+        .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
+}
+
+/// Prometheus text format.
+async fn render() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle().render())
 }
 
 /// Drains the histograms' sample buffers every few seconds. A recorder

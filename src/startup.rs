@@ -1,6 +1,7 @@
 //! Building the application: connect, migrate, (maybe) seed the demo catalog,
-//! assemble state and router, bind the listener. Tests call
-//! [`Application::build`] with port 0 and read the real port back.
+//! assemble state and router, bind the listeners (the shop's, and the
+//! metrics one when METRICS_ADDR is set). Tests call [`Application::build`]
+//! with port 0 and read the real ports back.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +13,7 @@ use tokio::net::TcpListener;
 use crate::cache::Cache;
 use tower_sessions::SessionManagerLayer;
 
+use crate::auth::Hasher;
 use crate::auth::forms::FormSigner;
 use crate::auth::store::{self, AppSessionStore};
 use crate::auth::throttle::Throttle;
@@ -98,6 +100,7 @@ pub async fn state_for_commands(mut settings: Settings) -> Result<AppState, Star
         cache,
         queries: QueryCounter::default(),
         throttle,
+        hasher: Hasher::new(settings.password_hash_queue),
         carts,
         sessions,
         settings: Arc::new(settings),
@@ -139,7 +142,13 @@ fn sessions(settings: &Settings) -> Result<SessionParts, StartupError> {
 
 pub struct Application {
     listener: TcpListener,
+    /// `/metrics`, apart from the public router; `None` when not configured.
+    metrics_listener: Option<TcpListener>,
     state: AppState,
+}
+
+async fn bind(addr: std::net::SocketAddr) -> Result<TcpListener, StartupError> {
+    TcpListener::bind(addr).await.map_err(|source| StartupError::Bind { addr, source })
 }
 
 impl Application {
@@ -177,9 +186,11 @@ impl Application {
         cache: Cache,
         queries: QueryCounter,
     ) -> Result<Self, StartupError> {
-        let listener = TcpListener::bind(settings.addr)
-            .await
-            .map_err(|source| StartupError::Bind { addr: settings.addr, source })?;
+        let listener = bind(settings.addr).await?;
+        let metrics_listener = match settings.metrics_addr {
+            Some(addr) => Some(bind(addr).await?),
+            None => None,
+        };
         let bound = listener.local_addr().map_err(|source| StartupError::Bind { addr: settings.addr, source })?;
         let public_url = settings.public_url.clone().unwrap_or_else(|| format!("http://{bound}"));
         if settings.sessions.store == SessionStoreKind::Memory {
@@ -193,12 +204,17 @@ impl Application {
             cache,
             queries,
             throttle,
+            hasher: Hasher::new(settings.password_hash_queue),
             carts,
             sessions,
             settings: Arc::new(settings),
             public_url: PublicUrl(public_url.into()),
         };
-        Ok(Application { listener, state })
+        let app = Application { listener, metrics_listener, state };
+        if let Some(addr) = app.metrics_addr() {
+            tracing::info!("metrics on http://{addr}/metrics");
+        }
+        Ok(app)
     }
 
     pub fn local_addr(&self) -> std::net::SocketAddr {
@@ -207,6 +223,15 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.local_addr().port()
+    }
+
+    /// Where `/metrics` is served, if anywhere.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.metrics_listener.as_ref().map(|l| l.local_addr().expect("a bound listener has an address"))
+    }
+
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_addr().map(|a| a.port())
     }
 
     pub fn state(&self) -> &AppState {
@@ -233,7 +258,14 @@ impl Application {
         let deadlines =
             Deadlines { headers: self.state.settings.header_timeout, grace: self.state.settings.shutdown_grace };
         let router = routes::router(self.state);
-        crate::server::serve(self.listener, router, stop.received(), deadlines).await;
+        let shop = crate::server::serve(self.listener, router, stop.received(), deadlines);
+        // The same stop signal ends both listeners.
+        let metrics = async {
+            if let Some(listener) = self.metrics_listener {
+                crate::server::serve(listener, crate::metrics::router(), stop.received(), deadlines).await;
+            }
+        };
+        tokio::join!(shop, metrics);
         flusher.abort();
         upkeep.abort();
         if let Some(tracker) = tracker {

@@ -8,6 +8,7 @@ use sea_orm::DatabaseConnection;
 
 use tower_sessions::SessionManagerLayer;
 
+use crate::auth::Hasher;
 use crate::auth::forms::FormSigner;
 use crate::auth::store::AppSessionStore;
 use crate::auth::throttle::Throttle;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub queries: QueryCounter,
     /// Login throttling counters (beside the sessions).
     pub throttle: Arc<Throttle>,
+    /// Password hashing, with this app's bounded queue.
+    pub hasher: Hasher,
     /// Shopping carts, beside the sessions.
     pub carts: Arc<CartStore>,
     /// Signs the form tokens of visitors without a session (a key shared

@@ -5,14 +5,31 @@ use std::fmt;
 
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString, rand_core::OsRng};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+use unicode_normalization::UnicodeNormalization;
+use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
 
-/// An email address, trimmed and lowercased: uniqueness ignores case.
+/// An email address in one canonical form, so one address is one account:
+/// trimmed, NFKC-normalized (fullwidth `ｓ` is `s`, the Kelvin sign is `k`)
+/// and lowercased. Characters that show as nothing or as a space are
+/// refused rather than dropped: zero-width and bidi marks (format, Cf),
+/// control, private-use and unassigned characters, and separators. An
+/// address carrying one would look like another account's on screen.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Email(String);
 
+const INVALID_EMAIL: &str = "Enter a valid email address.";
+
 impl Email {
     pub fn parse(input: &str) -> Result<Self, &'static str> {
-        let email = input.trim().to_lowercase();
+        let input = input.trim();
+        // Normalizing can grow a string up to 18 times; anything this long
+        // is refused before that work.
+        if input.len() > 1024 {
+            return Err(INVALID_EMAIL);
+        }
+        // NFKC again after lowercasing: a lowercase letter is not always in
+        // normal form, and parsing an email already parsed must change nothing.
+        let email: String = input.nfkc().collect::<String>().to_lowercase().nfkc().collect();
         let valid = email.len() <= 254
             && email.split_once('@').is_some_and(|(local, domain)| {
                 !local.is_empty()
@@ -21,8 +38,14 @@ impl Email {
                     && !domain.ends_with('.')
                     && !domain.contains('@')
             })
-            && !email.chars().any(char::is_whitespace);
-        if valid { Ok(Email(email)) } else { Err("Enter a valid email address.") }
+            && email.chars().all(|c| {
+                !c.is_whitespace()
+                    && !matches!(
+                        c.general_category_group(),
+                        GeneralCategoryGroup::Other | GeneralCategoryGroup::Separator
+                    )
+            });
+        if valid { Ok(Email(email)) } else { Err(INVALID_EMAIL) }
     }
 
     pub fn as_str(&self) -> &str {
@@ -137,6 +160,60 @@ mod tests {
         for bad in ["", "ada", "ada@", "@example.com", "ada@example", "a da@example.com", "a@b@c.com", "ada@.com"] {
             assert!(Email::parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn compatibility_forms_are_the_same_email() {
+        let plain = Email::parse("s@x.test").unwrap();
+        for same in ["\u{ff53}@x.test", "\u{ff33}@x.test", "s\u{ff20}x.test", "s@\u{ff58}.test", "S@X.TEST"] {
+            assert_eq!(Email::parse(same).as_ref(), Ok(&plain), "{same:?}");
+        }
+        // The Kelvin sign and a mathematical capital fold to plain letters.
+        assert_eq!(Email::parse("\u{212a}@x.test").unwrap().as_str(), "k@x.test");
+        assert_eq!(Email::parse("\u{1d400}@x.test").unwrap().as_str(), "a@x.test");
+        // Accents survive, in composed form.
+        assert_eq!(Email::parse("Jose\u{301}@x.test").unwrap().as_str(), "jos\u{e9}@x.test");
+        // What is stored parses back to itself.
+        for input in ["\u{130}@x.test", "\u{1e9e}@x.test", "\u{fb01}@x.test", "\u{2160}@x.test", "\u{3392}@x.test"] {
+            let once = Email::parse(input).unwrap();
+            assert_eq!(Email::parse(once.as_str()).as_ref(), Ok(&once), "{input:?}");
+        }
+        assert!(Email::parse(&format!("{}@x.test", "\u{fdfa}".repeat(30))).is_err(), "too long once normalized");
+    }
+
+    #[test]
+    fn invisible_and_control_characters_are_refused() {
+        for c in [
+            '\u{200b}',  // zero-width space
+            '\u{200c}',  // zero-width non-joiner
+            '\u{200d}',  // zero-width joiner
+            '\u{2060}',  // word joiner
+            '\u{feff}',  // byte-order mark
+            '\u{00ad}',  // soft hyphen
+            '\u{200e}',  // left-to-right mark
+            '\u{202e}',  // right-to-left override
+            '\u{2066}',  // left-to-right isolate
+            '\u{e0041}', // tag letter A
+            '\u{0000}',
+            '\u{0007}',
+            '\u{007f}',
+            '\u{0085}',
+            '\u{00a0}',   // no-break space
+            '\u{3000}',   // ideographic space
+            '\u{2028}',   // line separator
+            '\u{e000}',   // private use
+            '\u{10ffff}', // unassigned
+        ] {
+            for email in [format!("s{c}@x.test"), format!("s@x{c}.test"), format!("s@x.test{c}s")] {
+                assert_eq!(Email::parse(&email), Err("Enter a valid email address."), "{email:?}");
+            }
+            if !c.is_whitespace() {
+                assert!(Email::parse(&format!("{c}s@x.test")).is_err(), "{c:?} first");
+                assert!(Email::parse(&format!("s@x.test{c}")).is_err(), "{c:?} last");
+            }
+        }
+        // Spaces around the address are a typing slip, not part of it.
+        assert_eq!(Email::parse(" s@x.test\t\u{a0}").unwrap().as_str(), "s@x.test");
     }
 
     #[test]

@@ -12,4 +12,5 @@ pub mod tokens;
 pub mod users;
 
 pub use credentials::{Email, Password};
+pub use hashing::Hasher;
 pub use session::{AuthSession, SessionUser};

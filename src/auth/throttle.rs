@@ -71,12 +71,16 @@ end
 return 0
 "#;
 
-/// Gives reservations back: deletes the first key, lowers the others
-/// (only while they exist, so a lowered counter never outlives its window).
+/// Gives reservations back: with ARGV[1] = "clear" the first counter is
+/// deleted, otherwise lowered; the others are lowered (only while they
+/// exist, so a lowered counter never outlives its window).
 const RELEASE: &str = r#"
-redis.call('DEL', KEYS[1])
-for i = 2, #KEYS do
-  if redis.call('DECR', KEYS[i]) <= 0 then redis.call('DEL', KEYS[i]) end
+for i, key in ipairs(KEYS) do
+  if i == 1 and ARGV[1] == 'clear' then
+    redis.call('DEL', key)
+  elseif redis.call('EXISTS', key) == 1 and redis.call('DECR', key) <= 0 then
+    redis.call('DEL', key)
+  end
 end
 return 0
 "#;
@@ -125,18 +129,38 @@ impl Throttle {
     #[tracing::instrument(name = "throttle.login_succeeded", skip_all)]
     pub async fn login_succeeded(&self, email: &Email, ip: IpAddr) -> Result<(), ThrottleError> {
         let keys = [self.account_key(email), self.key("address", &address_group(ip))];
+        self.release(&keys, true).await
+    }
+
+    /// A login that was never checked (the hashing queue was full) gives
+    /// its reservation back, and clears nothing.
+    #[tracing::instrument(name = "throttle.login_not_tried", skip_all)]
+    pub async fn login_not_tried(&self, email: &Email, ip: IpAddr) -> Result<(), ThrottleError> {
+        let keys = [self.account_key(email), self.key("address", &address_group(ip))];
+        self.release(&keys, false).await
+    }
+
+    /// A registration that was never tried gives its reservation back.
+    #[tracing::instrument(name = "throttle.registration_not_tried", skip_all)]
+    pub async fn registration_not_tried(&self, ip: IpAddr) -> Result<(), ThrottleError> {
+        self.release(&[self.key("register", &address_group(ip))], false).await
+    }
+
+    async fn release(&self, keys: &[String], clear_first: bool) -> Result<(), ThrottleError> {
         match self {
             Throttle::Redis { pool, .. } => {
-                let _: i64 = pool
-                    .eval(RELEASE, keys.to_vec(), Vec::<String>::new())
-                    .await
-                    .map_err(|e| ThrottleError(e.to_string()))?;
+                let mode = if clear_first { "clear" } else { "lower" };
+                let _: i64 =
+                    pool.eval(RELEASE, keys.to_vec(), vec![mode]).await.map_err(|e| ThrottleError(e.to_string()))?;
             }
             Throttle::Memory(map) => {
                 let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
-                map.remove(&keys[0]);
-                if let Some((count, _)) = map.get_mut(&keys[1]) {
-                    *count = count.saturating_sub(1);
+                for (i, key) in keys.iter().enumerate() {
+                    if i == 0 && clear_first {
+                        map.remove(key);
+                    } else if let Some((count, _)) = map.get_mut(key) {
+                        *count = count.saturating_sub(1);
+                    }
                 }
             }
         }

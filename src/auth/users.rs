@@ -5,7 +5,7 @@ use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, SqlErr};
 
 use super::credentials::{Email, Password};
-use super::hashing;
+use super::hashing::{self, Hasher};
 use crate::error::AppError;
 use crate::models::_entities::user;
 
@@ -18,17 +18,18 @@ pub enum RegisterError {
 }
 
 /// Hashes off the async threads: argon2 is slow on purpose.
-async fn hash(password: Password) -> Result<String, AppError> {
-    hashing::run(move || password.hash()).await
+async fn hash(hasher: &Hasher, password: Password) -> Result<String, AppError> {
+    hashing::run(hasher, move || password.hash()).await
 }
 
 pub async fn register(
     db: &DatabaseConnection,
+    hasher: &Hasher,
     email: Email,
     password: Password,
     is_admin: bool,
 ) -> Result<user::Model, RegisterError> {
-    let password_hash = hash(password).await?;
+    let password_hash = hash(hasher, password).await?;
     let model = user::ActiveModel {
         email: Set(email.to_string()),
         password_hash: Set(password_hash),
@@ -48,12 +49,13 @@ pub async fn register(
 /// hashing work as a wrong password, so timing does not reveal accounts.
 pub async fn authenticate(
     db: &DatabaseConnection,
+    hasher: &Hasher,
     email: &Email,
     password: Password,
 ) -> Result<Option<user::Model>, AppError> {
     let found = user::Entity::find().filter(user::Column::Email.eq(email.as_str())).one(db).await?;
     let stored = found.as_ref().map(|u| u.password_hash.clone());
-    let ok = hashing::run(move || match stored {
+    let ok = hashing::run(hasher, move || match stored {
         Some(hash) => password.verify(&hash),
         None => {
             let _ = password.hash();
@@ -87,6 +89,7 @@ pub async fn end_sessions(db: &DatabaseConnection, user_id: i32) -> Result<(), A
 /// Creates or promotes an account (the `user create` command).
 pub async fn create_or_update(
     db: &DatabaseConnection,
+    hasher: &Hasher,
     email: Email,
     password: Password,
     is_admin: bool,
@@ -95,7 +98,7 @@ pub async fn create_or_update(
         Some(existing) => {
             // A new password or new rights end every session signed in
             // under the old ones.
-            let password_hash = hash(password).await?;
+            let password_hash = hash(hasher, password).await?;
             user::Entity::update_many()
                 .col_expr(user::Column::PasswordHash, Expr::value(password_hash))
                 .col_expr(user::Column::IsAdmin, Expr::value(is_admin))
@@ -105,7 +108,7 @@ pub async fn create_or_update(
                 .await?;
             find(db, existing.id).await?.ok_or_else(|| AppError::Internal("user deleted concurrently".into()))
         }
-        None => register(db, email, password, is_admin).await.map_err(|e| match e {
+        None => register(db, hasher, email, password, is_admin).await.map_err(|e| match e {
             RegisterError::EmailTaken => AppError::Internal("email taken concurrently".into()),
             RegisterError::Other(e) => e,
         }),

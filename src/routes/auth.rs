@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use crate::auth::throttle::Throttle;
 use crate::auth::users::{self, RegisterError};
-use crate::auth::{AuthSession, Email, Password};
+use crate::auth::{AuthSession, Email, Hasher, Password};
 use crate::domain::QueryPairs;
 use crate::error::{AppError, PageError};
 use crate::state::AppState;
@@ -159,6 +159,7 @@ async fn login_again(auth: &AuthSession, form: &LoginForm, status: StatusCode, e
 
 async fn login(
     State(db): State<DatabaseConnection>,
+    State(hasher): State<Hasher>,
     State(throttle): State<std::sync::Arc<Throttle>>,
     ClientIp(ip): ClientIp,
     auth: AuthSession,
@@ -175,8 +176,15 @@ async fn login(
         let page = login_again(&auth, &form, StatusCode::TOO_MANY_REQUESTS, TOO_MANY_LOGINS).await;
         return Ok(retry_after(page, wait));
     }
-    let Some(user) = users::authenticate(&db, &email, password).await? else {
-        return Ok(login_again(&auth, &form, StatusCode::BAD_REQUEST, BAD_CREDENTIALS).await);
+    let user = match users::authenticate(&db, &hasher, &email, password).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return Ok(login_again(&auth, &form, StatusCode::BAD_REQUEST, BAD_CREDENTIALS).await),
+        Err(busy @ AppError::Busy(_)) => {
+            // Never checked, so not a failed attempt.
+            throttle.login_not_tried(&email, ip).await.map_err(throttle_unavailable)?;
+            return Err(busy.into());
+        }
+        Err(e) => return Err(e.into()),
     };
     throttle.login_succeeded(&email, ip).await.map_err(throttle_unavailable)?;
     auth.login(&user).await?;
@@ -213,6 +221,7 @@ async fn register(
     State(db): State<DatabaseConnection>,
     State(throttle): State<std::sync::Arc<Throttle>>,
     ClientIp(ip): ClientIp,
+    State(hasher): State<Hasher>,
     auth: AuthSession,
     FormBody(form): FormBody<RegisterForm>,
 ) -> Result<Response, PageError> {
@@ -235,10 +244,14 @@ async fn register(
                 (status, wait) = (StatusCode::TOO_MANY_REQUESTS, Some(w));
                 page.error = TOO_MANY_REGISTRATIONS.to_owned();
             }
-            None => match users::register(&db, email, password, false).await {
+            None => match users::register(&db, &hasher, email, password, false).await {
                 Ok(_) | Err(RegisterError::EmailTaken) => {
                     auth.flash(REGISTERED).await?;
                     return Ok(Redirect::to("/login").into_response());
+                }
+                Err(RegisterError::Other(busy @ AppError::Busy(_))) => {
+                    throttle.registration_not_tried(ip).await.map_err(throttle_unavailable)?;
+                    return Err(busy.into());
                 }
                 Err(RegisterError::Other(e)) => return Err(e.into()),
             },

@@ -47,7 +47,6 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(assets::router())
         .merge(bench)
-        .route("/metrics", axum::routing::get(render_metrics))
         .fallback(not_found)
         .layer(sessions)
         // Outside the session layer, to see the answer it gives on a failed save.
@@ -89,11 +88,6 @@ pub fn router(state: AppState) -> Router {
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 const _: () = assert!(MAX_BODY_BYTES == 64 * 1024, "AppError::TooLarge's message names the limit");
-
-/// Prometheus text format.
-async fn render_metrics() -> impl IntoResponse {
-    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::metrics::handle().render())
-}
 
 /// The session layer answers a failed session save with a bare, empty 500.
 /// Turn that into a clear page: the session store is unavailable, retry.

@@ -14,6 +14,7 @@ use crate::on_both_backends;
 pub async fn admin(app: &TestApp) -> Visitor {
     users::create_or_update(
         &app.db,
+        &app.state.hasher,
         Email::parse("root@example.com").unwrap(),
         Password::parse("root password").unwrap(),
         true,

@@ -146,6 +146,7 @@ async fn an_admin_price_change_shows_in_every_browser_at_once() {
     let app = TestApp::spawn(Backend::Postgres).await;
     users::create_or_update(
         &app.db,
+        &app.state.hasher,
         Email::parse("admin@example.com").unwrap(),
         Password::parse("admin password").unwrap(),
         true,
@@ -211,6 +212,7 @@ async fn a_form_on_another_site_cannot_sign_a_shopper_out_or_fill_their_cart() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     users::create_or_update(
         &app.db,
+        &app.state.hasher,
         Email::parse("shopper@example.com").unwrap(),
         Password::parse("shopper password").unwrap(),
         false,

@@ -72,14 +72,17 @@ async fn warm_fills_what_requests_read_and_stats_show_the_hit_rate() {
     assert_eq!(r.headers()["x-cache"], "MISS");
 }
 
+/// An app whose metrics listener is on a free port of its own.
+async fn app_with_metrics() -> TestApp {
+    TestApp::spawn_configured(Backend::Sqlite, |s| s.metrics_addr = Some("127.0.0.1:0".parse().unwrap())).await
+}
+
 #[tokio::test]
 async fn metrics_show_hits_misses_and_latency() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+    let app = app_with_metrics().await;
     app.get_json("/api/products/?ordering=price", 200).await;
     app.get_json("/api/products/?ordering=price", 200).await;
-    let response = app.get("/metrics").await;
-    assert_eq!(response.status(), 200);
-    let text = response.text().await.unwrap();
+    let text = app.metrics().await;
     for needle in [
         r#"storefront_cache_requests_total{kind="api-products",result="hit"}"#,
         r#"storefront_cache_requests_total{kind="api-products",result="miss"}"#,
@@ -89,6 +92,40 @@ async fn metrics_show_hits_misses_and_latency() {
     ] {
         assert!(text.contains(needle), "missing {needle} in\n{text}");
     }
+}
+
+#[tokio::test]
+async fn metrics_are_served_on_their_own_address_and_the_public_port_answers_404() {
+    let app = app_with_metrics().await;
+    assert_ne!(app.metrics_address.as_deref(), Some(app.address.as_str()));
+    app.get_json("/api/categories/", 200).await;
+    // Twice: the second would be a hit if the answer were cacheable.
+    for _ in 0..2 {
+        let r = app.get("/metrics").await;
+        assert_eq!(r.status(), 404);
+        assert!(r.headers().get("x-cache").is_none(), "not served through the cache");
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"), "the shop's 404 page");
+        let body = r.text().await.unwrap();
+        assert!(!body.contains("storefront_"), "{body}");
+    }
+    let origin = app.metrics_address.clone().unwrap();
+    let r = app.client.get(format!("{origin}/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+    let text = r.text().await.unwrap();
+    let needle =
+        r#"storefront_http_request_duration_seconds_count{route="/api/categories/",method="GET",status="200"}"#;
+    assert!(text.contains(needle), "missing {needle} in\n{text}");
+    // The metrics listener serves nothing of the shop's.
+    let r = app.client.get(format!("{origin}/api/categories/")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+}
+
+#[tokio::test]
+async fn without_a_metrics_address_no_metrics_are_served() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    assert_eq!(app.metrics_address, None);
+    assert_eq!(app.get("/metrics").await.status(), 404);
 }
 
 /// Redis's own count of the commands it ran, by command.

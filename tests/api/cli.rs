@@ -91,6 +91,7 @@ fn bad_configuration_is_one_line_and_exit_code_2() {
         ("STOREFRONT_ADDR", "not-an-address"),
         ("DATABASE_MAX_CONNECTIONS", "lots"),
         ("STOREFRONT_PUBLIC_URL", "ftp://x"),
+        ("METRICS_ADDR", "localhost"),
     ] {
         let out = storefront(&[(var, value)], &["migrate"]).output().expect("runs");
         assert_eq!(out.status.code(), Some(2), "{var}={value}");

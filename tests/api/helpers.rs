@@ -159,6 +159,8 @@ impl Store {
 
 pub struct TestApp {
     pub address: String,
+    /// The metrics listener's origin, when `settings.metrics_addr` was set.
+    pub metrics_address: Option<String>,
     pub client: reqwest::Client,
     pub db: DatabaseConnection,
     pub state: AppState,
@@ -211,6 +213,7 @@ impl TestApp {
     pub async fn start(store: Option<Store>, settings: Settings) -> TestApp {
         let app = Application::build(settings).await.expect("application starts");
         let address = format!("http://127.0.0.1:{}", app.port());
+        let metrics_address = app.metrics_port().map(|port| format!("http://127.0.0.1:{port}"));
         let db = app.state().db.clone();
         let state = app.state().clone();
         tokio::spawn(app.run_until_stopped());
@@ -219,7 +222,7 @@ impl TestApp {
             .timeout(Duration::from_secs(30))
             .build()
             .expect("http client");
-        TestApp { address, client, db, state, fixture: Fixture::default(), _store: store }
+        TestApp { address, metrics_address, client, db, state, fixture: Fixture::default(), _store: store }
     }
 
     /// Another app instance on the same database, Redis and key prefix.
@@ -236,6 +239,15 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
+    }
+
+    /// `/metrics` on the metrics listener (the app must have been given
+    /// `settings.metrics_addr`), expecting 200; returns the Prometheus text.
+    pub async fn metrics(&self) -> String {
+        let origin = self.metrics_address.as_deref().expect("the app serves metrics (set settings.metrics_addr)");
+        let response = self.client.get(format!("{origin}/metrics")).send().await.expect("request sent");
+        assert_eq!(response.status(), 200, "GET {origin}/metrics");
+        response.text().await.expect("body")
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {

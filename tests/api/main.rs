@@ -14,6 +14,7 @@ mod cart;
 mod catalog_api;
 mod catalog_pages;
 mod cli;
+mod credentials;
 mod database_outage;
 mod hostile;
 mod local_cache;

@@ -56,6 +56,7 @@ async fn victim(app: &crate::helpers::TestApp) -> (crate::accounts::Visitor, Str
     use storefront::auth::{Email, Password, users};
     users::create_or_update(
         &app.db,
+        &app.state.hasher,
         Email::parse("vic@example.com").unwrap(),
         Password::parse("vics password").unwrap(),
         false,

@@ -16,9 +16,15 @@ use crate::helpers::{Backend, TestApp};
 use crate::on_both_backends;
 
 async fn create_user(app: &TestApp, email: &str, password: &str, admin: bool) {
-    users::create_or_update(&app.db, Email::parse(email).unwrap(), Password::parse(password).unwrap(), admin)
-        .await
-        .expect("user created");
+    users::create_or_update(
+        &app.db,
+        &app.state.hasher,
+        Email::parse(email).unwrap(),
+        Password::parse(password).unwrap(),
+        admin,
+    )
+    .await
+    .expect("user created");
 }
 
 async fn api_create_category(v: &Visitor, token: &str, name: &str) -> StatusCode {

@@ -41,7 +41,7 @@ fn login_form(email: &str, password: &str, csrf: &str) -> Vec<(String, String)> 
 
 on_both_backends! {
     async fn forty_parallel_guesses_get_five_tries_and_the_right_password_no_extra_one(app: TestApp) {
-        users::create_or_update(&app.db, Email::parse("nina@example.com").unwrap(), Password::parse("ninas password").unwrap(), false)
+        users::create_or_update(&app.db, &app.state.hasher, Email::parse("nina@example.com").unwrap(), Password::parse("ninas password").unwrap(), false)
             .await
             .unwrap();
         let visitors: Vec<Visitor> = (0..40).map(|_| Visitor::new(&app)).collect();
@@ -130,6 +130,7 @@ async fn ipv6_clients_are_throttled_by_their_64() {
     .await;
     users::create_or_update(
         &app.db,
+        &app.state.hasher,
         Email::parse("pia@example.com").unwrap(),
         Password::parse("pias password").unwrap(),
         false,
