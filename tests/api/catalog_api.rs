@@ -124,6 +124,36 @@ on_both_backends! {
         assert_eq!(body["count"], 0);
     }
 
+    async fn a_term_inside_another_term_adds_nothing(app: TestApp) {
+        app.add_product("garden", "Desk Lamp", "A lamp for one desk", 3).await;
+        let (twin, _) = app.add_product("garden", "Twin Lamps", "Two lamps on one base", 3).await;
+        let r = app.get("/api/products/?search=lamps").await;
+        assert_eq!(r.headers()["x-cache"], "MISS");
+        let lamps: Value = r.json().await.unwrap();
+        assert_eq!(ids(lamps["results"].as_array().unwrap()), [twin]);
+        for spelling in ["lamp+lamps", "lamps+lamp", "LAMPS+amp+lamp+lamps"] {
+            let r = app.get(&format!("/api/products/?search={spelling}")).await;
+            assert_eq!(r.headers()["x-cache"], "HIT", "search={spelling} is the search for lamps");
+            assert_eq!(r.json::<Value>().await.unwrap(), lamps, "search={spelling}");
+        }
+        let html = app.get_html("/products?q=lamp+lamps", 200).await;
+        let doc = scraper::Html::parse_document(&html);
+        let q = scraper::Selector::parse(".filter-form input[name=q]").unwrap();
+        assert_eq!(doc.select(&q).next().and_then(|e| e.value().attr("value")), Some("lamps"));
+    }
+
+    async fn more_than_eight_different_search_terms_are_a_400_naming_search(app: TestApp) {
+        let eight = "one two three four five six seven eight";
+        app.get_json(&format!("/api/products/?search={}", urlencode(eight)), 200).await;
+        // Repeated and contained terms are not counted.
+        app.get_json(&format!("/api/products/?search={}", urlencode(&format!("{eight} ONE eigh t two"))), 200).await;
+        let body = app.get_json(&format!("/api/products/?search={}", urlencode(&format!("{eight} nine"))), 400).await;
+        assert_eq!(
+            body,
+            serde_json::json!({"detail": "Invalid input.", "errors": {"search": ["Ensure this value has at most 8 different words."]}})
+        );
+    }
+
     async fn inactive_products_are_invisible(app: TestApp) {
         let hidden = app.fixture.product("Hidden Laptop");
         app.get_json(&format!("/api/products/{}/", hidden.id), 404).await;
