@@ -3,6 +3,7 @@
 
 use reqwest::StatusCode;
 use scraper::{Html, Selector};
+use storefront::views::fragments::CSRF_HOLE;
 
 use crate::accounts::{Visitor, csrf_in};
 use crate::on_both_backends;
@@ -76,6 +77,38 @@ on_both_backends! {
         let hidden = app.fixture.product("Hidden Laptop").id;
         let r = v.post("/cart/add", &[("csrf", &csrf), ("product_id", &hidden.to_string()), ("quantity", "1")]).await;
         assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    }
+
+    async fn a_product_named_like_the_token_placeholder_shows_no_token(app: TestApp) {
+        let v = Visitor::new(&app);
+        v.register("pia@example.com", "pias password").await;
+        let names = ["__storefront_csrf__".to_owned(), CSRF_HOLE.to_owned(), format!("{CSRF_HOLE} & __storefront_csrf__")];
+        for name in &names {
+            let (_, slug) = app.add_product("books", name, name, 5).await;
+            let path = format!("/products/{slug}");
+            // The page that fills the cache, then the one served from it.
+            for _ in 0..2 {
+                let html = v.page(&path).await;
+                let token = csrf_in(&html);
+                assert!(token.len() > 10, "{name}: a signed-in visitor's token");
+                // Outside the forms' hidden fields (the layout's logout form
+                // has one too) the token is nowhere; in the product's part of
+                // the page it is in the add-to-cart form alone.
+                let in_fields = html.matches(&format!(r#"name="csrf" value="{token}""#)).count();
+                assert_eq!(html.matches(&token).count(), in_fields, "{name}: the token outside a form: {html}");
+                let doc = Html::parse_document(&html);
+                let main = doc.select(&Selector::parse("main").unwrap()).next().unwrap().inner_html();
+                assert_eq!(main.matches(&token).count(), 1, "{name}: {main}");
+                let text = |css: &str| -> Vec<String> {
+                    doc.select(&Selector::parse(css).unwrap()).map(|e| e.text().collect::<String>()).collect()
+                };
+                assert_eq!(text(".product-detail h1"), std::slice::from_ref(name));
+                assert_eq!(text(".breadcrumbs span"), std::slice::from_ref(name));
+                assert_eq!(text(".product-detail .description"), std::slice::from_ref(name));
+                let hidden = Selector::parse("form.add-to-cart input[name=csrf]").unwrap();
+                assert_eq!(doc.select(&hidden).next().and_then(|e| e.value().attr("value")), Some(token.as_str()));
+            }
+        }
     }
 
     async fn two_adds_at_the_same_moment_both_count(app: TestApp) {
