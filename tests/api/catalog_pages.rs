@@ -144,6 +144,14 @@ on_both_backends! {
         assert_eq!(texts(&doc, ".error-list li"), ["q: Ensure this value has at most 8 different words."]);
     }
 
+    async fn a_page_number_too_large_for_any_listing_is_not_found(app: TestApp) {
+        for path in ["/products?page=99999999999", "/products?q=stand&page=4294967296", "/categories/books?page=99999999999"] {
+            let doc = Html::parse_document(&app.get_html(path, 404).await);
+            assert_eq!(texts(&doc, ".error-code"), ["404"], "{path}");
+            assert!(select(&doc, ".error-list").is_empty(), "{path}: no parameter is wrong");
+        }
+    }
+
     async fn names_are_escaped_never_executed(app: TestApp) {
         let p = app.fixture.product("<script>alert(1)</script> Poster");
         for path in ["/products?q=poster".to_owned(), format!("/products/{}", p.slug)] {
