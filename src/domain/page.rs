@@ -25,16 +25,18 @@ impl Default for PageRequest {
     }
 }
 
-/// Parses a positive integer, refusing signs, blanks and overflow alike.
-fn positive(input: &str) -> Result<u32, PageError> {
+/// Parses a positive integer, refusing signs and blanks; `None` for one too
+/// large for a `u32` (the digits are checked first, so that is the only way
+/// the parse can fail).
+fn positive(input: &str) -> Result<Option<u32>, PageError> {
     let s = input.trim();
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return Err(PageError::NotAnInteger);
     }
     match s.parse::<u32>() {
         Ok(0) => Err(PageError::TooSmall),
-        Ok(n) => Ok(n),
-        Err(_) => Err(PageError::TooLarge),
+        Ok(n) => Ok(Some(n)),
+        Err(_) => Ok(None),
     }
 }
 
@@ -49,14 +51,18 @@ impl PageRequest {
         Ok(PageRequest { page, per_page })
     }
 
+    /// A page number has no bound of its own: one too large for a `u32` is
+    /// past the last page of every listing (ids are `i32`, so no listing has
+    /// that many pages), and is read as `u32::MAX`, which is answered like
+    /// any page past the last, `404 "Invalid page."`.
     pub fn parse_page(input: &str) -> Result<u32, PageError> {
-        positive(input)
+        Ok(positive(input)?.unwrap_or(u32::MAX))
     }
 
     pub fn parse_per_page(input: &str) -> Result<u32, PageError> {
-        match positive(input) {
-            Ok(n) if n > MAX_PER_PAGE => Err(PageError::TooLarge),
-            other => other,
+        match positive(input)? {
+            Some(n) if n <= MAX_PER_PAGE => Ok(n),
+            _ => Err(PageError::TooLarge),
         }
     }
 
@@ -94,9 +100,20 @@ mod tests {
         for bad in ["", "-1", "+1", "1.0", "two", "1e2"] {
             assert_eq!(PageRequest::parse_page(bad), Err(PageError::NotAnInteger), "{bad:?}");
         }
-        assert_eq!(PageRequest::parse_page("99999999999"), Err(PageError::TooLarge));
         assert_eq!(PageRequest::parse_per_page("101"), Err(PageError::TooLarge));
+        assert_eq!(PageRequest::parse_per_page("99999999999"), Err(PageError::TooLarge));
         assert_eq!(PageRequest::parse_per_page("100"), Ok(100));
+    }
+
+    #[test]
+    fn a_page_beyond_u32_is_the_last_u32_page() {
+        assert_eq!(PageRequest::parse_page("4294967295"), Ok(u32::MAX));
+        assert_eq!(PageRequest::parse_page("4294967296"), Ok(u32::MAX));
+        assert_eq!(PageRequest::parse_page(&"9".repeat(400)), Ok(u32::MAX));
+        // Far past the end of any listing, and its offset does not overflow.
+        let p = PageRequest::new(u32::MAX, MAX_PER_PAGE).unwrap();
+        assert_eq!(p.page_count(u64::from(u32::MAX)), 42_949_673);
+        assert_eq!(p.offset(), u64::from(u32::MAX - 1) * 100);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::auth::AuthSession;
 use crate::domain::Money;
 use crate::error::{AppError, PageError};
 use crate::routes::auth::{FormBody, require_csrf};
-use crate::services::cart::MAX_QUANTITY;
+use crate::services::cart::{LineChange, MAX_CART_LINES, MAX_QUANTITY};
 use crate::services::catalog;
 use crate::state::AppState;
 use crate::views::pages::{CartLine, CartPage, Shell};
@@ -75,9 +75,12 @@ async fn cart_page(
     let mut lines = Vec::new();
     let mut subtotal: i64 = 0;
     if let Some(cart) = auth.cart_id(false).await? {
-        for (product_id, quantity) in auth.carts().lines(&cart).await.map_err(unavailable)? {
+        let cart_lines = auth.carts().lines(&cart).await.map_err(unavailable)?;
+        let ids: Vec<i32> = cart_lines.keys().copied().collect();
+        let mut products = catalog::active_products_by_ids(db, &ids).await?;
+        for (product_id, quantity) in cart_lines {
             // A product withdrawn since it was added leaves the cart.
-            let Ok(p) = catalog::product_by_id(db, product_id).await else {
+            let Some(p) = products.remove(&product_id) else {
                 auth.carts().set(&cart, product_id, 0).await.map_err(unavailable)?;
                 continue;
             };
@@ -115,16 +118,21 @@ async fn add(
     let cart = auth.cart_id(true).await?.ok_or_else(|| AppError::Internal("cart id".into()))?;
     let limit = u32::try_from(product.stock).unwrap_or(0).min(MAX_QUANTITY);
     match auth.carts().add(&cart, product.id, quantity, limit).await.map_err(unavailable)? {
-        Ok(_) => {
+        LineChange::Done(_) => {
             auth.flash(&format!("Added {quantity} × “{}” to your cart.", product.name)).await?;
             Ok(Redirect::to("/cart").into_response())
         }
-        Err(current) => {
+        LineChange::OverLimit(current) => {
             let message =
                 format!("Only {} of “{}” in stock; your cart already has {current}.", product.stock, product.name);
             cart_page(&db, &auth, StatusCode::CONFLICT, message).await
         }
+        LineChange::CartFull => cart_page(&db, &auth, StatusCode::CONFLICT, cart_full(&product.name)).await,
     }
+}
+
+fn cart_full(name: &str) -> String {
+    format!("Your cart already holds {MAX_CART_LINES} different products; remove one to add “{name}”.")
 }
 
 async fn update(
@@ -136,15 +144,19 @@ async fn update(
     let product_id = parse_product(&form.product_id)?;
     let quantity = parse_quantity(&form.quantity, true)?;
     let Some(cart) = auth.cart_id(false).await? else { return Ok(Redirect::to("/cart").into_response()) };
+    let mut name = String::new();
     if quantity > 0 {
         let product = catalog::product_by_id(&db, product_id).await?;
         if i64::from(quantity) > i64::from(product.stock) {
             let message = format!("Only {} of “{}” in stock.", product.stock, product.name);
             return cart_page(&db, &auth, StatusCode::CONFLICT, message).await;
         }
+        name = product.name;
     }
-    auth.carts().set(&cart, product_id, quantity).await.map_err(unavailable)?;
-    Ok(Redirect::to("/cart").into_response())
+    match auth.carts().set(&cart, product_id, quantity).await.map_err(unavailable)? {
+        LineChange::CartFull => cart_page(&db, &auth, StatusCode::CONFLICT, cart_full(&name)).await,
+        _ => Ok(Redirect::to("/cart").into_response()),
+    }
 }
 
 async fn remove(auth: AuthSession, FormBody(form): FormBody<LineForm>) -> Result<Response, PageError> {

@@ -239,6 +239,7 @@ async fn product(
     // signed one (nothing is stored for a visitor without a session).
     let token = auth.form_token().await.unwrap_or_default();
     let main = main.as_str().map_err(|_| AppError::Internal("cached product page is not UTF-8".into()))?;
-    let main = Fragment::from(main.replace(CSRF_HOLE, &token));
+    // The first hole is the only one (see `CSRF_HOLE`).
+    let main = Fragment::from(main.replacen(CSRF_HOLE, &token, 1));
     parts.respond(&headers, &auth, &ContentPage { shell: Shell::for_visitor(&auth, title).await, main })
 }

@@ -1,17 +1,65 @@
 //! Shopping carts: one Redis hash per cart (product id -> quantity) beside
 //! the sessions, so a cart survives restarts and is shared by instances.
-//! Each change is a single atomic command, so two adds sent at the same
-//! moment (two tabs) both count; saving the cart inside the session record
-//! would let the last writer win. With the in-memory session store, carts
-//! live in the process too.
+//! Each change is atomic (a single command, or a Lua script where it checks
+//! before it writes), so two adds sent at the same moment (two tabs) both
+//! count, and neither can pass a limit the other has reached; saving the
+//! cart inside the session record would let the last writer win. With the
+//! in-memory session store, carts live in the process too, changed under
+//! one lock.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use tower_sessions_redis_store::fred::prelude::{HashesInterface, KeysInterface, Pool};
+use tower_sessions_redis_store::fred::prelude::{HashesInterface, LuaInterface, Pool};
 
 pub const MAX_QUANTITY: u32 = 999;
+
+/// The most different products one cart holds. Showing a cart costs one
+/// query whatever its size, but rendering and the cart's hash grow with it.
+pub const MAX_CART_LINES: usize = 100;
+
+/// Adds to a line unless that passes the stock limit, or would start a line
+/// in a full cart. KEYS[1] is the cart; ARGV: product, quantity, limit, the
+/// most lines, TTL in seconds. Returns {1, new quantity}, {0, current
+/// quantity} over the limit, or {-1, 0} when the cart is full.
+const ADD_SCRIPT: &str = r"
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw and redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[4]) then
+  return {-1, 0}
+end
+local current = tonumber(raw) or 0
+if current + tonumber(ARGV[2]) > tonumber(ARGV[3]) then
+  return {0, current}
+end
+local total = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return {1, total}
+";
+
+/// Sets a line's quantity unless that would start a line in a full cart.
+/// KEYS[1] is the cart; ARGV: product, quantity (above 0), the most lines,
+/// TTL in seconds. Returns 1 when set, 0 when the cart is full.
+const SET_SCRIPT: &str = r"
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 and redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then
+  return 0
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+return 1
+";
+
+/// What a change to a line did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LineChange {
+    /// Done: the line's quantity now.
+    Done(u32),
+    /// Refused, over the limit: the line's quantity, unchanged.
+    OverLimit(u32),
+    /// Refused: the product is not in the cart, which has
+    /// [`MAX_CART_LINES`] lines already.
+    CartFull,
+}
 
 pub enum CartStore {
     Redis { pool: Pool, prefix: String, ttl: Duration },
@@ -50,62 +98,105 @@ impl CartStore {
         Ok(self.lines(cart).await?.values().sum())
     }
 
-    /// Adds `quantity`, atomically; refuses (and undoes) a total over `limit`.
-    /// Returns the new quantity, or `Err(Ok(current))` when over the limit.
-    pub async fn add(
-        &self,
-        cart: &str,
-        product: i32,
-        quantity: u32,
-        limit: u32,
-    ) -> Result<Result<u32, u32>, CartError> {
+    /// Adds `quantity` atomically, refusing a total over `limit` and a new
+    /// line in a full cart.
+    pub async fn add(&self, cart: &str, product: i32, quantity: u32, limit: u32) -> Result<LineChange, CartError> {
         match self {
             CartStore::Redis { pool, prefix, ttl } => {
-                let key = Self::key(prefix, cart);
-                let total: i64 = pool.hincrby(&key, product.to_string(), i64::from(quantity)).await.map_err(fail)?;
-                let _: i64 = pool.expire(&key, ttl.as_secs() as i64, None).await.map_err(fail)?;
-                if total > i64::from(limit) {
-                    let back: i64 =
-                        pool.hincrby(&key, product.to_string(), -i64::from(quantity)).await.map_err(fail)?;
-                    return Ok(Err(u32::try_from(back).unwrap_or(0)));
+                let args = vec![
+                    i64::from(product),
+                    i64::from(quantity),
+                    i64::from(limit),
+                    MAX_CART_LINES as i64,
+                    ttl.as_secs() as i64,
+                ];
+                let reply: Vec<i64> = pool.eval(ADD_SCRIPT, Self::key(prefix, cart), args).await.map_err(fail)?;
+                let quantity = |n: i64| u32::try_from(n).unwrap_or(0);
+                match reply[..] {
+                    [1, total] => Ok(LineChange::Done(quantity(total))),
+                    [0, current] => Ok(LineChange::OverLimit(quantity(current))),
+                    [-1, _] => Ok(LineChange::CartFull),
+                    _ => Err(CartError(format!("unexpected reply {reply:?} from the add script"))),
                 }
-                Ok(Ok(u32::try_from(total).unwrap_or(0)))
             }
             CartStore::Memory(map) => {
                 let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
-                let line = map.entry(cart.to_owned()).or_default().entry(product).or_insert(0);
-                if *line + quantity > limit {
-                    return Ok(Err(*line));
+                let lines = map.entry(cart.to_owned()).or_default();
+                let current = lines.get(&product).copied();
+                if current.is_none() && lines.len() >= MAX_CART_LINES {
+                    return Ok(LineChange::CartFull);
                 }
-                *line += quantity;
-                Ok(Ok(*line))
+                let current = current.unwrap_or(0);
+                if current + quantity > limit {
+                    return Ok(LineChange::OverLimit(current));
+                }
+                lines.insert(product, current + quantity);
+                Ok(LineChange::Done(current + quantity))
             }
         }
     }
 
-    /// Sets a line's quantity; 0 removes it.
-    pub async fn set(&self, cart: &str, product: i32, quantity: u32) -> Result<(), CartError> {
+    /// Sets a line's quantity, refusing a new line in a full cart; 0 removes
+    /// the line.
+    pub async fn set(&self, cart: &str, product: i32, quantity: u32) -> Result<LineChange, CartError> {
         match self {
             CartStore::Redis { pool, prefix, ttl } => {
                 let key = Self::key(prefix, cart);
                 if quantity == 0 {
                     let _: i64 = pool.hdel(&key, product.to_string()).await.map_err(fail)?;
-                } else {
-                    let _: i64 = pool.hset(&key, (product.to_string(), i64::from(quantity))).await.map_err(fail)?;
-                    let _: i64 = pool.expire(&key, ttl.as_secs() as i64, None).await.map_err(fail)?;
+                    return Ok(LineChange::Done(0));
                 }
-                Ok(())
+                let args = vec![i64::from(product), i64::from(quantity), MAX_CART_LINES as i64, ttl.as_secs() as i64];
+                let set: i64 = pool.eval(SET_SCRIPT, key, args).await.map_err(fail)?;
+                Ok(if set == 1 { LineChange::Done(quantity) } else { LineChange::CartFull })
             }
             CartStore::Memory(map) => {
                 let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
                 let lines = map.entry(cart.to_owned()).or_default();
                 if quantity == 0 {
                     lines.remove(&product);
+                } else if !lines.contains_key(&product) && lines.len() >= MAX_CART_LINES {
+                    return Ok(LineChange::CartFull);
                 } else {
                     lines.insert(product, quantity);
                 }
-                Ok(())
+                Ok(LineChange::Done(quantity))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn memory() -> CartStore {
+        CartStore::Memory(Mutex::new(HashMap::new()))
+    }
+
+    #[tokio::test]
+    async fn a_full_cart_takes_more_of_its_lines_but_no_new_one() {
+        let carts = memory();
+        for product in 1..=MAX_CART_LINES as i32 {
+            assert_eq!(carts.add("c", product, 1, 5).await.unwrap(), LineChange::Done(1));
+        }
+        assert_eq!(carts.add("c", 1000, 1, 5).await.unwrap(), LineChange::CartFull);
+        assert_eq!(carts.set("c", 1000, 1).await.unwrap(), LineChange::CartFull);
+        assert_eq!(carts.add("c", 1, 2, 5).await.unwrap(), LineChange::Done(3));
+        assert_eq!(carts.set("c", 2, 4).await.unwrap(), LineChange::Done(4));
+        assert_eq!(carts.lines("c").await.unwrap().len(), MAX_CART_LINES);
+        // Another cart is not full; a removed line makes room.
+        assert_eq!(carts.add("other", 1000, 1, 5).await.unwrap(), LineChange::Done(1));
+        carts.set("c", 1, 0).await.unwrap();
+        assert_eq!(carts.add("c", 1000, 1, 5).await.unwrap(), LineChange::Done(1));
+    }
+
+    #[tokio::test]
+    async fn a_refused_add_leaves_no_line() {
+        let carts = memory();
+        assert_eq!(carts.add("c", 1, 3, 2).await.unwrap(), LineChange::OverLimit(0));
+        assert!(carts.lines("c").await.unwrap().is_empty());
+        assert_eq!(carts.add("c", 1, 2, 2).await.unwrap(), LineChange::Done(2));
+        assert_eq!(carts.add("c", 1, 1, 2).await.unwrap(), LineChange::OverLimit(2));
     }
 }

@@ -1,6 +1,8 @@
 //! Catalog reads: categories with their product counts, and single products.
 //! Only active products are ever visible to shoppers and API clients.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
@@ -113,6 +115,25 @@ pub async fn product_by_id(db: &impl ConnectionTrait, id: i32) -> Result<Product
 
 pub async fn product_by_slug(db: &impl ConnectionTrait, slug: &str) -> Result<ProductView, AppError> {
     one_active_product(db, product::Column::Slug.eq(slug)).await
+}
+
+/// The active products among `ids`, by id, in one query however many ids
+/// there are (a cart's lines); ids of missing or withdrawn products are not
+/// in the map.
+pub async fn active_products_by_ids(
+    db: &impl ConnectionTrait,
+    ids: &[i32],
+) -> Result<HashMap<i32, ProductView>, AppError> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = product_entity::Entity::find()
+        .filter(product::Column::Id.is_in(ids.iter().copied()))
+        .filter(product::Column::IsActive.eq(true))
+        .find_also_related(category_entity::Entity)
+        .all(db)
+        .await?;
+    Ok(join_rows(rows)?.into_iter().map(|p| (p.id, p)).collect())
 }
 
 /// The newest active products, for the home page.

@@ -129,7 +129,7 @@ pub enum Ordering {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ProductListParams {
-    /// Every whitespace-separated term must occur in the name or description (case-insensitive). At most 200 characters.
+    /// Every whitespace-separated term must occur in the name or description (case-insensitive). At most 200 characters, and at most 8 different terms once repeated terms and terms contained in another are dropped.
     #[param(max_length = 200)]
     search: Option<String>,
     /// Only products of the category with this id.

@@ -26,11 +26,15 @@ pub struct ProductMain<'a> {
     pub product: &'a ProductView,
     /// Stands where the visitor's CSRF token goes: the fragment is shared, so
     /// the token is filled in per request (see `routes::pages::product`).
+    /// The template writes it unescaped; it is always [`CSRF_HOLE`].
     pub csrf_hole: &'static str,
 }
 
 /// The placeholder for a per-visitor CSRF token inside a cached fragment.
-pub const CSRF_HOLE: &str = "__storefront_csrf__";
+/// It holds `<` and `>`, which askama's HTML escaping always turns into
+/// `&#60;` and `&#62;`: no product name or description, however chosen, can
+/// put it into a fragment. Only the template does, once.
+pub const CSRF_HOLE: &str = "<storefront:csrf>";
 
 /// A listing page's content: heading, filter form and grid.
 #[derive(Template)]
@@ -133,5 +137,39 @@ impl<'a> FilterForm<'a> {
                 .collect(),
             per_page: query.page.per_page(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use askama::Template;
+    use chrono::Utc;
+
+    use super::{CSRF_HOLE, ProductMain};
+    use crate::domain::Money;
+    use crate::services::{CategoryRef, ProductView};
+
+    fn product(text: &str, stock: i32) -> ProductView {
+        ProductView {
+            id: 7,
+            name: text.to_owned(),
+            slug: "a-product".to_owned(),
+            description: text.to_owned(),
+            price: Money::from_cents(100).unwrap(),
+            stock,
+            category: CategoryRef { id: 1, name: text.to_owned(), slug: "things".to_owned() },
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn the_csrf_hole_is_only_where_the_template_puts_it() {
+        let text = format!("{CSRF_HOLE} __storefront_csrf__ {CSRF_HOLE}");
+        let in_stock = ProductMain { product: &product(&text, 3), csrf_hole: CSRF_HOLE }.render().unwrap();
+        assert_eq!(in_stock.matches(CSRF_HOLE).count(), 1, "{in_stock}");
+        assert!(in_stock.contains(&format!(r#"name="csrf" value="{CSRF_HOLE}""#)), "{in_stock}");
+        let sold_out = ProductMain { product: &product(&text, 0), csrf_hole: CSRF_HOLE }.render().unwrap();
+        assert_eq!(sold_out.matches(CSRF_HOLE).count(), 0, "no form, no hole: {sold_out}");
     }
 }

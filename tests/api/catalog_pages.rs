@@ -136,6 +136,22 @@ on_both_backends! {
         app.get_html("/no/such/page", 404).await;
     }
 
+    async fn more_than_eight_different_search_terms_show_the_400_page_naming_q(app: TestApp) {
+        let eight = "one+two+three+four+five+six+seven+eight";
+        app.get_html(&format!("/products?q={eight}+one+eigh"), 200).await;
+        let doc = Html::parse_document(&app.get_html(&format!("/products?q={eight}+nine"), 400).await);
+        assert_eq!(texts(&doc, ".error-code"), ["400"]);
+        assert_eq!(texts(&doc, ".error-list li"), ["q: Ensure this value has at most 8 different words."]);
+    }
+
+    async fn a_page_number_too_large_for_any_listing_is_not_found(app: TestApp) {
+        for path in ["/products?page=99999999999", "/products?q=stand&page=4294967296", "/categories/books?page=99999999999"] {
+            let doc = Html::parse_document(&app.get_html(path, 404).await);
+            assert_eq!(texts(&doc, ".error-code"), ["404"], "{path}");
+            assert!(select(&doc, ".error-list").is_empty(), "{path}: no parameter is wrong");
+        }
+    }
+
     async fn names_are_escaped_never_executed(app: TestApp) {
         let p = app.fixture.product("<script>alert(1)</script> Poster");
         for path in ["/products?q=poster".to_owned(), format!("/products/{}", p.slug)] {

@@ -275,6 +275,29 @@ impl TestApp {
         body
     }
 
+    /// Adds an active product to `category` (a fixture slug) through the
+    /// write layer, under a slug of its own; returns (id, slug).
+    pub async fn add_product(&self, category: &str, name: &str, description: &str, stock: u32) -> (i32, String) {
+        let slug = Slug::parse(&unique_name("product").replace('_', "-")).expect("a slug");
+        let p = writes::create_product(
+            &self.db,
+            self.cache(),
+            NewProduct {
+                category_id: self.fixture.category(category).id,
+                name: name.to_owned(),
+                slug: slug.clone(),
+                description: description.to_owned(),
+                price: Money::from_cents(1000).unwrap(),
+                stock,
+                is_active: true,
+                created_at: None,
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("product {name:?}: {e:?}"));
+        (p.id, slug.to_string())
+    }
+
     /// Follows an API list's `next` links from `path`; returns every result.
     pub async fn all_pages(&self, path: &str) -> Vec<serde_json::Value> {
         let mut results = Vec::new();
