@@ -9,8 +9,10 @@ For each catalog size it seeds a fresh PostgreSQL database, starts the
 release server against its own Redis (started here on a free port, so the
 Redis figures are the server's alone) and measures, at 8 and 32 connections:
 the ceiling route (same middleware, constant body, no Redis, no database),
-cache hits, 304 revalidations, cache hits without the in-process layer (one
-Redis round trip each) and, with CACHE_ENABLED=false, the database and
+cache hits, 304 revalidations, signed-in cache hits of the pages (at 32
+connections: the same fragments, plus the user row read per request and
+the layout rendered for the user), cache hits without the in-process layer
+(one Redis round trip each) and, with CACHE_ENABLED=false, the database and
 render path. Then the cost of one product update's invalidation with
 few and many cached entries, a cold key under 200 concurrent requests, the
 time from process start to the first 200, and the server's RSS.
@@ -54,6 +56,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.parse
 from pathlib import Path
 
 import varnish
@@ -424,6 +427,17 @@ def bench_size(binary: Path, pg_url: str, size: int, args: argparse.Namespace) -
                 record("304", url, c, wrk(server.port, url, c, args.duration, {"If-None-Match": etags[url]}))
             record("ceiling", ceiling, c, wrk(server.port, ceiling, c, args.duration))
 
+        # Signed-in hits: the same cached fragments, plus the user row that
+        # decides who the visitor is (a primary-key read per request) and
+        # the layout rendered for them. Pages only: the API has no sessions.
+        cookie = {"Cookie": sign_in(server, "bench@example.com", "bench-password-1234")}
+        for url in [u for u in urls if not u.startswith("/api/")]:
+            status, headers, body = server.get(url, cookie)
+            if status != 200 or headers.get("x-cache") != "HIT" or b"bench@example.com" not in body:
+                fail(f"{url} signed in answered {status} {headers.get('x-cache')}, not the user's page from a hit")
+            wrk(server.port, url, 8, 1, cookie)
+            record("hit-signed-in", url, 32, wrk(server.port, url, 32, args.duration, cookie))
+
         # A cold key under a burst: how many fills and SQL statements.
         queries, fills = server.metric("storefront_db_queries_total"), server.metric("storefront_cache_fill_seconds_count")
         statuses = asyncio.run(_burst(server.port, COLD_URL, COLD_CONCURRENCY))
@@ -462,6 +476,20 @@ def bench_size(binary: Path, pg_url: str, size: int, args: argparse.Namespace) -
     finally:
         redis.stop()
     return result
+
+
+def sign_in(server: Server, email: str, password: str) -> str:
+    """Signs in through the login form; returns the session cookie to send."""
+    status, _, body = server.get("/login")
+    csrf = re.search(rb'name="csrf" value="([^"]+)"', body)
+    if status != 200 or not csrf:
+        fail(f"the login form answered {status} without a token")
+    form = urllib.parse.urlencode({"email": email, "password": password, "csrf": csrf.group(1).decode()})
+    status, headers, _ = server.get("/login", {"Content-Type": "application/x-www-form-urlencoded"}, "POST", form)
+    cookie = headers.get("set-cookie", "").split(";")[0]
+    if status != 303 or not cookie.startswith("storefront_session="):
+        fail(f"signing in answered {status} {cookie!r}")
+    return cookie
 
 
 def measure_invalidation(server: Server, redis: Redis, token: str, size: int) -> dict:
