@@ -322,10 +322,12 @@ impl AuthSession {
         if !self.has_cookie {
             return None;
         }
+        // `remove` marks the session changed even when there is nothing to
+        // remove, and a changed session is saved: look first, so reading a
+        // page writes nothing.
+        self.session.get::<String>(FLASH).await.ok().flatten()?;
         let flash = self.session.remove::<String>(FLASH).await.ok().flatten();
-        if flash.is_some() {
-            self.set_expiry().await;
-        }
+        self.set_expiry().await;
         flash
     }
 }

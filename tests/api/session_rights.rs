@@ -204,6 +204,26 @@ on_both_backends! {
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
         let ttl = session_ttl(&app, &r).await;
         assert!(ttl > 13 * 24 * 3600 && ttl <= 14 * 24 * 3600, "a session with a cart: TTL {ttl}");
+        // Browsing keeps each session's lifetime: reading a page writes nothing.
+        let cart_session = r;
+        shopper.page("/cart").await; // shows (and so removes) the flash message
+        for path in ["/", "/cart", "/products?q=laptop", "/login"] {
+            let r = shopper.get(path).await;
+            assert!(r.headers().get("set-cookie").is_none(), "GET {path} rewrote the session");
+        }
+        let ttl = session_ttl(&app, &cart_session).await;
+        assert!(ttl > 13 * 24 * 3600, "the cart's session after browsing: TTL {ttl}");
+        let signed_in = Visitor::new(&app);
+        create_user(&app, "lars@example.com", "larss password", false).await;
+        let login = signed_in.login("lars@example.com", "larss password").await;
+        signed_in.page("/").await; // the flash message
+        for path in ["/", "/cart", "/products?q=laptop", "/account"] {
+            let r = signed_in.get(path).await;
+            assert_eq!(r.status(), StatusCode::OK, "{path}");
+            assert!(r.headers().get("set-cookie").is_none(), "GET {path} rewrote the session");
+        }
+        let ttl = session_ttl(&app, &login).await;
+        assert!(ttl > 13 * 24 * 3600, "a sign-in after browsing: TTL {ttl}");
     }
 
     async fn a_logout_in_another_tab_while_requests_run_answers_them_signed_out_not_503(app: TestApp) {
