@@ -3,8 +3,6 @@
 
 use reqwest::StatusCode;
 use scraper::{Html, Selector};
-use storefront::auth::users;
-use storefront::auth::{Email, Password};
 
 use crate::accounts::{Visitor, csrf_in};
 use crate::helpers::TestApp;
@@ -12,15 +10,7 @@ use crate::on_both_backends;
 
 /// A browser signed in as an admin.
 pub async fn admin(app: &TestApp) -> Visitor {
-    users::create_or_update(
-        &app.db,
-        &app.state.hasher,
-        Email::parse("root@example.com").unwrap(),
-        Password::parse("root password").unwrap(),
-        true,
-    )
-    .await
-    .unwrap();
+    app.create_user("root@example.com", "root password", true).await;
     let v = Visitor::new(app);
     assert_eq!(v.login("root@example.com", "root password").await.status(), StatusCode::SEE_OTHER);
     v

@@ -3,22 +3,14 @@
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use storefront::auth::{Email, Password, tokens, users};
+use storefront::auth::tokens;
 
 use crate::accounts::{Visitor, csrf_in};
 use crate::helpers::TestApp;
 use crate::on_both_backends;
 
 pub async fn token_for(app: &TestApp, email: &str, admin: bool) -> String {
-    let user = users::create_or_update(
-        &app.db,
-        &app.state.hasher,
-        Email::parse(email).unwrap(),
-        Password::parse("some password").unwrap(),
-        admin,
-    )
-    .await
-    .unwrap();
+    let user = app.create_user(email, "some password", admin).await;
     tokens::create(&app.db, user.id).await.unwrap().1
 }
 
@@ -78,7 +70,7 @@ on_both_backends! {
             assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}");
         }
         // A signed-in admin may write with the session, but only with the CSRF header.
-        users::create_or_update(&app.db, &app.state.hasher, Email::parse("root@example.com").unwrap(), Password::parse("root password").unwrap(), true).await.unwrap();
+        app.create_user("root@example.com", "root password", true).await;
         let v = Visitor::new(&app);
         v.login("root@example.com", "root password").await;
         let r = v.client.patch(app.url(&format!("/api/products/{p}/"))).json(&json!({"stock": 9})).send().await.unwrap();
@@ -176,7 +168,7 @@ on_both_backends! {
     }
 
     async fn a_revoked_token_stops_working(app: TestApp) {
-        let user = users::create_or_update(&app.db, &app.state.hasher, Email::parse("root@example.com").unwrap(), Password::parse("root password").unwrap(), true).await.unwrap();
+        let user = app.create_user("root@example.com", "root password", true).await;
         let (id, token) = tokens::create(&app.db, user.id).await.unwrap();
         let p = app.fixture.product("Laptop Sleeve").id;
         let (status, _) = send(&app, reqwest::Method::PATCH, &format!("/api/products/{p}/"), Some(&token), Some(json!({"stock": 2}))).await;

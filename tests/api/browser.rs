@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use serde_json::{Value, json};
-use storefront::auth::{Email, Password, users};
 
 use crate::helpers::{Backend, TestApp};
 use crate::redis_server::free_port;
@@ -144,15 +143,7 @@ impl Browser {
 #[tokio::test]
 async fn an_admin_price_change_shows_in_every_browser_at_once() {
     let app = TestApp::spawn(Backend::Postgres).await;
-    users::create_or_update(
-        &app.db,
-        &app.state.hasher,
-        Email::parse("admin@example.com").unwrap(),
-        Password::parse("admin password").unwrap(),
-        true,
-    )
-    .await
-    .unwrap();
+    app.create_user("admin@example.com", "admin password", true).await;
     let p = app.fixture.product("Steel Laptop 13").clone();
     let http = reqwest::Client::new();
     let driver = start_driver(&http).await;
@@ -210,15 +201,7 @@ async fn serve_other_site(html: String) -> String {
 #[tokio::test]
 async fn a_form_on_another_site_cannot_sign_a_shopper_out_or_fill_their_cart() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    users::create_or_update(
-        &app.db,
-        &app.state.hasher,
-        Email::parse("shopper@example.com").unwrap(),
-        Password::parse("shopper password").unwrap(),
-        false,
-    )
-    .await
-    .unwrap();
+    app.create_user("shopper@example.com", "shopper password", false).await;
     let sleeve = app.fixture.product("Laptop Sleeve").clone();
     let keyboard = app.fixture.product("Mechanical Keyboard").clone();
     let http = reqwest::Client::new();

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use storefront::auth::{Email, Password, users};
 use storefront::cache::Cache;
 use storefront::config::{DatabaseUrl, Settings};
 use storefront::domain::{Money, Slug};
@@ -231,6 +232,18 @@ impl TestApp {
         let mut app = Self::spawn_settings(None, settings, |_| {}).await;
         app.fixture = self.fixture.clone();
         app
+    }
+
+    /// An account, made as `storefront user create` makes one (or its
+    /// password and rights reset, if it exists).
+    pub async fn create_user(
+        &self,
+        email: &str,
+        password: &str,
+        admin: bool,
+    ) -> storefront::models::_entities::user::Model {
+        let (email, password) = (Email::parse(email).expect("email"), Password::parse(password).expect("password"));
+        users::create_or_update(&self.db, &self.state.hasher, email, password, admin).await.expect("user created")
     }
 
     pub fn cache(&self) -> &Cache {

@@ -53,16 +53,7 @@ async fn the_benchmark_route_exists_only_when_asked_for() {
 
 /// A signed-in shopper with one item in the cart, and the token of their page.
 async fn victim(app: &crate::helpers::TestApp) -> (crate::accounts::Visitor, String) {
-    use storefront::auth::{Email, Password, users};
-    users::create_or_update(
-        &app.db,
-        &app.state.hasher,
-        Email::parse("vic@example.com").unwrap(),
-        Password::parse("vics password").unwrap(),
-        false,
-    )
-    .await
-    .unwrap();
+    app.create_user("vic@example.com", "vics password", false).await;
     let v = crate::accounts::Visitor::new(app);
     v.login("vic@example.com", "vics password").await;
     let sleeve = app.fixture.product("Laptop Sleeve").clone();

@@ -8,24 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use storefront::auth::users;
-use storefront::auth::{Email, Password};
 
 use crate::accounts::{Visitor, cookie_value, csrf_in, session_cookie};
 use crate::helpers::{Backend, TestApp};
 use crate::on_both_backends;
-
-async fn create_user(app: &TestApp, email: &str, password: &str, admin: bool) {
-    users::create_or_update(
-        &app.db,
-        &app.state.hasher,
-        Email::parse(email).unwrap(),
-        Password::parse(password).unwrap(),
-        admin,
-    )
-    .await
-    .expect("user created");
-}
 
 async fn api_create_category(v: &Visitor, token: &str, name: &str) -> StatusCode {
     v.client
@@ -55,7 +41,7 @@ fn cli_user_create(app: &TestApp, email: &str, password: &str, admin: bool) {
 
 on_both_backends! {
     async fn an_admin_demoted_by_user_create_loses_admin_pages_and_api_writes_at_once(app: TestApp) {
-        create_user(&app, "erin@example.com", "erins password", true).await;
+        app.create_user("erin@example.com", "erins password", true).await;
         let v = Visitor::new(&app);
         assert_eq!(v.login("erin@example.com", "erins password").await.status(), StatusCode::SEE_OTHER);
         let r = v.get("/admin/products").await;
@@ -79,15 +65,15 @@ on_both_backends! {
     }
 
     async fn a_promotion_shows_on_the_next_request_and_a_reset_ends_every_session(app: TestApp) {
-        create_user(&app, "finn@example.com", "finns password", false).await;
-        create_user(&app, "gail@example.com", "gails password", false).await;
+        app.create_user("finn@example.com", "finns password", false).await;
+        app.create_user("gail@example.com", "gails password", false).await;
         let (laptop, phone, other) = (Visitor::new(&app), Visitor::new(&app), Visitor::new(&app));
         laptop.login("finn@example.com", "finns password").await;
         phone.login("finn@example.com", "finns password").await;
         other.login("gail@example.com", "gails password").await;
         assert_eq!(laptop.get("/admin/products").await.status(), StatusCode::FORBIDDEN);
 
-        create_user(&app, "finn@example.com", "finns password", true).await;
+        app.create_user("finn@example.com", "finns password", true).await;
         for v in [&laptop, &phone] {
             assert_eq!(v.signed_in_as().await, None, "a change of rights ends the user's sessions");
         }
@@ -97,8 +83,8 @@ on_both_backends! {
     }
 
     async fn sign_out_everywhere_ends_every_session_of_the_account_and_only_those(app: TestApp) {
-        create_user(&app, "hana@example.com", "hanas password", false).await;
-        create_user(&app, "ivan@example.com", "ivans password", false).await;
+        app.create_user("hana@example.com", "hanas password", false).await;
+        app.create_user("ivan@example.com", "ivans password", false).await;
         let (here, there, other) = (Visitor::new(&app), Visitor::new(&app), Visitor::new(&app));
         here.login("hana@example.com", "hanas password").await;
         there.login("hana@example.com", "hanas password").await;
@@ -125,7 +111,7 @@ on_both_backends! {
     }
 
     async fn a_signed_in_page_costs_one_user_read_and_an_anonymous_hit_none(app: TestApp) {
-        create_user(&app, "jack@example.com", "jacks password", false).await;
+        app.create_user("jack@example.com", "jacks password", false).await;
         let v = Visitor::new(&app);
         v.login("jack@example.com", "jacks password").await;
         let path = "/products?q=laptop";
@@ -148,7 +134,7 @@ on_both_backends! {
 #[tokio::test]
 async fn a_sign_in_ends_after_its_absolute_lifetime_however_busy_the_session() {
     let app = TestApp::spawn_configured(Backend::Sqlite, |s| s.sessions.max_age = Duration::from_secs(3)).await;
-    create_user(&app, "kate@example.com", "kates password", false).await;
+    app.create_user("kate@example.com", "kates password", false).await;
     let v = Visitor::new(&app);
     let r = v.login("kate@example.com", "kates password").await;
     let cookie = session_cookie(&r).unwrap().to_lowercase();
@@ -214,7 +200,7 @@ on_both_backends! {
         let ttl = session_ttl(&app, &cart_session).await;
         assert!(ttl > 13 * 24 * 3600, "the cart's session after browsing: TTL {ttl}");
         let signed_in = Visitor::new(&app);
-        create_user(&app, "lars@example.com", "larss password", false).await;
+        app.create_user("lars@example.com", "larss password", false).await;
         let login = signed_in.login("lars@example.com", "larss password").await;
         signed_in.page("/").await; // the flash message
         for path in ["/", "/cart", "/products?q=laptop", "/account"] {
@@ -227,7 +213,7 @@ on_both_backends! {
     }
 
     async fn a_logout_in_another_tab_while_requests_run_answers_them_signed_out_not_503(app: TestApp) {
-        create_user(&app, "mona@example.com", "monas password", false).await;
+        app.create_user("mona@example.com", "monas password", false).await;
         let sleeve = app.fixture.product("Laptop Sleeve").clone();
         for round in 0..3 {
             let v = Visitor::new(&app);

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use reqwest::StatusCode;
 use sea_orm::EntityTrait;
-use storefront::auth::{Email, Password, users};
 
 use crate::accounts::{Visitor, csrf_in};
 use crate::helpers::{Backend, TestApp};
@@ -41,9 +40,7 @@ fn login_form(email: &str, password: &str, csrf: &str) -> Vec<(String, String)> 
 
 on_both_backends! {
     async fn forty_parallel_guesses_get_five_tries_and_the_right_password_no_extra_one(app: TestApp) {
-        users::create_or_update(&app.db, &app.state.hasher, Email::parse("nina@example.com").unwrap(), Password::parse("ninas password").unwrap(), false)
-            .await
-            .unwrap();
+        app.create_user("nina@example.com", "ninas password", false).await;
         let visitors: Vec<Visitor> = (0..40).map(|_| Visitor::new(&app)).collect();
         let mut forms = Vec::new();
         for (i, v) in visitors.iter().enumerate() {
@@ -128,15 +125,7 @@ async fn ipv6_clients_are_throttled_by_their_64() {
         s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
     })
     .await;
-    users::create_or_update(
-        &app.db,
-        &app.state.hasher,
-        Email::parse("pia@example.com").unwrap(),
-        Password::parse("pias password").unwrap(),
-        false,
-    )
-    .await
-    .unwrap();
+    app.create_user("pia@example.com", "pias password", false).await;
     // Twenty failures, each from another address of one /64.
     for i in 1..=20 {
         let v = Visitor::forwarded_for(&app, &format!("2001:db8:5:6::{i:x}"));
