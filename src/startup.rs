@@ -131,7 +131,7 @@ fn sessions(settings: &Settings) -> Result<SessionParts, StartupError> {
             Throttle::Redis { pool: pool.clone(), prefix: prefix.clone() },
             CartStore::Redis { pool: pool.clone(), prefix, ttl: s.inactivity },
         ),
-        None => (Throttle::Memory(Default::default()), CartStore::Memory(Default::default())),
+        None => (Throttle::Memory(Default::default()), CartStore::Memory(Default::default(), Default::default())),
     };
     Ok(SessionParts {
         layer: store::layer(s, store::store(s, pool)),

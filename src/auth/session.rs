@@ -9,6 +9,12 @@
 //! out everywhere" (each raises the user's `auth_version`) ends every one of
 //! their sessions at once.
 //!
+//! A request works on its own copy of the session and saves it whole, so a
+//! value two requests might both create must come out the same in both:
+//! the form token is made with the session itself (and anew at sign-in),
+//! and a cart id is claimed in the cart store by the first request that
+//! needs one. Of two flash messages set at once, one is shown.
+//!
 //! How long a session lives depends on what it holds: a few hours for a
 //! visitor with nothing but a form token or a flash message, the inactivity
 //! timeout once it holds a cart, and for a sign-in also never beyond the
@@ -297,7 +303,18 @@ impl AuthSession {
         if !create {
             return Ok(None);
         }
-        let id = random_token();
+        let candidate = random_token();
+        let id = match self.session.id() {
+            // Another request of this session may be making one right now:
+            // the first claim wins for both (see `CartStore::claim`).
+            Some(session) => self
+                .carts
+                .claim(&session.to_string(), &candidate)
+                .await
+                .map_err(|e| AppError::Unavailable(e.to_string()))?,
+            // A new session: no other request can know it yet.
+            None => candidate,
+        };
         self.store(CART, &id).await?;
         Ok(Some(id))
     }

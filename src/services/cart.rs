@@ -61,9 +61,23 @@ pub enum LineChange {
     CartFull,
 }
 
+/// Claims a session's cart id: KEYS[1] names the session, ARGV is the
+/// candidate id and the TTL in seconds. Returns the id that won.
+const CLAIM_SCRIPT: &str = r"
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
+  return ARGV[1]
+end
+return redis.call('GET', KEYS[1])
+";
+
 pub enum CartStore {
-    Redis { pool: Pool, prefix: String, ttl: Duration },
-    Memory(Mutex<HashMap<String, BTreeMap<i32, u32>>>),
+    Redis {
+        pool: Pool,
+        prefix: String,
+        ttl: Duration,
+    },
+    /// Carts by id, and which cart each session claimed.
+    Memory(Mutex<HashMap<String, BTreeMap<i32, u32>>>, Mutex<HashMap<String, String>>),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +93,32 @@ impl CartStore {
         format!("{prefix}:cart:{cart}")
     }
 
+    /// The cart id of the session `session`: `candidate`, unless another
+    /// request of that session claimed one first. Two first adds at the
+    /// same moment (two tabs) each bring a candidate and both get the one
+    /// that won, so neither product lands in a cart the session forgets
+    /// when the other request's copy of it is saved last.
+    #[tracing::instrument(name = "cart.claim", skip_all)]
+    pub async fn claim(&self, session: &str, candidate: &str) -> Result<String, CartError> {
+        // The session id is a secret: name the claim by a hash of it.
+        let owner = format!("{:032x}", xxhash_rust::xxh3::xxh3_128(session.as_bytes()));
+        match self {
+            CartStore::Redis { pool, prefix, ttl } => {
+                let key = format!("{prefix}:cart-of:{owner}");
+                let won: Option<String> = pool
+                    .eval(CLAIM_SCRIPT, vec![key], vec![candidate.to_owned(), ttl.as_secs().to_string()])
+                    .await
+                    .map_err(fail)?;
+                // Only an expiry between the SET and the GET leaves nothing.
+                Ok(won.unwrap_or_else(|| candidate.to_owned()))
+            }
+            CartStore::Memory(_, owners) => {
+                let mut owners = owners.lock().unwrap_or_else(|p| p.into_inner());
+                Ok(owners.entry(owner).or_insert_with(|| candidate.to_owned()).clone())
+            }
+        }
+    }
+
     pub async fn lines(&self, cart: &str) -> Result<BTreeMap<i32, u32>, CartError> {
         match self {
             CartStore::Redis { pool, prefix, .. } => {
@@ -88,7 +128,7 @@ impl CartStore {
                     .filter_map(|(k, v)| Some((k.parse().ok()?, u32::try_from(v).ok().filter(|q| *q > 0)?)))
                     .collect())
             }
-            CartStore::Memory(map) => {
+            CartStore::Memory(map, _) => {
                 Ok(map.lock().unwrap_or_else(|p| p.into_inner()).get(cart).cloned().unwrap_or_default())
             }
         }
@@ -119,7 +159,7 @@ impl CartStore {
                     _ => Err(CartError(format!("unexpected reply {reply:?} from the add script"))),
                 }
             }
-            CartStore::Memory(map) => {
+            CartStore::Memory(map, _) => {
                 let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
                 let lines = map.entry(cart.to_owned()).or_default();
                 let current = lines.get(&product).copied();
@@ -150,7 +190,7 @@ impl CartStore {
                 let set: i64 = pool.eval(SET_SCRIPT, key, args).await.map_err(fail)?;
                 Ok(if set == 1 { LineChange::Done(quantity) } else { LineChange::CartFull })
             }
-            CartStore::Memory(map) => {
+            CartStore::Memory(map, _) => {
                 let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
                 let lines = map.entry(cart.to_owned()).or_default();
                 if quantity == 0 {
@@ -171,7 +211,7 @@ mod tests {
     use super::*;
 
     fn memory() -> CartStore {
-        CartStore::Memory(Mutex::new(HashMap::new()))
+        CartStore::Memory(Mutex::new(HashMap::new()), Mutex::new(HashMap::new()))
     }
 
     #[tokio::test]

@@ -312,3 +312,54 @@ on_both_backends! {
         }
     }
 }
+
+/// Two adds of different products, sent at the same moment on one session
+/// that has no cart yet (two tabs); both must be in the cart.
+async fn two_first_adds_at_once(v: &Visitor, app: &crate::helpers::TestApp) {
+    let first = app.fixture.product("Laptop Sleeve").clone();
+    let second = app.fixture.product("Mechanical Keyboard").clone();
+    let token = csrf_in(&v.page(&format!("/products/{}", first.slug)).await);
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(2));
+    let mut tasks = Vec::new();
+    for id in [first.id, second.id] {
+        let request = v.client.post(format!("{}/cart/add", v.base)).form(&[
+            ("csrf", token.clone()),
+            ("product_id", id.to_string()),
+            ("quantity", "1".to_owned()),
+        ]);
+        let barrier = barrier.clone();
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            request.send().await.unwrap().status()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), StatusCode::SEE_OTHER);
+    }
+    let mut lines = cart_lines(&v.page("/cart").await);
+    lines.sort();
+    assert_eq!(
+        lines,
+        [("Laptop Sleeve".to_owned(), "1".to_owned()), ("Mechanical Keyboard".to_owned(), "1".to_owned())]
+    );
+}
+
+on_both_backends! {
+    async fn two_first_adds_at_once_both_count_for_a_guest_and_a_signed_in_shopper(app: TestApp) {
+        for round in 0..4 {
+            // A guest whose session holds only a message so far.
+            let guest = Visitor::new(&app);
+            let r = guest.register(&format!("guest{round}@example.com"), "guest password").await;
+            assert_eq!(r.status(), StatusCode::SEE_OTHER);
+            guest.page("/login").await;
+            two_first_adds_at_once(&guest, &app).await;
+            // A shopper just signed in: a new session, no cart yet.
+            let email = format!("shopper{round}@example.com");
+            app.create_user(&email, "shopper password", false).await;
+            let shopper = Visitor::new(&app);
+            shopper.login(&email, "shopper password").await;
+            shopper.page("/").await;
+            two_first_adds_at_once(&shopper, &app).await;
+        }
+    }
+}
