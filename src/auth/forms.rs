@@ -117,7 +117,9 @@ impl FormSigner {
         let Some((body, tag)) = token.rsplit_once('.') else { return false };
         let Some((PREFIX, issued)) = body.split_once('.') else { return false };
         let Ok(issued) = issued.parse::<i64>() else { return false };
-        let fresh = issued <= now + CLOCK_SKEW_SECS && now - issued <= FORM_TOKEN_LIFETIME.as_secs() as i64;
+        // Checked: a crafted date must not overflow.
+        let fresh = issued <= now.saturating_add(CLOCK_SKEW_SECS)
+            && now.checked_sub(issued).is_some_and(|age| age <= FORM_TOKEN_LIFETIME.as_secs() as i64);
         // verify_slice compares in constant time.
         fresh && unhex(tag).is_some_and(|tag| self.mac(body).verify_slice(&tag).is_ok())
     }
@@ -156,7 +158,8 @@ mod tests {
         assert!(!FormSigner::new([8; 32]).verify_at(&token, now), "another key");
         let later = token.replacen(&now.to_string(), &(now + 60).to_string(), 1);
         assert!(!signer.verify_at(&later, now + 60), "a moved date");
-        for bad in ["", "s1", "s1.1.2", "s1.x.00", &format!("{token}0"), &token.replace("s1.", "s2.")] {
+        let extreme = format!("s1.{}.00", i64::MIN);
+        for bad in ["", "s1", "s1.1.2", "s1.x.00", &extreme, &format!("{token}0"), &token.replace("s1.", "s2.")] {
             assert!(!signer.verify_at(bad, now), "{bad:?}");
         }
     }

@@ -16,9 +16,10 @@
 //! needs one. Of two flash messages set at once, one is shown.
 //!
 //! How long a session lives depends on what it holds: a few hours for a
-//! visitor with nothing but a form token or a flash message, the inactivity
-//! timeout once it holds a cart, and for a sign-in also never beyond the
-//! absolute lifetime counted from the sign-in.
+//! visitor with nothing but a flash message (or an empty cart), the
+//! inactivity timeout once the cart holds something, and for a sign-in also
+//! never beyond the absolute lifetime counted from the sign-in. Reading
+//! pages pushes a kept session's expiry back, at most once a day.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,6 +45,11 @@ const AUTH: &str = "auth";
 const CSRF: &str = "csrf";
 const FLASH: &str = "flash";
 const CART: &str = "cart";
+/// Set once the cart holds something: only then does the session keep the
+/// inactivity timeout (a refused first add leaves a short-lived session).
+const CART_KEPT: &str = "cart_kept";
+/// Unix seconds of the last time the expiry was pushed back.
+const TOUCHED: &str = "touched";
 
 /// A signed-in session's claim, as stored in the session.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -54,9 +60,6 @@ struct SignIn {
     auth_version: i32,
     /// Unix seconds: the absolute lifetime counts from here.
     signed_in_at: i64,
-    /// Unix seconds of the last time the expiry was pushed back (at most
-    /// once a day, so reading a page does not write the session).
-    touched_at: i64,
 }
 
 /// Who is signed in, as the database says now.
@@ -81,8 +84,12 @@ impl From<&SessionSettings> for SessionPolicy {
     }
 }
 
-/// Pushing a sign-in's expiry back is a session write: once a day is enough.
-const TOUCH_EVERY_SECS: i64 = 24 * 3600;
+/// Pushing a session's expiry back is a session write: at most once a day,
+/// and twice per inactivity timeout when that is shorter, so a visitor
+/// who keeps coming back never meets it.
+fn touch_every(inactivity: Duration) -> i64 {
+    (inactivity.as_secs() as i64 / 2).clamp(1, 24 * 3600)
+}
 
 /// The user resolved for this request, shared by every `AuthSession` the
 /// request extracts (the admin guard and the handler ask once between them).
@@ -171,7 +178,8 @@ impl AuthSession {
 
     #[tracing::instrument(name = "session.resolve_user", skip_all)]
     async fn resolve(&self) -> Result<Option<SessionUser>, AppError> {
-        let Some(mut sign_in) = self.session.get::<SignIn>(AUTH).await.map_err(unavailable)? else {
+        let Some(sign_in) = self.session.get::<SignIn>(AUTH).await.map_err(unavailable)? else {
+            self.keep_alive().await;
             return Ok(None);
         };
         let now = Utc::now().timestamp();
@@ -181,14 +189,32 @@ impl AuthSession {
             self.end("the session's sign-in is no longer valid").await;
             return Ok(None);
         };
-        if now.saturating_sub(sign_in.touched_at) >= TOUCH_EVERY_SECS {
-            sign_in.touched_at = now;
-            // Best effort: failing to push the expiry back must not fail the page.
-            if self.session.insert(AUTH, &sign_in).await.is_ok() {
-                self.set_expiry().await;
-            }
-        }
+        self.keep_alive().await;
         Ok(Some(SessionUser { id: row.id, email: row.email, is_admin: row.is_admin }))
+    }
+
+    /// Pushes back the expiry of a session worth keeping (a sign-in, a cart
+    /// with something in it) when it was last pushed back long enough ago,
+    /// with the cart's own. Best effort: it must not fail the page.
+    async fn keep_alive(&self) {
+        let worth_keeping = self.session.get::<SignIn>(AUTH).await.ok().flatten().is_some()
+            || self.session.get::<bool>(CART_KEPT).await.ok().flatten().is_some();
+        if !worth_keeping {
+            return;
+        }
+        let now = Utc::now().timestamp();
+        let touched = self.session.get::<i64>(TOUCHED).await.ok().flatten().unwrap_or(0);
+        if now.saturating_sub(touched) < touch_every(self.policy.inactivity) {
+            return;
+        }
+        if self.session.insert(TOUCHED, now).await.is_ok() {
+            self.set_expiry().await;
+        }
+        if let Ok(Some(cart)) = self.session.get::<String>(CART).await
+            && let Err(e) = self.carts.keep(&cart).await
+        {
+            tracing::warn!(error = %e, "could not push back the cart's expiry");
+        }
     }
 
     /// Deletes a session that no longer signs anyone in.
@@ -217,7 +243,7 @@ impl AuthSession {
     /// default expiry, and a save would otherwise reset it.
     async fn set_expiry(&self) {
         let sign_in = self.session.get::<SignIn>(AUTH).await.ok().flatten();
-        let has_cart = self.session.get::<String>(CART).await.ok().flatten().is_some();
+        let has_cart = self.session.get::<bool>(CART_KEPT).await.ok().flatten().is_some();
         let expiry = match sign_in {
             Some(s) => {
                 let by_inactivity = Utc::now().timestamp() + self.policy.inactivity.as_secs() as i64;
@@ -246,7 +272,8 @@ impl AuthSession {
         // A new token too: one seen before the sign-in is worth nothing after it.
         self.session.insert(CSRF, random_token()).await.map_err(unavailable)?;
         let now = Utc::now().timestamp();
-        let sign_in = SignIn { user_id: user.id, auth_version: user.auth_version, signed_in_at: now, touched_at: now };
+        self.session.insert(TOUCHED, now).await.map_err(unavailable)?;
+        let sign_in = SignIn { user_id: user.id, auth_version: user.auth_version, signed_in_at: now };
         self.store(AUTH, sign_in).await
     }
 
@@ -255,10 +282,13 @@ impl AuthSession {
         self.session.flush().await.map_err(unavailable)
     }
 
-    /// The token for a form on this page: the session's own, or, for a
-    /// visitor without a session, a signed one (nothing is stored for them).
+    /// The token for a form on this page: a signed-in session's own, or,
+    /// for everyone else, a signed one (nothing is stored for a visitor
+    /// without a session, and a visitor whose short session ends while a
+    /// form is open can still send it).
     pub async fn form_token(&self) -> Result<String, AppError> {
         if self.has_cookie
+            && self.session.get::<SignIn>(AUTH).await.map_err(unavailable)?.is_some()
             && let Some(token) = self.session.get::<String>(CSRF).await.map_err(unavailable)?
         {
             return Ok(token);
@@ -317,6 +347,16 @@ impl AuthSession {
         };
         self.store(CART, &id).await?;
         Ok(Some(id))
+    }
+
+    /// The cart now holds something: the session keeps the inactivity
+    /// timeout from here on.
+    pub async fn cart_kept(&self) -> Result<(), AppError> {
+        if self.session.get::<bool>(CART_KEPT).await.map_err(unavailable)?.is_none() {
+            self.session.insert(TOUCHED, Utc::now().timestamp()).await.map_err(unavailable)?;
+            self.store(CART_KEPT, true).await?;
+        }
+        Ok(())
     }
 
     pub fn carts(&self) -> &CartStore {

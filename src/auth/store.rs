@@ -55,7 +55,11 @@ impl SessionStore for AppSessionStore {
                 }
                 Ok(())
             }
-            AppSessionStore::Memory(s) => s.save(record).await,
+            // The same rule in process: a deleted session stays deleted.
+            AppSessionStore::Memory(s) => match s.load(&record.id).await? {
+                Some(_) => s.save(record).await,
+                None => Ok(()),
+            },
         }
     }
 

@@ -1,7 +1,8 @@
 //! Throttling of the two forms that cost a password hash: logins (5 tries
 //! per account and 20 per client address within 15 minutes) and
-//! registrations (10 per client address an hour). Over a limit the form is
-//! refused with 429 until its window ends.
+//! registrations (10 per client address an hour); and of new carts (100 per
+//! client address an hour), each a session and a cart stored for two weeks.
+//! Over a limit the form is refused with 429 until its window ends.
 //!
 //! An attempt is *reserved* before the password is hashed, in one atomic
 //! step (a Lua script in Redis, a mutex in process): check every counter,
@@ -30,6 +31,8 @@ pub const MAX_ADDRESS_FAILURES: u32 = 20;
 pub const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
 pub const MAX_REGISTRATIONS: u32 = 10;
 pub const REGISTRATION_WINDOW: Duration = Duration::from_secs(3600);
+pub const MAX_NEW_CARTS: u32 = 100;
+pub const NEW_CART_WINDOW: Duration = Duration::from_secs(3600);
 
 pub enum Throttle {
     Redis { pool: Pool, prefix: String },
@@ -144,6 +147,14 @@ impl Throttle {
     #[tracing::instrument(name = "throttle.registration_not_tried", skip_all)]
     pub async fn registration_not_tried(&self, ip: IpAddr) -> Result<(), ThrottleError> {
         self.release(&[self.key("register", &address_group(ip))], false).await
+    }
+
+    /// Reserves one new cart (and so, for a visitor without one, a new
+    /// session) from this address.
+    #[tracing::instrument(name = "throttle.reserve_new_cart", skip_all)]
+    pub async fn reserve_new_cart(&self, ip: IpAddr) -> Result<Option<Duration>, ThrottleError> {
+        let limits = [Limit { key: self.key("new-cart", &address_group(ip)), max: MAX_NEW_CARTS }];
+        self.reserve(&limits, NEW_CART_WINDOW).await
     }
 
     async fn release(&self, keys: &[String], clear_first: bool) -> Result<(), ThrottleError> {

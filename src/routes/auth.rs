@@ -135,7 +135,7 @@ const TOO_MANY_REGISTRATIONS: &str = "Too many accounts were created from your n
 const REGISTERED: &str = "Thank you. If the email was new, your account is ready: sign in with it. If you already had an account, sign in with its password.";
 
 /// A 429 waits for the window to end: say how long, in whole seconds.
-fn retry_after(mut response: Response, wait: Duration) -> Response {
+pub fn retry_after(mut response: Response, wait: Duration) -> Response {
     let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
     response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     response

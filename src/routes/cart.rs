@@ -11,9 +11,10 @@ use sea_orm::DatabaseConnection;
 use serde::Deserialize;
 
 use crate::auth::AuthSession;
+use crate::auth::throttle::Throttle;
 use crate::domain::Money;
 use crate::error::{AppError, PageError};
-use crate::routes::auth::{FormBody, require_csrf};
+use crate::routes::auth::{ClientIp, FormBody, require_csrf};
 use crate::services::cart::{LineChange, MAX_CART_LINES, MAX_QUANTITY};
 use crate::services::catalog;
 use crate::state::AppState;
@@ -107,18 +108,31 @@ async fn cart_page(
     Ok((status, render(&page)).into_response())
 }
 
+const TOO_MANY_CARTS: &str = "Too many new carts from your network. Please try again later.";
+
 async fn add(
     State(db): State<DatabaseConnection>,
+    State(throttle): State<std::sync::Arc<Throttle>>,
+    ClientIp(ip): ClientIp,
     auth: AuthSession,
     FormBody(form): FormBody<LineForm>,
 ) -> Result<Response, PageError> {
     check_token(&auth, &form.csrf).await?;
     let product = catalog::product_by_id(&db, parse_product(&form.product_id)?).await?;
     let quantity = parse_quantity(&form.quantity, false)?;
+    // A new cart is storage someone else pays for: so many an hour from
+    // one address, like registrations.
+    if auth.cart_id(false).await?.is_none()
+        && let Some(wait) = throttle.reserve_new_cart(ip).await.map_err(|e| AppError::Unavailable(e.to_string()))?
+    {
+        let page = cart_page(&db, &auth, StatusCode::TOO_MANY_REQUESTS, TOO_MANY_CARTS.to_owned()).await?;
+        return Ok(crate::routes::auth::retry_after(page, wait));
+    }
     let cart = auth.cart_id(true).await?.ok_or_else(|| AppError::Internal("cart id".into()))?;
     let limit = u32::try_from(product.stock).unwrap_or(0).min(MAX_QUANTITY);
     match auth.carts().add(&cart, product.id, quantity, limit).await.map_err(unavailable)? {
         LineChange::Done(_) => {
+            auth.cart_kept().await?;
             auth.flash(&format!("Added {quantity} × “{}” to your cart.", product.name)).await?;
             Ok(Redirect::to("/cart").into_response())
         }
@@ -155,6 +169,10 @@ async fn update(
     }
     match auth.carts().set(&cart, product_id, quantity).await.map_err(unavailable)? {
         LineChange::CartFull => cart_page(&db, &auth, StatusCode::CONFLICT, cart_full(&name)).await,
+        LineChange::Done(_) if quantity > 0 => {
+            auth.cart_kept().await?;
+            Ok(Redirect::to("/cart").into_response())
+        }
         _ => Ok(Redirect::to("/cart").into_response()),
     }
 }

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use tower_sessions_redis_store::fred::prelude::{HashesInterface, LuaInterface, Pool};
+use tower_sessions_redis_store::fred::prelude::{HashesInterface, KeysInterface, LuaInterface, Pool};
 
 pub const MAX_QUANTITY: u32 = 999;
 
@@ -91,6 +91,15 @@ fn fail(e: impl std::fmt::Display) -> CartError {
 impl CartStore {
     fn key(prefix: &str, cart: &str) -> String {
         format!("{prefix}:cart:{cart}")
+    }
+
+    /// Pushes back the cart's expiry, as its session's is (a shopper who
+    /// keeps browsing keeps the cart).
+    pub async fn keep(&self, cart: &str) -> Result<(), CartError> {
+        if let CartStore::Redis { pool, prefix, ttl } = self {
+            let _: i64 = pool.expire(Self::key(prefix, cart), ttl.as_secs() as i64, None).await.map_err(fail)?;
+        }
+        Ok(())
     }
 
     /// The cart id of the session `session`: `candidate`, unless another

@@ -243,3 +243,121 @@ on_both_backends! {
         }
     }
 }
+
+#[tokio::test]
+async fn a_session_in_use_outlives_its_inactivity_timeout_and_keeps_its_cart() {
+    let app = TestApp::spawn_configured(Backend::Sqlite, |s| s.sessions.inactivity = Duration::from_secs(4)).await;
+    app.create_user("nora@example.com", "noras password", false).await;
+    let signed_in = Visitor::new(&app);
+    signed_in.login("nora@example.com", "noras password").await;
+    let shopper = Visitor::new(&app);
+    let sleeve = app.fixture.product("Laptop Sleeve").clone();
+    crate::cart::add(&shopper, &format!("/products/{}", sleeve.slug), sleeve.id, "1").await;
+    // Coming back every second for twice the timeout keeps both alive.
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(8) {
+        assert_eq!(signed_in.signed_in_as().await.as_deref(), Some("nora@example.com"), "at {:?}", started.elapsed());
+        let cart = shopper.page("/cart").await;
+        assert_eq!(crate::cart::cart_lines(&cart).len(), 1, "the cart at {:?}", started.elapsed());
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    // Left alone past the timeout, both end.
+    tokio::time::sleep(Duration::from_millis(4500)).await;
+    assert_eq!(signed_in.signed_in_as().await, None);
+    assert!(shopper.page("/cart").await.contains("Your cart is empty."));
+}
+
+on_both_backends! {
+    async fn a_form_shown_on_a_short_session_still_works_after_the_session_is_gone(app: TestApp) {
+        app.create_user("olaf@example.com", "olafs password", false).await;
+        let v = Visitor::new(&app);
+        // Registering leaves a two-hour session holding a message.
+        let r = v.register("olaf@example.com", "other password").await;
+        let session = cookie_value(&session_cookie(&r).unwrap());
+        let token = csrf_in(&v.page("/login").await);
+        assert!(token.starts_with("s1."), "a visitor nobody is signed in as gets the signed token: {token}");
+        // The session ends (its two hours are up) while the form is open.
+        let client = redis::Client::open(app.state.settings.sessions.redis_url.as_str()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let _: () = redis::cmd("DEL").arg(&session).query_async(&mut conn).await.unwrap();
+        let r = v.post("/login", &[("email", "olaf@example.com"), ("password", "olafs password"), ("csrf", &token)]).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "the form still works");
+    }
+
+    async fn a_refused_first_add_leaves_only_a_short_session(app: TestApp) {
+        let gaming = app.fixture.product("Gaming Laptop").clone();
+        let v = Visitor::new(&app);
+        // Its own page has no form (none in stock); a stale page's form is posted.
+        let sleeve = app.fixture.product("Laptop Sleeve").clone();
+        let token = csrf_in(&v.page(&format!("/products/{}", sleeve.slug)).await);
+        let r = v.post("/cart/add", &[("csrf", token.as_str()), ("product_id", &gaming.id.to_string()), ("quantity", "1")]).await;
+        assert_eq!(r.status(), StatusCode::CONFLICT, "out of stock");
+        let ttl = session_ttl(&app, &r).await;
+        assert!(ttl <= 7200, "an empty cart's session lives briefly: TTL {ttl}");
+    }
+}
+
+#[tokio::test]
+async fn new_carts_from_one_address_are_limited_to_a_hundred_an_hour() {
+    let app = TestApp::spawn_configured(Backend::Sqlite, |s| {
+        s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    let sleeve = app.fixture.product("Laptop Sleeve").clone();
+    let token = csrf_in(&app.get_html(&format!("/products/{}", sleeve.slug), 200).await);
+    let id = sleeve.id.to_string();
+    let add = |address: &'static str| {
+        let request = app.client.post(app.url("/cart/add")).header("x-forwarded-for", address).form(&[
+            ("csrf", token.as_str()),
+            ("product_id", id.as_str()),
+            ("quantity", "1"),
+        ]);
+        async move { request.send().await.unwrap() }
+    };
+    for i in 0..100 {
+        assert_eq!(add("198.51.100.30").await.status(), StatusCode::SEE_OTHER, "cart {i}");
+    }
+    let r = add("198.51.100.30").await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().contains_key("retry-after"));
+    assert!(r.headers().get("set-cookie").is_none(), "nothing stored");
+    assert_eq!(add("198.51.100.31").await.status(), StatusCode::SEE_OTHER, "another address is not held back");
+}
+
+#[tokio::test]
+async fn with_sessions_in_process_a_logout_in_another_tab_holds_too() {
+    let app = TestApp::spawn_configured(Backend::Sqlite, |s| {
+        s.sessions.store = storefront::config::SessionStoreKind::Memory;
+    })
+    .await;
+    app.create_user("pete@example.com", "petes password", false).await;
+    let sleeve = app.fixture.product("Laptop Sleeve").clone();
+    for round in 0..3 {
+        let v = Visitor::new(&app);
+        v.login("pete@example.com", "petes password").await;
+        let token = csrf_in(&v.page(&format!("/products/{}", sleeve.slug)).await);
+        let barrier = Arc::new(tokio::sync::Barrier::new(21));
+        let mut tasks = Vec::new();
+        for i in 0..21 {
+            let (client, base, token, barrier) = (v.client.clone(), v.base.clone(), token.clone(), barrier.clone());
+            let id = sleeve.id.to_string();
+            tasks.push(tokio::spawn(async move {
+                let request = if i == 10 {
+                    client.post(format!("{base}/logout")).form(&[("csrf", token.as_str())])
+                } else {
+                    client.post(format!("{base}/cart/add")).form(&[
+                        ("csrf", token.as_str()),
+                        ("product_id", &id),
+                        ("quantity", "1"),
+                    ])
+                };
+                barrier.wait().await;
+                request.send().await.unwrap().status()
+            }));
+        }
+        for t in tasks {
+            assert!(!t.await.unwrap().is_server_error(), "round {round}");
+        }
+        assert_eq!(v.signed_in_as().await, None, "round {round}: the logout holds");
+    }
+}
