@@ -1,7 +1,8 @@
 //! Throttling of the two forms that cost a password hash: logins (5 tries
 //! per account and 20 per client address within 15 minutes) and
-//! registrations (10 per client address an hour); and of new carts (100 per
-//! client address an hour), each a session and a cart stored for two weeks.
+//! registrations (10 per client address an hour); and of new carts of
+//! visitors nobody is signed in as (100 per client address an hour), each a
+//! session and a cart stored for two weeks.
 //! Over a limit the form is refused with 429 until its window ends.
 //!
 //! An attempt is *reserved* before the password is hashed, in one atomic

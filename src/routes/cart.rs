@@ -120,9 +120,10 @@ async fn add(
     check_token(&auth, &form.csrf).await?;
     let product = catalog::product_by_id(&db, parse_product(&form.product_id)?).await?;
     let quantity = parse_quantity(&form.quantity, false)?;
-    // A new cart is storage someone else pays for: so many an hour from
-    // one address, like registrations.
+    // A new cart for a visitor nobody is signed in as is storage anyone
+    // can ask for: so many an hour from one address, like registrations.
     if auth.cart_id(false).await?.is_none()
+        && auth.user().await?.is_none()
         && let Some(wait) = throttle.reserve_new_cart(ip).await.map_err(|e| AppError::Unavailable(e.to_string()))?
     {
         let page = cart_page(&db, &auth, StatusCode::TOO_MANY_REQUESTS, TOO_MANY_CARTS.to_owned()).await?;

@@ -361,3 +361,17 @@ async fn with_sessions_in_process_a_logout_in_another_tab_holds_too() {
         assert_eq!(v.signed_in_as().await, None, "round {round}: the logout holds");
     }
 }
+
+#[tokio::test]
+async fn signed_in_shoppers_new_carts_are_not_counted_against_their_address() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.create_user("quin@example.com", "quins password", false).await;
+    let sleeve = app.fixture.product("Laptop Sleeve").clone();
+    // More sign-ins, each with a new cart, than the anonymous limit allows.
+    for i in 0..=storefront::auth::throttle::MAX_NEW_CARTS {
+        let v = Visitor::new(&app);
+        v.login("quin@example.com", "quins password").await;
+        let r = crate::cart::add(&v, &format!("/products/{}", sleeve.slug), sleeve.id, "1").await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "cart {i}");
+    }
+}
