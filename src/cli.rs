@@ -226,6 +226,11 @@ async fn cache_stats(state: &AppState) -> Result<(), CliError> {
     println!("hit rate      {rate:.1}%");
     println!("entries       {entries}");
     println!("redis memory  {used}");
+    // Invalidations recorded that a cache this instance serves has yet to
+    // apply (the flusher of a running server applies them).
+    let pending = cache.pending().await.map_err(|e| CliError::Failed(format!("cache stats: {e}")))?;
+    let pending: Vec<String> = pending.iter().map(|(cache, n)| format!("{cache} {n}")).collect();
+    println!("pending       {}", pending.join(", "));
     Ok(())
 }
 
@@ -247,7 +252,9 @@ async fn primary_stats(node: redis::ConnectionInfo, keys: &crate::cache::Keys) -
             .arg(1000)
             .query_async(&mut conn)
             .await?;
-        entries += found.iter().filter(|k| !keys.is_tag(k) && **k != keys.stats()).count() as u64;
+        entries +=
+            found.iter().filter(|k| !keys.is_tag(k) && **k != keys.stats() && **k != keys.outbox_cursor()).count()
+                as u64;
         cursor = next;
         if cursor == 0 {
             break;

@@ -177,6 +177,10 @@ pub struct CacheSettings {
     pub ttl_product_detail: Duration,
     /// CACHE_OUTBOX_INTERVAL_MS: how often pending invalidations are retried.
     pub outbox_interval: Duration,
+    /// CACHE_OUTBOX_RETENTION_SECS: how long applied invalidations stay in
+    /// the outbox for caches that are away (a Redis that is down, another
+    /// deployment's); one away longer retires everything it holds.
+    pub outbox_retention: Duration,
     /// CACHE_LOCAL_MAX_MB: memory for the in-process layer in front of Redis
     /// (copies of hot entries, kept exact by Redis's invalidation pushes);
     /// 0 turns it off, so every hit asks Redis.
@@ -201,6 +205,7 @@ impl Default for CacheSettings {
             ttl_product_lists: Duration::from_secs(5 * 60),
             ttl_product_detail: Duration::from_secs(10 * 60),
             outbox_interval: Duration::from_secs(1),
+            outbox_retention: Duration::from_secs(24 * 3600),
             local_max_bytes: 64 * 1024 * 1024,
             purge_urls: Vec::new(),
         }
@@ -470,6 +475,9 @@ fn cache_from(get: &impl Fn(&'static str) -> Option<String>) -> Result<CacheSett
     }
     if let Some(d) = duration("CACHE_OUTBOX_INTERVAL_MS", 1, 10..=600_000)? {
         c.outbox_interval = d;
+    }
+    if let Some(d) = duration("CACHE_OUTBOX_RETENTION_SECS", 1000, 1..=30 * 86_400)? {
+        c.outbox_retention = d;
     }
     if let Some(v) = get("CACHE_LOCAL_MAX_MB") {
         c.local_max_bytes = match v.trim().parse::<u64>() {

@@ -174,7 +174,7 @@ impl Application {
                 tracing::info!("loaded the demo catalog into the empty database");
             }
         }
-        if !cache.enabled() {
+        if !cache.enabled() && !cache.is_in_process() {
             tracing::warn!("cache disabled (CACHE_ENABLED=false): every request is served from the database");
         }
         Self::with_parts(settings, db, cache, queries).await

@@ -18,6 +18,14 @@ const MAX_HEADER_BYTES: usize = 4096;
 /// When a purge is repeated: far longer than a page takes to render.
 pub const REPURGE_AFTER: Duration = Duration::from_secs(2);
 
+/// The `cache_cursors` row of the edge caches an instance purges: the same
+/// for every instance with the same key prefix and purge URLs.
+pub fn cursor_name(prefix: &str, urls: &[String]) -> String {
+    let mut urls = urls.to_vec();
+    urls.sort();
+    format!("edges:{prefix}:{:016x}", xxhash_rust::xxh3::xxh3_64(urls.join(" ").as_bytes()))
+}
+
 #[derive(Clone)]
 pub struct Edges {
     client: reqwest::Client,

@@ -90,6 +90,13 @@ impl Keys {
         key.strip_prefix(self.tag_prefix().as_str()).and_then(Tag::parse)
     }
 
+    /// This namespace's outbox cursor: in the tags' slot (the hash tag is
+    /// the key's first `{...}`), but outside their prefix, so tracking does
+    /// not push it.
+    pub fn outbox_cursor(&self) -> String {
+        format!("{}:outbox:{TAGS_HASH_TAG}", self.prefix)
+    }
+
     /// The hash of shared hit/miss counts.
     pub fn stats(&self) -> String {
         format!("{}:stats", self.prefix)

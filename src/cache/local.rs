@@ -101,6 +101,28 @@ impl Local {
         }
     }
 
+    /// The whole cache of a shop without Redis: always live, and the tag
+    /// versions it holds are the current ones by definition (see
+    /// [`Local::current_versions`]).
+    pub fn standalone(max_bytes: u64) -> Self {
+        let local = Local::new(max_bytes);
+        local.live.store(true, SeqCst);
+        local
+    }
+
+    /// For a standalone cache: each tag's version, made up when it has none.
+    /// A version evicted or forgotten comes back as a new random one, so an
+    /// entry filled under the old one is never served again.
+    pub fn current_versions(&self, tags: &[Tag]) -> Vec<u64> {
+        tags.iter()
+            .map(|tag| {
+                self.tags
+                    .get_or_insert_with(tag, || Ok::<_, std::convert::Infallible>(super::random_version()))
+                    .unwrap_or_else(|never| match never {})
+            })
+            .collect()
+    }
+
     /// Whether hits may be served from here.
     pub fn is_live(&self) -> bool {
         self.live.load(SeqCst)

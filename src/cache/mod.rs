@@ -11,17 +11,22 @@
 //!   never served (no stale fill).
 //! - Writes record their tags in an outbox in the same transaction; the tags
 //!   are applied after commit, and again by a background flusher until
-//!   Redis has taken them (never lost).
+//!   every cache over the database has taken them ([`flush`]: never lost).
 //! - Every Redis call is bounded by a timeout, and a circuit breaker skips a
 //!   failing Redis entirely: the shop then answers from the database.
 //! - In front of Redis, an in-process layer ([`local`]) serves hot entries
 //!   with no round trip, kept exact by Redis's invalidation pushes.
+//! - Without Redis ([`Cache::in_process`]) that layer is the whole cache:
+//!   entries and tag versions both live in this process, exact within it,
+//!   and other processes' writes reach it through the outbox.
 
 mod breaker;
 pub mod conn;
+mod cursor;
 mod edge;
 pub mod entry;
 mod flight;
+mod flush;
 pub mod keys;
 mod local;
 pub mod outbox;
@@ -34,14 +39,14 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use rand::Rng;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::DatabaseConnection;
 
 use crate::config::CacheSettings;
 use crate::error::AppError;
-use crate::models::_entities::cache_outbox;
 pub use breaker::Breaker;
 use breaker::Permit;
 use conn::{Conn, Nodes, Query};
+use cursor::Cursor;
 use entry::Entry;
 use flight::Flights;
 pub use keys::{EntryKey, Keys, TtlClass};
@@ -147,6 +152,14 @@ struct Inner {
     /// The in-process layer, and the nodes its tracking connection uses
     /// (RESP3, for pushes).
     local: Option<(Arc<Local>, Nodes)>,
+    /// Without Redis: the whole cache, in this process.
+    memory: Option<Arc<Local>>,
+    /// The in-process cache's place in the outbox.
+    memory_cursor: std::sync::Mutex<Option<Cursor>>,
+    /// The `cache_cursors` row of this instance's edge caches.
+    edge_cursor: String,
+    /// Held while the outbox is applied.
+    flushing: tokio::sync::Mutex<()>,
     db: DatabaseConnection,
     /// The edge caches to purge after writes, if any.
     edges: Option<edge::Edges>,
@@ -189,6 +202,27 @@ impl Cache {
         } else {
             None
         };
+        Self::build(settings, db, redis, nodes, local, None)
+    }
+
+    /// A cache with no Redis: entries and tag versions in this process,
+    /// up to `CACHE_LOCAL_MAX_MB`. Exact within the process; writes from
+    /// other processes over the same database arrive through the outbox.
+    pub fn in_process(settings: &CacheSettings, db: DatabaseConnection) -> Result<Self, String> {
+        let nodes = Nodes::parse(&settings.redis_url)?;
+        let memory = (settings.enabled && settings.local_max_bytes > 0)
+            .then(|| Arc::new(Local::standalone(settings.local_max_bytes)));
+        Self::build(settings, db, None, nodes, None, memory)
+    }
+
+    fn build(
+        settings: &CacheSettings,
+        db: DatabaseConnection,
+        redis: Option<std::sync::RwLock<Conn>>,
+        nodes: Nodes,
+        local: Option<(Arc<Local>, Nodes)>,
+        memory: Option<Arc<Local>>,
+    ) -> Result<Self, String> {
         Ok(Cache {
             inner: Arc::new(Inner {
                 keys: Keys::new(&settings.key_prefix, &settings.version),
@@ -196,6 +230,10 @@ impl Cache {
                 redis,
                 nodes,
                 local,
+                memory,
+                memory_cursor: std::sync::Mutex::new(None),
+                edge_cursor: edge::cursor_name(&settings.key_prefix, &settings.purge_urls),
+                flushing: tokio::sync::Mutex::new(()),
                 db,
                 edges: edge::Edges::new(&settings.purge_urls, EDGE_TIMEOUT)?,
                 breaker: Breaker::new(settings.breaker_cooldown),
@@ -214,8 +252,23 @@ impl Cache {
         &self.inner.counters
     }
 
+    /// Whether Redis is used.
     pub fn enabled(&self) -> bool {
         self.inner.redis.is_some()
+    }
+
+    /// Whether this is a cache without Redis, in this process.
+    pub fn is_in_process(&self) -> bool {
+        self.inner.memory.is_some()
+    }
+
+    /// Where entries live, for the log line at start.
+    pub fn location(&self) -> String {
+        match (&self.inner.redis, &self.inner.memory) {
+            (Some(_), _) => format!("Redis at {}", self.inner.settings.redis_url),
+            (None, Some(_)) => "in this process".to_owned(),
+            (None, None) => "off".to_owned(),
+        }
     }
 
     /// Whether Redis is currently being used (breaker closed).
@@ -302,6 +355,9 @@ impl Cache {
             record("bypass");
             Cached::from_entry(Entry::new(Vec::new(), filled.title, filled.body), CacheStatus::Bypass)
         };
+        if let Some(memory) = &self.inner.memory {
+            return self.serve_in_process(memory, entry, fill).await;
+        }
         let permit = if self.enabled() { self.inner.breaker.permit() } else { Permit::Skip };
         // Everything past a local hit is boxed: the future of a hit stays
         // small, and middleware moves it several times per request.
@@ -344,15 +400,7 @@ impl Cache {
             if let Some(e) = self.stored(&entry.key).await.filter(|e| e.versions == versions) {
                 return Ok(Cached::from_entry(e, CacheStatus::Hit));
             }
-            let started = std::time::Instant::now();
-            let filled = fill().await?;
-            counters.fills.fetch_add(1, Ordering::Relaxed);
-            metrics::histogram!("storefront_cache_fill_seconds", "kind" => entry.kind)
-                .record(started.elapsed().as_secs_f64());
-            let hook = self.inner.fill_hook.read().unwrap_or_else(|p| p.into_inner()).clone();
-            if let Some(hook) = hook {
-                hook(&entry.key).await;
-            }
+            let filled = self.fill(entry, fill).await?;
             let e = Entry::new(versions, filled.title, filled.body);
             let ttl = self.ttl_with_jitter(entry.ttl);
             let mut store = redis::pipe();
@@ -364,6 +412,61 @@ impl Cache {
             if stored && let Some(local) = local {
                 local.store(&entry.key, &cached, &versions, ttl);
             }
+            Ok(cached)
+        }))
+        .await
+    }
+
+    /// Runs a fill, timed and counted, then the test hook.
+    async fn fill<F, Fut>(&self, entry: &EntryKey, fill: F) -> Result<Filled, AppError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Filled, AppError>>,
+    {
+        let started = std::time::Instant::now();
+        let filled = fill().await?;
+        self.inner.counters.fills.fetch_add(1, Ordering::Relaxed);
+        metrics::histogram!("storefront_cache_fill_seconds", "kind" => entry.kind)
+            .record(started.elapsed().as_secs_f64());
+        let hook = self.inner.fill_hook.read().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(hook) = hook {
+            hook(&entry.key).await;
+        }
+        Ok(filled)
+    }
+
+    /// [`Cache::get_or_fill`] without Redis. The versions are taken before
+    /// the fill, as with Redis, so a fill that raced a write is stored
+    /// under versions the write has already replaced, and never served.
+    async fn serve_in_process<F, Fut>(&self, memory: &Local, entry: &EntryKey, fill: F) -> Result<Cached, AppError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Filled, AppError>>,
+    {
+        let counters = &self.inner.counters;
+        let record = |result: &'static str| {
+            metrics::counter!("storefront_cache_requests_total", "kind" => entry.kind, "result" => result).increment(1);
+        };
+        if let Some(hit) = memory.get(&entry.key, &entry.tags) {
+            counters.hits.fetch_add(1, Ordering::Relaxed);
+            counters.local_hits.fetch_add(1, Ordering::Relaxed);
+            record("hit");
+            return Ok(hit);
+        }
+        counters.misses.fetch_add(1, Ordering::Relaxed);
+        record("miss");
+        let versions = memory.current_versions(&entry.tags);
+        let flight = format!("{}#{}", entry.key, versions.iter().map(u64::to_string).collect::<Vec<_>>().join("."));
+        Box::pin(self.inner.flights.run(flight, || async move {
+            // A flight for these versions that ended meanwhile stored it.
+            if let Some(hit) = memory.get(&entry.key, &entry.tags) {
+                return Ok(hit);
+            }
+            let filled = self.fill(entry, fill).await?;
+            let e = Entry::new(versions, filled.title, filled.body);
+            let versions = e.versions.clone();
+            let cached = Cached::from_entry(e, CacheStatus::Miss);
+            memory.store(&entry.key, &cached, &versions, self.ttl_with_jitter(entry.ttl));
             Ok(cached)
         }))
         .await
@@ -431,17 +534,22 @@ impl Cache {
         Ok((found, versions.into_iter().map(|v| v.unwrap_or(0)).collect()))
     }
 
-    /// Gives each tag a new version: every entry that depends on one of them
-    /// is no longer served. Constant cost in the number of cached keys.
-    pub async fn invalidate(&self, tags: &[Tag]) -> Result<(), CacheError> {
-        if !self.enabled() || tags.is_empty() {
+    /// Gives each tag a new version in Redis: every entry that depends on
+    /// one of them is no longer served. Constant cost in the number of
+    /// cached keys. Then stores `cursor`, after the versions, so a Redis
+    /// never holds a cursor ahead of its versions (see [`flush`]).
+    async fn invalidate_redis(&self, tags: &[Tag], cursor: Option<&Cursor>) -> Result<(), CacheError> {
+        if !self.enabled() || (tags.is_empty() && cursor.is_none()) {
             return Ok(());
         }
-        // All tag keys share one hash slot, so this is one pipeline to one
-        // node even on a cluster.
+        // All tag keys share one hash slot, and the cursor is in it too, so
+        // this is one pipeline to one node even on a cluster.
         let mut set = redis::pipe();
         for tag in tags {
             set.cmd("SET").arg(self.inner.keys.tag(tag)).arg(random_version().to_string()).ignore();
+        }
+        if let Some(cursor) = cursor {
+            set.cmd("SET").arg(self.inner.keys.outbox_cursor()).arg(cursor.encode()).ignore();
         }
         let wait = self.inner.settings.wait_replicas;
         if wait > 0 {
@@ -468,86 +576,14 @@ impl Cache {
         if let Some((local, _)) = &self.inner.local {
             local.forget(tags);
         }
-        self.inner.counters.invalidations.fetch_add(tags.len() as u64, Ordering::Relaxed);
-        for tag in tags {
-            metrics::counter!("storefront_cache_invalidations_total", "tag" => tag.family()).increment(1);
-        }
+        self.count_invalidations(tags);
         Ok(())
     }
 
-    /// Applies pending invalidations from the outbox to Redis and to the
-    /// edge caches, and deletes each row once both have taken it. Returns
-    /// how many rows were deleted.
-    ///
-    /// Redis goes first, so a purged edge refetches from a Redis that no
-    /// longer holds the old entry. The edges are purged even when Redis
-    /// fails: while Redis is skipped, refetches come from the database. A
-    /// row Redis took but an edge did not is marked, so retrying the edge
-    /// does not empty Redis of those tags again.
-    pub async fn flush_outbox(&self) -> Result<usize, FlushError> {
-        let edges = self.inner.edges.as_ref();
-        if !self.enabled() && edges.is_none() {
-            return Ok(0);
-        }
-        let db = &self.inner.db;
-        let database = |e: sea_orm::DbErr| FlushError::Database(e.to_string());
-        let mut deleted = 0;
-        let mut after = 0;
-        loop {
-            let rows = cache_outbox::Entity::find()
-                .filter(cache_outbox::Column::Id.gt(after))
-                .order_by_asc(cache_outbox::Column::Id)
-                .limit(500)
-                .all(db)
-                .await
-                .map_err(database)?;
-            let Some(last) = rows.last() else { return Ok(deleted) };
-            after = last.id;
-            let tags_of = |rows: &[&cache_outbox::Model]| {
-                let mut tags: Vec<Tag> = rows.iter().flat_map(|r| r.tags.split(' ').filter_map(Tag::parse)).collect();
-                tags.sort();
-                tags.dedup();
-                tags
-            };
-            let for_redis: Vec<&cache_outbox::Model> = rows.iter().filter(|r| !r.redis_applied).collect();
-            let redis = match (self.enabled(), for_redis.is_empty()) {
-                (true, false) => {
-                    self.invalidate(&tags_of(&for_redis)).await.map_err(|e| FlushError::Redis(e.to_string()))
-                }
-                _ => Ok(()),
-            };
-            let edge = match edges {
-                Some(edges) => {
-                    let tags = tags_of(&rows.iter().collect::<Vec<_>>());
-                    let purged = edges.purge(&tags).await.map_err(FlushError::Edge);
-                    if purged.is_ok() {
-                        edges.purge_again_after(tags, edge::REPURGE_AFTER);
-                    }
-                    purged
-                }
-                None => Ok(()),
-            };
-            let redis_done: Vec<i64> = if redis.is_ok() { for_redis.iter().map(|r| r.id).collect() } else { vec![] };
-            if edge.is_ok() {
-                // Done: rows Redis had taken before, and those it took now.
-                let done: Vec<i64> =
-                    rows.iter().filter(|r| r.redis_applied || redis_done.contains(&r.id)).map(|r| r.id).collect();
-                let result = cache_outbox::Entity::delete_many()
-                    .filter(cache_outbox::Column::Id.is_in(done))
-                    .exec(db)
-                    .await
-                    .map_err(database)?;
-                deleted += result.rows_affected as usize;
-            } else if !redis_done.is_empty() {
-                cache_outbox::Entity::update_many()
-                    .col_expr(cache_outbox::Column::RedisApplied, sea_orm::sea_query::Expr::value(true))
-                    .filter(cache_outbox::Column::Id.is_in(redis_done))
-                    .exec(db)
-                    .await
-                    .map_err(database)?;
-            }
-            redis?;
-            edge?;
+    fn count_invalidations(&self, tags: &[Tag]) {
+        self.inner.counters.invalidations.fetch_add(tags.len() as u64, Ordering::Relaxed);
+        for tag in tags {
+            metrics::counter!("storefront_cache_invalidations_total", "tag" => tag.family()).increment(1);
         }
     }
 
@@ -607,8 +643,18 @@ impl Cache {
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(cache.inner.settings.outbox_interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut pruned_at: Option<std::time::Instant> = None;
+            let prune_every = flush::PRUNE_EVERY.min(cache.inner.settings.outbox_retention / 4);
             loop {
                 tick.tick().await;
+                if pruned_at.is_none_or(|at| at.elapsed() >= prune_every) {
+                    pruned_at = Some(std::time::Instant::now());
+                    match cache.prune_outbox().await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::debug!(rows = n, "outbox rows past the retention window deleted"),
+                        Err(e) => tracing::warn!(error = %e, "outbox not pruned"),
+                    }
+                }
                 if cache.inner.breaker.is_closed() {
                     let _ = cache.report_stats().await;
                 }
@@ -635,7 +681,7 @@ impl Cache {
 
     /// Whether hits are being served from this process's memory.
     pub fn local_live(&self) -> bool {
-        self.inner.local.as_ref().is_some_and(|(local, _)| local.is_live())
+        self.inner.memory.is_some() || self.inner.local.as_ref().is_some_and(|(local, _)| local.is_live())
     }
 
     /// `PING`, for readiness.

@@ -29,7 +29,9 @@ async fn readyz(State(db): State<DatabaseConnection>, State(cache): State<Cache>
             "unreachable"
         }
     };
-    let redis = if !cache.enabled() {
+    let redis = if cache.is_in_process() {
+        "none (cache in process)"
+    } else if !cache.enabled() {
         "disabled"
     } else if cache.ping().await.is_ok() {
         "ok"
@@ -37,7 +39,7 @@ async fn readyz(State(db): State<DatabaseConnection>, State(cache): State<Cache>
         "unreachable"
     };
     let (status, code) = match (database, redis) {
-        ("ok", "ok" | "disabled") => ("ok", StatusCode::OK),
+        ("ok", "ok" | "disabled" | "none (cache in process)") => ("ok", StatusCode::OK),
         ("ok", _) => ("degraded", StatusCode::OK),
         _ => ("unavailable", StatusCode::SERVICE_UNAVAILABLE),
     };

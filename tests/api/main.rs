@@ -19,6 +19,7 @@ mod database_outage;
 mod hostile;
 mod local_cache;
 mod openapi;
+mod outbox_namespaces;
 mod redis_cluster;
 mod redis_server;
 mod schemathesis;

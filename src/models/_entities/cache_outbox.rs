@@ -9,8 +9,8 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub tags: String,
     pub created_at: DateTimeUtc,
-    /// Redis has taken these tags; only the edge caches are left.
-    pub redis_applied: bool,
+    /// The writing transaction, on PostgreSQL (set by the database).
+    pub xact: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

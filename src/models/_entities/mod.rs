@@ -4,6 +4,7 @@
 
 pub mod api_token;
 pub mod app_secret;
+pub mod cache_cursor;
 pub mod cache_outbox;
 pub mod category;
 pub mod product;

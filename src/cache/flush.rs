@@ -1,0 +1,213 @@
+//! Applying the outbox: each cache namespace this instance serves reads the
+//! rows past its own cursor and applies them, then moves its cursor.
+//!
+//! - Redis keeps its namespace's cursor itself, next to the tag versions and
+//!   written after them: a Redis restored from a snapshot or a replica comes
+//!   back with the cursor that matches its entries, and catches up from
+//!   there. A Redis that has no cursor (new, flushed, evicted) retires
+//!   everything it holds, as does one whose cursor is older than the rows
+//!   retention deleted.
+//! - The in-process cache keeps its cursor in memory; it starts empty.
+//! - Edge caches cannot keep one, so theirs is a row in `cache_cursors`.
+//! - Redis goes before the edges, so a purged edge refetches from a Redis
+//!   that no longer holds the old entry; the edges are purged even when
+//!   Redis fails (while Redis is skipped, refetches come from the database).
+
+use std::time::Duration;
+
+use sea_orm::DbErr;
+
+use super::cursor::{Cursor, Row};
+use super::local::Local;
+use super::outbox;
+use super::tags::Tag;
+use super::{Cache, FlushError, edge};
+
+/// Rows read per query.
+const BATCH: u64 = 500;
+
+/// One cache this instance applies the outbox to.
+#[derive(Clone, Copy)]
+enum Sink<'a> {
+    Redis,
+    Memory(&'a Local),
+    Edges(&'a edge::Edges),
+}
+
+impl Sink<'_> {
+    fn name(&self) -> &'static str {
+        match self {
+            Sink::Redis => "redis",
+            Sink::Memory(_) => "in-process",
+            Sink::Edges(_) => "edges",
+        }
+    }
+}
+
+fn database(e: DbErr) -> FlushError {
+    FlushError::Database(e.to_string())
+}
+
+fn tags_of(rows: &[&Row]) -> Vec<Tag> {
+    let mut tags: Vec<Tag> = rows.iter().flat_map(|r| r.tags.split(' ').filter_map(Tag::parse)).collect();
+    tags.sort();
+    tags.dedup();
+    tags
+}
+
+impl Cache {
+    fn sinks(&self) -> Vec<Sink<'_>> {
+        let mut sinks = Vec::new();
+        if self.enabled() {
+            sinks.push(Sink::Redis);
+        }
+        if let Some(memory) = &self.inner.memory {
+            sinks.push(Sink::Memory(memory));
+        }
+        if let Some(edges) = &self.inner.edges {
+            sinks.push(Sink::Edges(edges));
+        }
+        sinks
+    }
+
+    /// Applies pending invalidations from the outbox to every cache this
+    /// instance serves: Redis, the in-process cache, the edge caches.
+    /// Returns how many rows were applied (counted once per cache). The
+    /// first error is returned after every cache was tried.
+    #[tracing::instrument(skip(self))]
+    pub async fn flush_outbox(&self) -> Result<usize, FlushError> {
+        // One flush at a time per instance: a second would only redo it.
+        let _one = self.inner.flushing.lock().await;
+        let mut applied = 0;
+        let mut first_error = None;
+        for sink in self.sinks() {
+            match self.flush_into(sink).await {
+                Ok(n) => applied += n,
+                Err(e) => {
+                    tracing::debug!(cache = sink.name(), error = %e, "outbox not applied");
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(applied),
+        }
+    }
+
+    async fn flush_into(&self, sink: Sink<'_>) -> Result<usize, FlushError> {
+        let db = &self.inner.db;
+        let (mut cursor, start) = match self.load_cursor(sink).await? {
+            Some(cursor) => {
+                let start = cursor.position;
+                (cursor, Some(start))
+            }
+            None => {
+                // New, or lost its cursor: what it holds may be older than
+                // any row left, so retire it all. Rows before the settled
+                // position committed before that.
+                let cursor = Cursor::at(outbox::settled(db).await.map_err(database)?);
+                tracing::info!(cache = sink.name(), "no outbox cursor: retiring every cached entry once");
+                self.apply(sink, &[Tag::All], &cursor).await?;
+                (cursor, None)
+            }
+        };
+        let from = cursor.position;
+        let settled = outbox::settled(db).await.map_err(database)?;
+        let mut seen = Vec::new();
+        let mut after = None;
+        let mut applied = 0;
+        loop {
+            let rows = outbox::rows_from(db, from, after, BATCH).await.map_err(database)?;
+            let complete = rows.len() < BATCH as usize;
+            let pending: Vec<&Row> = rows.iter().filter(|r| cursor.is_pending(r)).collect();
+            seen.extend(rows.iter().map(|r| (r.id, r.position)));
+            after = rows.last().map(|r| (r.position, r.id)).or(after);
+            let next = cursor.advanced(&seen, settled, complete);
+            // A cursor that only moved is not written: the rows it passes
+            // are applied and read again harmlessly. It is written when
+            // its applied set shrinks, so it never lags behind for long.
+            if !pending.is_empty() || next.applied != cursor.applied {
+                self.apply(sink, &tags_of(&pending), &next).await?;
+                applied += pending.len();
+            }
+            cursor = next;
+            if complete {
+                break;
+            }
+        }
+        // Read after the rows: a row deleted before it was read shows here.
+        if let Some(start) = start
+            && outbox::pruned_through(db).await.map_err(database)? >= start
+        {
+            tracing::warn!(cache = sink.name(), "away longer than the outbox retention: retiring every cached entry");
+            self.apply(sink, &[Tag::All], &cursor).await?;
+        }
+        Ok(applied)
+    }
+
+    async fn load_cursor(&self, sink: Sink<'_>) -> Result<Option<Cursor>, FlushError> {
+        match sink {
+            Sink::Redis => {
+                let mut get = redis::pipe();
+                get.cmd("GET").arg(self.inner.keys.outbox_cursor());
+                let (raw,): (Option<String>,) = self.call(&get).await.map_err(|e| FlushError::Redis(e.to_string()))?;
+                Ok(raw.as_deref().and_then(Cursor::decode))
+            }
+            Sink::Memory(_) => Ok(self.inner.memory_cursor.lock().unwrap_or_else(|p| p.into_inner()).clone()),
+            Sink::Edges(_) => outbox::load_cursor(&self.inner.db, &self.inner.edge_cursor).await.map_err(database),
+        }
+    }
+
+    /// Applies `tags` to `sink`, then stores its new cursor.
+    async fn apply(&self, sink: Sink<'_>, tags: &[Tag], cursor: &Cursor) -> Result<(), FlushError> {
+        match sink {
+            Sink::Redis => {
+                self.invalidate_redis(tags, Some(cursor)).await.map_err(|e| FlushError::Redis(e.to_string()))
+            }
+            Sink::Memory(memory) => {
+                memory.forget(tags);
+                self.count_invalidations(tags);
+                *self.inner.memory_cursor.lock().unwrap_or_else(|p| p.into_inner()) = Some(cursor.clone());
+                Ok(())
+            }
+            Sink::Edges(edges) => {
+                if !tags.is_empty() {
+                    edges.purge(tags).await.map_err(FlushError::Edge)?;
+                    edges.purge_again_after(tags.to_vec(), edge::REPURGE_AFTER);
+                }
+                outbox::save_cursor(&self.inner.db, &self.inner.edge_cursor, cursor).await.map_err(database)
+            }
+        }
+    }
+
+    /// How many outbox rows each cache this instance serves has yet to
+    /// apply, by name (`redis`, `in-process`, `edges`). A cache without a
+    /// cursor has every row left to apply.
+    pub async fn pending(&self) -> Result<Vec<(&'static str, usize)>, FlushError> {
+        let mut counts = Vec::new();
+        for sink in self.sinks() {
+            let cursor = self.load_cursor(sink).await?;
+            let from = cursor.as_ref().map_or(i64::MIN, |c| c.position);
+            let (mut count, mut after) = (0, None);
+            loop {
+                let rows = outbox::rows_from(&self.inner.db, from, after, BATCH).await.map_err(database)?;
+                count += rows.iter().filter(|r| cursor.as_ref().is_none_or(|c| c.is_pending(r))).count();
+                after = rows.last().map(|r| (r.position, r.id));
+                if rows.len() < BATCH as usize {
+                    break;
+                }
+            }
+            counts.push((sink.name(), count));
+        }
+        Ok(counts)
+    }
+
+    /// Deletes outbox rows older than the retention window.
+    pub async fn prune_outbox(&self) -> Result<u64, FlushError> {
+        outbox::prune(&self.inner.db, self.inner.settings.outbox_retention).await.map_err(database)
+    }
+}
+
+/// How often the flusher prunes the outbox.
+pub const PRUNE_EVERY: Duration = Duration::from_secs(60);
