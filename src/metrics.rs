@@ -45,11 +45,13 @@ pub fn handle() -> PrometheusHandle {
         .clone()
 }
 
-/// The metrics listener's routes: `/metrics`, and 404 for anything else.
+/// The metrics listener's routes: `/metrics`, and 404 for anything else,
+/// under the shop's rule on who may keep a response (none: each is a moment).
 pub fn router() -> Router {
     Router::new()
         .route("/metrics", axum::routing::get(render))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
+        .layer(axum::middleware::from_fn(crate::routes::cache_policy::apply))
 }
 
 /// Prometheus text format.

@@ -2,7 +2,8 @@
 # (the xkey vmod). Anonymous catalog GETs (pages and API) are cached for as
 # long as the app's Cache-Control allows and indexed by its Surrogate-Key
 # tags; after a write the app sends `PURGE` with the changed tags in an
-# `xkey-purge` header. Signed-in visitors, credentials and writes pass.
+# `xkey-purge` header. Signed-in visitors, credentials and writes pass;
+# no error (status 400 and above) is ever answered from the cache.
 #
 # The backend below is for a single app on the same host; put the real
 # addresses (or a directors round-robin over several apps) in its place.
@@ -50,12 +51,25 @@ sub vcl_backend_fetch {
 }
 
 sub vcl_backend_response {
+    # An error describes a moment (a product about to be created, a database
+    # restarting) and carries no tag a write would purge it by. The app
+    # sends `no-store` on every one; whatever a backend says, none is
+    # served from here: the next request asks the backend again, and the
+    # marker that says so lasts one second.
+    if (beresp.status >= 400) {
+        set beresp.ttl = 1s;
+        set beresp.grace = 0s;
+        set beresp.keep = 0s;
+        set beresp.uncacheable = true;
+        return (deliver);
+    }
     # xkey indexes the `xkey` header, not Surrogate-Key.
     if (beresp.http.Surrogate-Key) {
         set beresp.http.xkey = beresp.http.Surrogate-Key;
     }
     # No return: the built-in VCL keeps responses with Set-Cookie or
-    # `Cache-Control: private` out of the cache.
+    # `Cache-Control: private` or `no-store` (everything the app does not
+    # mark public) out of the cache.
 }
 
 sub vcl_deliver {

@@ -15,6 +15,11 @@
 //! and a cart id is claimed in the cart store by the first request that
 //! needs one. Of two flash messages set at once, one is shown.
 //!
+//! A request whose session cookie reaches this extractor is marked as
+//! read, so its response is `private, no-store` whatever the handler
+//! answers (`routes::cache_policy`); a visitor without the cookie leaves
+//! no mark, and the catalog's pages stay shareable for them.
+//!
 //! How long a session lives depends on what it holds: a few hours for a
 //! visitor with nothing but a flash message (or an empty cart), the
 //! inactivity timeout once the cart holds something, and for a sign-in also
@@ -38,6 +43,7 @@ use super::users;
 use crate::config::SessionSettings;
 use crate::error::AppError;
 use crate::models::_entities::user;
+use crate::routes::cache_policy::SessionRead;
 use crate::services::cart::CartStore;
 use crate::state::AppState;
 
@@ -140,6 +146,11 @@ impl FromRequestParts<AppState> for AuthSession {
             .iter()
             .filter_map(|v| v.to_str().ok())
             .any(|v| v.split(';').any(|c| c.trim().starts_with(super::store::COOKIE_NAME)));
+        if has_cookie {
+            // What the handler shows may now be this visitor's own: the
+            // response is never shared (see `routes::cache_policy`).
+            SessionRead::mark(&parts.extensions);
+        }
         let session = Session::from_request_parts(parts, state)
             .await
             .map_err(|(_, msg)| AppError::Internal(format!("session layer missing: {msg}")))?;

@@ -1,6 +1,8 @@
 //! HTTP for cached bodies: `X-Cache`, a strong `ETag` with `If-None-Match`
-//! revalidation (304), `Cache-Control` that lets a CDN keep anonymous
-//! catalog responses, and `Surrogate-Key` naming the tags to purge by.
+//! revalidation (304), the public `Cache-Control` that lets a CDN keep
+//! anonymous catalog responses (handed to `cache_policy`, which writes it
+//! unless the response turns out to be an error or the visitor's own), and
+//! `Surrogate-Key` naming the tags to purge by.
 
 use std::time::Duration;
 
@@ -10,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
 use crate::cache::{CacheStatus, Tag};
+use crate::routes::cache_policy::Shareable;
 
 pub const JSON: &str = "application/json";
 pub const HTML: &str = "text/html; charset=utf-8";
@@ -23,8 +26,8 @@ pub struct CachedBody {
     /// The shortest TTL among the entries: how long a CDN may keep it.
     pub ttl: Duration,
     pub content_type: &'static str,
-    /// Shown to one visitor (their session is in the layout): never stored
-    /// by a shared cache.
+    /// Shown to one visitor (their session is in the layout): not offered
+    /// to shared caches at all.
     pub private: bool,
 }
 
@@ -37,13 +40,18 @@ fn matches(if_none_match: &str, etag: &str) -> bool {
 }
 
 impl CachedBody {
-    fn cache_control(&self) -> String {
+    /// The public `Cache-Control`, for a body the same for every visitor.
+    fn shareable(&self) -> Option<Shareable> {
         if self.private {
-            return "private, no-cache".to_owned();
+            return None;
         }
         // Browsers revalidate every time (a 304 is cheap); shared caches keep
         // the response for the entry's TTL and are purged by Surrogate-Key.
-        format!("public, max-age=0, s-maxage={}, stale-while-revalidate=30, stale-if-error=86400", self.ttl.as_secs())
+        let value = format!(
+            "public, max-age=0, s-maxage={}, stale-while-revalidate=30, stale-if-error=86400",
+            self.ttl.as_secs()
+        );
+        HeaderValue::from_str(&value).ok().map(Shareable)
     }
 
     pub fn into_response(self, request: &HeaderMap) -> Response {
@@ -54,27 +62,52 @@ impl CachedBody {
             }
         };
         set(&mut headers, header::ETAG, &self.etag);
-        set(&mut headers, header::CACHE_CONTROL, &self.cache_control());
         headers.insert("x-cache", HeaderValue::from_static(self.status.as_str()));
-        if self.private {
-            headers.insert(header::VARY, HeaderValue::from_static("Cookie"));
-        }
+        let shareable = self.shareable();
         let keys: Vec<String> = self.tags.iter().map(Tag::name).collect();
         set(&mut headers, header::HeaderName::from_static("surrogate-key"), &keys.join(" "));
 
         let revalidated =
             request.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| matches(v, &self.etag));
-        if revalidated {
-            return (StatusCode::NOT_MODIFIED, headers).into_response();
+        let mut response = if revalidated {
+            (StatusCode::NOT_MODIFIED, headers).into_response()
+        } else {
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(self.content_type));
+            (StatusCode::OK, headers, Body::from(self.body)).into_response()
+        };
+        if let Some(shareable) = shareable {
+            response.extensions_mut().insert(shareable);
         }
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(self.content_type));
-        (StatusCode::OK, headers, Body::from(self.body)).into_response()
+        response
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::matches;
+    use super::*;
+
+    fn body(private: bool) -> CachedBody {
+        CachedBody {
+            body: Bytes::from_static(b"{}"),
+            etag: "\"e\"".to_owned(),
+            status: CacheStatus::Hit,
+            tags: vec![],
+            ttl: Duration::from_secs(300),
+            content_type: JSON,
+            private,
+        }
+    }
+
+    #[test]
+    fn only_a_body_for_everyone_is_offered_as_shareable_with_its_ttl_and_so_is_its_304() {
+        let revalidate = HeaderMap::from_iter([(header::IF_NONE_MATCH, HeaderValue::from_static("\"e\""))]);
+        for request in [HeaderMap::new(), revalidate] {
+            let public = body(false).into_response(&request);
+            let Shareable(value) = public.extensions().get::<Shareable>().expect("shareable").clone();
+            assert!(value.to_str().unwrap().starts_with("public, max-age=0, s-maxage=300,"), "{value:?}");
+            assert!(body(true).into_response(&request).extensions().get::<Shareable>().is_none());
+        }
+    }
 
     #[test]
     fn if_none_match_accepts_lists_weak_tags_and_star() {

@@ -7,6 +7,7 @@ mod api_writes;
 mod assets;
 pub mod auth;
 mod bench;
+pub mod cache_policy;
 pub mod cached;
 mod cart;
 mod cross_site;
@@ -59,6 +60,10 @@ pub fn router(state: AppState) -> Router {
     // 62 more allocations and 17,000 more instructions per API hit).
     let stack = ServiceBuilder::new()
         .layer(TraceLayer::new_for_http())
+        // Outside every other layer, so that it also sees the answers they
+        // give themselves (a timeout, a refused cross-site form, a body too
+        // large).
+        .layer(axum::middleware::from_fn(cache_policy::apply))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout))
         .layer(axum::middleware::from_fn_with_state(state_public_url, cross_site::refuse_cross_site))
         .layer(axum::middleware::from_fn(edge_fetches))

@@ -259,7 +259,7 @@ on_both_backends! {
         assert!(anonymous.headers()["cache-control"].to_str().unwrap().starts_with("public"));
         let r = v.get("/products?q=laptop").await;
         assert_eq!(r.headers()["x-cache"], "HIT", "the catalog fragment is shared");
-        assert_eq!(r.headers()["cache-control"], "private, no-cache");
+        assert_eq!(r.headers()["cache-control"], "private, no-store");
         assert_eq!(r.headers()["vary"], "Cookie");
         assert!(r.text().await.unwrap().contains("hal@example.com"));
         for path in ["/", "/categories", "/products/steel-laptop-13", "/categories/books"] {

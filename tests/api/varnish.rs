@@ -1,7 +1,8 @@
 //! Varnish in front, with the project's VCL (deploy/varnish/storefront.vcl):
 //! anonymous catalog pages and API answers become hits, indexed by the
 //! app's Surrogate-Key; a purge by tag drops exactly the objects carrying
-//! one of its tags; a signed-in visitor is never served from Varnish.
+//! one of its tags; a signed-in visitor is never served from Varnish, nor
+//! is anyone an error.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -341,4 +342,75 @@ async fn a_page_fetched_across_a_purge_is_purged_again() {
         assert!(started.elapsed() < Duration::from_secs(5), "the page fetched across the purge stays in Varnish");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+#[tokio::test]
+async fn a_product_created_after_its_page_answered_404_shows_through_varnish_on_the_next_request() {
+    let varnish_port = free_port();
+    let (app, varnish) = app_behind_varnish(format!("http://127.0.0.1:{varnish_port}"), varnish_port).await;
+    let token = token_for(&app, "edge-admin@example.com", true).await;
+    let client = reqwest::Client::new();
+    let page = format!("{}/products/walnut-lamp", varnish.address);
+    for _ in 0..2 {
+        let r = client.get(&page).send().await.unwrap();
+        assert_eq!(r.status(), 404);
+        assert_eq!(r.headers()["cache-control"], "no-store");
+        assert_ne!(r.headers()["x-varnish-cache"], "HIT", "a 404 answered from Varnish");
+    }
+    let created = app
+        .client
+        .post(app.url("/api/products/"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({
+            "name": "Walnut Lamp", "slug": "walnut-lamp", "price": "49.00", "stock": 2,
+            "category_id": app.fixture.category("computers").id,
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let r = client.get(&page).send().await.unwrap();
+    assert_eq!(r.status(), 200, "the page right after the product was created");
+    assert!(r.text().await.unwrap().contains("Walnut Lamp"));
+    assert_eq!(edge(&client, &page).await, ("HIT".to_owned(), 200), "and cached from then on");
+}
+
+/// A backend that answers `/status/<n>` with status n and a public
+/// `Cache-Control`, and counts the requests it gets.
+async fn careless_backend() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let served = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = served.clone();
+    let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let counter = counter.clone();
+        async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let status = uri.path().rsplit('/').next().and_then(|n| n.parse().ok()).unwrap_or(500);
+            let status =
+                axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+            (status, [("cache-control", "public, max-age=600, s-maxage=600")], "an error")
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (port, served)
+}
+
+#[tokio::test]
+async fn varnish_never_answers_an_error_from_its_cache_whatever_the_backend_says() {
+    let (port, served) = careless_backend().await;
+    let varnish = Varnish::start(port);
+    let client = reqwest::Client::new();
+    let statuses = [404, 410, 500, 503];
+    for status in statuses {
+        let url = format!("{}/status/{status}", varnish.address);
+        for _ in 0..3 {
+            let (verdict, got) = edge(&client, &url).await;
+            assert_eq!(got, status);
+            assert_ne!(verdict, "HIT", "{status} answered from Varnish");
+        }
+    }
+    let fetched = served.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(fetched, 3 * statuses.len(), "every error came from the backend");
 }
