@@ -414,3 +414,36 @@ async fn varnish_never_answers_an_error_from_its_cache_whatever_the_backend_says
     let fetched = served.load(std::sync::atomic::Ordering::SeqCst);
     assert_eq!(fetched, 3 * statuses.len(), "every error came from the backend");
 }
+
+/// Two deployments over one database, each behind its own Varnish: a write
+/// through one is purged from the other's Varnish too, by the other's own
+/// instances (the edges' outbox cursor is per set of purge URLs).
+#[tokio::test]
+async fn a_write_through_one_deployment_is_purged_from_the_other_deployments_varnish() {
+    let (port_a, port_b) = (free_port(), free_port());
+    let (a, _varnish_a) = app_behind_varnish(format!("http://127.0.0.1:{port_a}"), port_a).await;
+    let mut settings = (*a.state.settings).clone();
+    settings.cache.purge_urls = vec![format!("http://127.0.0.1:{port_b}")];
+    settings.cache.key_prefix = crate::helpers::unique_name("sftgreen");
+    let b = TestApp::start(None, settings).await;
+    let varnish_b = Varnish::start_on(app_port(&b), port_b);
+    outbox_drained(&b).await;
+    let product = a.fixture.product("Steel Laptop 13").clone();
+    let client = reqwest::Client::new();
+    let page = format!("{}/products/{}", varnish_b.address, product.slug);
+    edge(&client, &page).await;
+    assert_eq!(edge(&client, &page).await.0, "HIT", "cached at B's Varnish");
+
+    let token = token_for(&a, "edge-admin@example.com", true).await;
+    set_price(&a, &token, product.id, "1357.00").await;
+    let started = Instant::now();
+    loop {
+        let (verdict, price) = page_price(&client, &page).await;
+        if price == "$1357.00" {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "B's Varnish still serves {price} ({verdict})");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    outbox_drained(&b).await;
+}
