@@ -5,6 +5,11 @@
 pub mod api_token;
 pub mod app_secret;
 pub mod cache_outbox;
+pub mod cart;
+pub mod cart_claim;
+pub mod cart_line;
 pub mod category;
 pub mod product;
+pub mod session;
+pub mod throttle_counter;
 pub mod user;
