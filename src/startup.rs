@@ -17,10 +17,10 @@ use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use crate::cache::Cache;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower_sessions::SessionManagerLayer;
 
 use crate::auth::Hasher;
