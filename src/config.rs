@@ -102,6 +102,12 @@ pub struct Settings {
     pub cache: CacheSettings,
     /// Session settings (SESSION_*).
     pub sessions: SessionSettings,
+    /// Set when none of REDIS_URL, SESSION_REDIS_URL and SESSION_STORE is
+    /// given: at start the default Redis is asked once, and when none
+    /// answers the shop runs embedded (the cache in process; sessions,
+    /// carts and throttles in the database). Settings built in code leave
+    /// it off and get exactly what they name.
+    pub embedded_unless_redis_answers: bool,
     /// STOREFRONT_BENCH_ROUTES: serve `/__bench/ceiling`, the load
     /// benchmark's reference route. Off unless asked for.
     pub bench_routes: bool,
@@ -124,8 +130,10 @@ pub struct Settings {
 /// Where sessions live and how their cookie behaves.
 #[derive(Clone, Debug)]
 pub struct SessionSettings {
-    /// SESSION_STORE: `redis` (the default) or `memory` (one process only,
-    /// for a machine without Redis; sessions end with the process).
+    /// SESSION_STORE: `redis` (the default), `database` (sessions, carts
+    /// and throttles in the shop's database: one or many instances, no
+    /// Redis needed, kept across restarts) or `memory` (one process only;
+    /// sessions end with the process).
     pub store: SessionStoreKind,
     /// SESSION_REDIS_URL: defaults to REDIS_URL.
     pub redis_url: String,
@@ -144,6 +152,7 @@ pub struct SessionSettings {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SessionStoreKind {
     Redis,
+    Database,
     Memory,
 }
 
@@ -232,6 +241,7 @@ impl Settings {
             trusted_proxies: Vec::new(),
             demo_catalog: false,
             cache: CacheSettings::default(),
+            embedded_unless_redis_answers: false,
             sessions: SessionSettings {
                 store: SessionStoreKind::Redis,
                 redis_url: CacheSettings::default().redis_url,
@@ -318,10 +328,13 @@ impl Settings {
         if let Some(v) = get("SESSION_STORE") {
             settings.sessions.store = match v.trim() {
                 "redis" => SessionStoreKind::Redis,
+                "database" => SessionStoreKind::Database,
                 "memory" => SessionStoreKind::Memory,
-                other => return Err(bad("SESSION_STORE", format!("{other:?} is not redis or memory"))),
+                other => return Err(bad("SESSION_STORE", format!("{other:?} is not redis, database or memory"))),
             };
         }
+        settings.embedded_unless_redis_answers =
+            ["REDIS_URL", "SESSION_REDIS_URL", "SESSION_STORE"].into_iter().all(|var| get(var).is_none());
         if let Some(url) = get("SESSION_REDIS_URL") {
             settings.sessions.redis_url = redis_url(&url, &["redis://", "rediss://"], "SESSION_REDIS_URL")?;
         }
@@ -375,6 +388,17 @@ impl Settings {
         }
         Ok(settings)
     }
+}
+
+/// A Redis URL list as it may be printed: any password replaced by `***`.
+pub fn redis_url_shown(url: &str) -> String {
+    redis_nodes(url)
+        .map(|node| match (node.split_once("://"), node.rfind('@')) {
+            (Some((scheme, _)), Some(at)) if at > scheme.len() => format!("{scheme}://***@{}", &node[at + 1..]),
+            _ => node.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The nodes of a Redis URL list: one server, or several nodes of a cluster.
@@ -566,6 +590,7 @@ mod tests {
             ("METRICS_ADDR", "9100"),
             ("METRICS_ADDR", "127.0.0.1:3000"),
             ("PASSWORD_HASH_QUEUE", "-1"),
+            ("SESSION_STORE", "sqlite"),
         ] {
             assert_eq!(load(&[(var, value)]).unwrap_err().var, var, "{var}={value}");
         }
@@ -590,6 +615,32 @@ mod tests {
         assert_eq!(load(&[]).unwrap().metrics_addr, None);
         let s = load(&[("METRICS_ADDR", " 127.0.0.1:9100 ")]).unwrap();
         assert_eq!(s.metrics_addr, Some("127.0.0.1:9100".parse().unwrap()));
+    }
+
+    #[test]
+    fn with_no_redis_named_the_shop_may_run_embedded() {
+        let s = load(&[]).unwrap();
+        assert!(s.embedded_unless_redis_answers);
+        assert_eq!(s.sessions.store, SessionStoreKind::Redis, "the default Redis, when it answers");
+        for var in ["REDIS_URL", "SESSION_REDIS_URL"] {
+            assert!(!load(&[(var, "redis://10.0.0.1:6379")]).unwrap().embedded_unless_redis_answers, "{var}");
+        }
+        let s = load(&[("SESSION_STORE", " database ")]).unwrap();
+        assert_eq!((s.sessions.store, s.embedded_unless_redis_answers), (SessionStoreKind::Database, false));
+        let s = load(&[("SESSION_STORE", "memory")]).unwrap();
+        assert_eq!((s.sessions.store, s.embedded_unless_redis_answers), (SessionStoreKind::Memory, false));
+        let built = Settings::with_database(DatabaseUrl::parse("sqlite://x.db").unwrap());
+        assert!(!built.embedded_unless_redis_answers, "settings built in code get what they name");
+    }
+
+    #[test]
+    fn redis_passwords_are_never_shown() {
+        assert_eq!(redis_url_shown("redis://:hunter2@cache:6379/0"), "redis://***@cache:6379/0");
+        assert_eq!(redis_url_shown("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+        assert_eq!(
+            redis_url_shown("rediss://u:p@a:7000,rediss://u:p@b:7001"),
+            "rediss://***@a:7000,rediss://***@b:7001"
+        );
     }
 
     #[test]

@@ -17,5 +17,6 @@ pub mod server;
 pub mod services;
 pub mod startup;
 pub mod state;
+pub mod stores;
 pub mod telemetry;
 pub mod views;

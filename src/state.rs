@@ -26,7 +26,10 @@ impl PublicUrl {
     }
 }
 
-/// Counts the SQL statements this instance has run (tests and metrics).
+/// Counts the SQL statements this instance has run for the catalog and the
+/// accounts (tests and metrics); the cache's and the database session
+/// store's own are not counted, so the count is the same with Redis or
+/// without.
 #[derive(Clone, Debug, Default)]
 pub struct QueryCounter(Arc<std::sync::atomic::AtomicU64>);
 
@@ -55,7 +58,7 @@ pub struct AppState {
     /// Signs the form tokens of visitors without a session (a key shared
     /// through the database by every instance).
     pub forms: Arc<FormSigner>,
-    /// The session layer (its store is Redis or in-process).
+    /// The session layer (its store is Redis, the database or in-process).
     pub sessions: SessionManagerLayer<AppSessionStore>,
     /// The Redis fragment and API cache.
     pub cache: Cache,

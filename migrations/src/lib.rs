@@ -13,6 +13,7 @@ mod m20261124_000006_category_counts;
 mod m20261124_000007_outbox_edge_purge;
 mod m20261201_000008_auth_hardening;
 mod m20261201_000009_outbox_cursors;
+mod m20261201_000010_embedded_stores;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000007_outbox_edge_purge::Migration),
             Box::new(m20261201_000008_auth_hardening::Migration),
             Box::new(m20261201_000009_outbox_cursors::Migration),
+            Box::new(m20261201_000010_embedded_stores::Migration),
         ]
     }
 }

@@ -1,5 +1,6 @@
-//! The session store: Redis (shared by every instance, survives restarts)
-//! or, for a machine without Redis, an in-process store.
+//! The session store: Redis (shared by every instance, survives restarts),
+//! the shop's own database (the same, for a shop without Redis), or an
+//! in-process store (one process; sessions end with it).
 
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use tower_sessions_redis_store::fred::types::config::{
 };
 
 use crate::config::{SessionSettings, SessionStoreKind};
+use crate::stores::sessions::DbSessions;
 
 /// The session cookie's name: ours, not a framework default.
 pub const COOKIE_NAME: &str = "storefront_session";
@@ -20,6 +22,7 @@ pub const COOKIE_NAME: &str = "storefront_session";
 #[derive(Debug, Clone)]
 pub enum AppSessionStore {
     Redis(RedisStore<Pool>, Pool),
+    Database(DbSessions),
     Memory(MemoryStore),
 }
 
@@ -32,6 +35,7 @@ impl SessionStore for AppSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         match self {
             AppSessionStore::Redis(s, _) => s.create(record).await,
+            AppSessionStore::Database(s) => s.create(record).await,
             AppSessionStore::Memory(s) => s.create(record).await,
         }
     }
@@ -55,7 +59,9 @@ impl SessionStore for AppSessionStore {
                 }
                 Ok(())
             }
-            // The same rule in process: a deleted session stays deleted.
+            // The same rule in the database and in process: a deleted
+            // session stays deleted.
+            AppSessionStore::Database(s) => s.save(record).await,
             AppSessionStore::Memory(s) => match s.load(&record.id).await? {
                 Some(_) => s.save(record).await,
                 None => Ok(()),
@@ -66,6 +72,7 @@ impl SessionStore for AppSessionStore {
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
         match self {
             AppSessionStore::Redis(s, _) => s.load(id).await,
+            AppSessionStore::Database(s) => s.load(id).await,
             AppSessionStore::Memory(s) => s.load(id).await,
         }
     }
@@ -73,6 +80,7 @@ impl SessionStore for AppSessionStore {
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         match self {
             AppSessionStore::Redis(s, _) => s.delete(id).await,
+            AppSessionStore::Database(s) => s.delete(id).await,
             AppSessionStore::Memory(s) => s.delete(id).await,
         }
     }
@@ -112,9 +120,10 @@ fn redis_config(url: &str) -> Result<Config, String> {
     Ok(config)
 }
 
-pub fn store(settings: &SessionSettings, pool: Option<Pool>) -> AppSessionStore {
+pub fn store(settings: &SessionSettings, pool: Option<Pool>, db: &sea_orm::DatabaseConnection) -> AppSessionStore {
     match (settings.store, pool) {
         (SessionStoreKind::Redis, Some(pool)) => AppSessionStore::Redis(RedisStore::new(pool.clone()), pool),
+        (SessionStoreKind::Database, _) => AppSessionStore::Database(DbSessions::new(db.clone())),
         _ => AppSessionStore::Memory(MemoryStore::default()),
     }
 }

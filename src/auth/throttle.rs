@@ -12,9 +12,9 @@
 //! its reservations back.
 //!
 //! Addresses are counted by network for IPv6 (a /64, what one subscriber
-//! gets) and by address for IPv4. Counters live beside the sessions (Redis,
-//! shared by every instance), or in process with the in-memory session
-//! store. In Redis every counter carries the hash tag `{throttle}`, so one
+//! gets) and by address for IPv4. Counters live beside the sessions (Redis
+//! or the database, shared by every instance), or in process with the
+//! in-memory session store. In Redis every counter carries the hash tag `{throttle}`, so one
 //! script's keys share a slot on a Redis Cluster.
 
 use std::collections::HashMap;
@@ -26,6 +26,7 @@ use fred::interfaces::LuaInterface;
 use tower_sessions_redis_store::fred::prelude::Pool;
 
 use super::credentials::Email;
+use crate::stores::throttles::DbThrottle;
 
 pub const MAX_ACCOUNT_FAILURES: u32 = 5;
 pub const MAX_ADDRESS_FAILURES: u32 = 20;
@@ -37,6 +38,7 @@ pub const NEW_CART_WINDOW: Duration = Duration::from_secs(3600);
 
 pub enum Throttle {
     Redis { pool: Pool, prefix: String },
+    Database(DbThrottle),
     Memory(Mutex<HashMap<String, (u32, Instant)>>),
 }
 
@@ -108,7 +110,7 @@ impl Throttle {
     fn key(&self, kind: &str, id: &str) -> String {
         match self {
             Throttle::Redis { prefix, .. } => format!("{prefix}:{{throttle}}:{kind}:{id}"),
-            Throttle::Memory(_) => format!("{kind}:{id}"),
+            Throttle::Database(_) | Throttle::Memory(_) => format!("{kind}:{id}"),
         }
     }
 
@@ -165,6 +167,9 @@ impl Throttle {
                 let _: i64 =
                     pool.eval(RELEASE, keys.to_vec(), vec![mode]).await.map_err(|e| ThrottleError(e.to_string()))?;
             }
+            Throttle::Database(counters) => {
+                counters.release(keys, clear_first).await.map_err(|e| ThrottleError(e.to_string()))?;
+            }
             Throttle::Memory(map) => {
                 let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
                 for (i, key) in keys.iter().enumerate() {
@@ -194,6 +199,10 @@ impl Throttle {
                 args.extend(limits.iter().map(|l| l.max.to_string()));
                 let wait: i64 = pool.eval(RESERVE, keys, args).await.map_err(|e| ThrottleError(e.to_string()))?;
                 Ok((wait > 0).then(|| Duration::from_millis(wait as u64)))
+            }
+            Throttle::Database(counters) => {
+                let limits: Vec<(String, u32)> = limits.iter().map(|l| (l.key.clone(), l.max)).collect();
+                counters.reserve(&limits, window).await.map_err(|e| ThrottleError(e.to_string()))
             }
             Throttle::Memory(map) => {
                 let mut map = map.lock().unwrap_or_else(|p| p.into_inner());

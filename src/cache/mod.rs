@@ -262,15 +262,6 @@ impl Cache {
         self.inner.memory.is_some()
     }
 
-    /// Where entries live, for the log line at start.
-    pub fn location(&self) -> String {
-        match (&self.inner.redis, &self.inner.memory) {
-            (Some(_), _) => format!("Redis at {}", self.inner.settings.redis_url),
-            (None, Some(_)) => "in this process".to_owned(),
-            (None, None) => "off".to_owned(),
-        }
-    }
-
     /// Whether Redis is currently being used (breaker closed).
     pub fn healthy(&self) -> bool {
         self.enabled() && self.inner.breaker.is_closed()

@@ -4,14 +4,17 @@
 //! before it writes), so two adds sent at the same moment (two tabs) both
 //! count, and neither can pass a limit the other has reached; saving the
 //! cart inside the session record would let the last writer win. With the
-//! in-memory session store, carts live in the process too, changed under
-//! one lock.
+//! database session store, carts live in the database with the same rules
+//! (see `stores::carts`); with the in-memory one, in the process, changed
+//! under one lock.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use tower_sessions_redis_store::fred::prelude::{HashesInterface, KeysInterface, LuaInterface, Pool};
+
+use crate::stores::carts::DbCarts;
 
 pub const MAX_QUANTITY: u32 = 999;
 
@@ -76,6 +79,7 @@ pub enum CartStore {
         prefix: String,
         ttl: Duration,
     },
+    Database(DbCarts),
     /// Carts by id, and which cart each session claimed.
     Memory(Mutex<HashMap<String, BTreeMap<i32, u32>>>, Mutex<HashMap<String, String>>),
 }
@@ -96,8 +100,12 @@ impl CartStore {
     /// Pushes back the cart's expiry, as its session's is (a shopper who
     /// keeps browsing keeps the cart).
     pub async fn keep(&self, cart: &str) -> Result<(), CartError> {
-        if let CartStore::Redis { pool, prefix, ttl } = self {
-            let _: i64 = pool.expire(Self::key(prefix, cart), ttl.as_secs() as i64, None).await.map_err(fail)?;
+        match self {
+            CartStore::Redis { pool, prefix, ttl } => {
+                let _: i64 = pool.expire(Self::key(prefix, cart), ttl.as_secs() as i64, None).await.map_err(fail)?;
+            }
+            CartStore::Database(carts) => carts.keep(cart).await.map_err(fail)?,
+            CartStore::Memory(..) => {}
         }
         Ok(())
     }
@@ -121,6 +129,7 @@ impl CartStore {
                 // Only an expiry between the SET and the GET leaves nothing.
                 Ok(won.unwrap_or_else(|| candidate.to_owned()))
             }
+            CartStore::Database(carts) => carts.claim(&owner, candidate).await.map_err(fail),
             CartStore::Memory(_, owners) => {
                 let mut owners = owners.lock().unwrap_or_else(|p| p.into_inner());
                 Ok(owners.entry(owner).or_insert_with(|| candidate.to_owned()).clone())
@@ -137,6 +146,7 @@ impl CartStore {
                     .filter_map(|(k, v)| Some((k.parse().ok()?, u32::try_from(v).ok().filter(|q| *q > 0)?)))
                     .collect())
             }
+            CartStore::Database(carts) => carts.lines(cart).await.map_err(fail),
             CartStore::Memory(map, _) => {
                 Ok(map.lock().unwrap_or_else(|p| p.into_inner()).get(cart).cloned().unwrap_or_default())
             }
@@ -168,6 +178,7 @@ impl CartStore {
                     _ => Err(CartError(format!("unexpected reply {reply:?} from the add script"))),
                 }
             }
+            CartStore::Database(carts) => carts.add(cart, product, quantity, limit).await.map_err(fail),
             CartStore::Memory(map, _) => {
                 let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
                 let lines = map.entry(cart.to_owned()).or_default();
@@ -199,6 +210,7 @@ impl CartStore {
                 let set: i64 = pool.eval(SET_SCRIPT, key, args).await.map_err(fail)?;
                 Ok(if set == 1 { LineChange::Done(quantity) } else { LineChange::CartFull })
             }
+            CartStore::Database(carts) => carts.set(cart, product, quantity).await.map_err(fail),
             CartStore::Memory(map, _) => {
                 let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
                 let lines = map.entry(cart.to_owned()).or_default();

@@ -8,7 +8,7 @@ use scraper::{Html, Selector};
 use sea_orm::EntityTrait;
 
 use crate::helpers::{Backend, TestApp};
-use crate::on_both_backends;
+use crate::on_both_backends_and_stores;
 use crate::redis_server::RedisServer;
 
 /// A browser: its own cookie jar, redirects not followed.
@@ -104,7 +104,7 @@ pub fn cookie_value(set_cookie: &str) -> String {
     set_cookie.split(';').next().unwrap().trim_start_matches("storefront_session=").to_owned()
 }
 
-on_both_backends! {
+on_both_backends_and_stores! {
     async fn register_login_and_logout(app: TestApp) {
         let v = Visitor::new(&app);
         let r = v.register("Ada@Example.com", "correct horse").await;

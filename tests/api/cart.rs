@@ -13,7 +13,7 @@ use tokio::sync::Barrier;
 
 use crate::accounts::{Visitor, csrf_in};
 use crate::helpers::TestApp;
-use crate::on_both_backends;
+use crate::on_both_backends_and_stores;
 
 pub fn cart_lines(html: &str) -> Vec<(String, String)> {
     let doc = Html::parse_document(html);
@@ -107,7 +107,7 @@ async fn an_in_process_cart_holds_a_burst_to_a_hundred_lines_too() {
     a_burst_of_adds_stops_at_a_hundred_lines(&app).await;
 }
 
-on_both_backends! {
+on_both_backends_and_stores! {
     async fn the_cart_page_runs_as_many_queries_for_fifty_lines_as_for_one(app: TestApp) {
         let ids = stocked_products(&app, 50).await;
         let (v, csrf) = shopper(&app).await;
@@ -344,7 +344,7 @@ async fn two_first_adds_at_once(v: &Visitor, app: &crate::helpers::TestApp) {
     );
 }
 
-on_both_backends! {
+on_both_backends_and_stores! {
     async fn two_first_adds_at_once_both_count_for_a_guest_and_a_signed_in_shopper(app: TestApp) {
         for round in 0..4 {
             // A guest whose session holds only a message so far.

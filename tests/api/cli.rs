@@ -92,6 +92,7 @@ fn bad_configuration_is_one_line_and_exit_code_2() {
         ("DATABASE_MAX_CONNECTIONS", "lots"),
         ("STOREFRONT_PUBLIC_URL", "ftp://x"),
         ("METRICS_ADDR", "localhost"),
+        ("SESSION_STORE", "sqlite"),
     ] {
         let out = storefront(&[(var, value)], &["migrate"]).output().expect("runs");
         assert_eq!(out.status.code(), Some(2), "{var}={value}");

@@ -43,6 +43,55 @@ macro_rules! on_both_backends {
     };
 }
 
+/// Runs a scenario on each backend with each shared session store:
+/// Redis (`sqlite`, `postgres`) and the shop's own database
+/// (`sqlite_database_store`, `postgres_database_store`, whose session Redis
+/// is an address where nothing listens, so nothing of the session can
+/// come from there).
+#[macro_export]
+macro_rules! on_both_backends_and_stores {
+    ($(async fn $name:ident($app:ident: TestApp) $body:block)*) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+                async fn scenario($app: $crate::helpers::TestApp) $body
+                #[tokio::test]
+                async fn sqlite() {
+                    scenario($crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await).await
+                }
+                #[tokio::test]
+                async fn postgres() {
+                    scenario($crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await).await
+                }
+                #[tokio::test]
+                async fn sqlite_database_store() {
+                    let app = $crate::helpers::TestApp::spawn_configured(
+                        $crate::helpers::Backend::Sqlite,
+                        $crate::helpers::database_store,
+                    );
+                    scenario(app.await).await
+                }
+                #[tokio::test]
+                async fn postgres_database_store() {
+                    let app = $crate::helpers::TestApp::spawn_configured(
+                        $crate::helpers::Backend::Postgres,
+                        $crate::helpers::database_store,
+                    );
+                    scenario(app.await).await
+                }
+            }
+        )*
+    };
+}
+
+/// Sessions, carts and throttles in the database (`SESSION_STORE=database`);
+/// the session Redis is an address where nothing listens.
+pub fn database_store(settings: &mut Settings) {
+    settings.sessions.store = storefront::config::SessionStoreKind::Database;
+    settings.sessions.redis_url = "redis://127.0.0.1:1".into();
+}
+
 pub fn unique_name(prefix: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);

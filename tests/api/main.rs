@@ -17,6 +17,8 @@ mod catalog_pages;
 mod cli;
 mod credentials;
 mod database_outage;
+mod database_stores;
+mod embedded;
 mod hostile;
 mod local_cache;
 mod openapi;

@@ -8,10 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::StatusCode;
+use sea_orm::EntityTrait;
+use storefront::config::SessionStoreKind;
+use storefront::models::_entities::session;
 
 use crate::accounts::{Visitor, cookie_value, csrf_in, session_cookie};
 use crate::helpers::{Backend, TestApp};
-use crate::on_both_backends;
+use crate::on_both_backends_and_stores;
 
 async fn api_create_category(v: &Visitor, token: &str, name: &str) -> StatusCode {
     v.client
@@ -39,7 +42,7 @@ fn cli_user_create(app: &TestApp, email: &str, password: &str, admin: bool) {
     assert!(out.status.success(), "user create: {}", String::from_utf8_lossy(&out.stderr));
 }
 
-on_both_backends! {
+on_both_backends_and_stores! {
     async fn an_admin_demoted_by_user_create_loses_admin_pages_and_api_writes_at_once(app: TestApp) {
         app.create_user("erin@example.com", "erins password", true).await;
         let v = Visitor::new(&app);
@@ -160,15 +163,36 @@ async fn a_sign_in_ends_after_its_absolute_lifetime_however_busy_the_session() {
     );
 }
 
-/// The seconds Redis will keep the session this response's cookie names.
+fn database_store(app: &TestApp) -> bool {
+    app.state.settings.sessions.store == SessionStoreKind::Database
+}
+
+/// The seconds the session store will keep the session this response's
+/// cookie names.
 async fn session_ttl(app: &TestApp, r: &reqwest::Response) -> i64 {
     let id = cookie_value(&session_cookie(r).expect("a session cookie"));
+    if database_store(app) {
+        let row = session::Entity::find_by_id(id).one(&app.db).await.unwrap().expect("the session is stored");
+        let now = chrono::Utc::now().timestamp_millis();
+        return (row.expires_at - now).div_euclid(1000);
+    }
     let client = redis::Client::open(app.state.settings.sessions.redis_url.as_str()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     redis::cmd("TTL").arg(&id).query_async(&mut conn).await.unwrap()
 }
 
-on_both_backends! {
+/// Deletes a session from the store, as its end does.
+async fn forget_session(app: &TestApp, id: &str) {
+    if database_store(app) {
+        session::Entity::delete_by_id(id.to_owned()).exec(&app.db).await.unwrap();
+        return;
+    }
+    let client = redis::Client::open(app.state.settings.sessions.redis_url.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("DEL").arg(id).query_async(&mut conn).await.unwrap();
+}
+
+on_both_backends_and_stores! {
     async fn visitors_without_a_session_store_nothing_and_anonymous_sessions_live_briefly(app: TestApp) {
         for _ in 0..15 {
             for path in ["/login", "/register"] {
@@ -246,7 +270,21 @@ on_both_backends! {
 
 #[tokio::test]
 async fn a_session_in_use_outlives_its_inactivity_timeout_and_keeps_its_cart() {
-    let app = TestApp::spawn_configured(Backend::Sqlite, |s| s.sessions.inactivity = Duration::from_secs(4)).await;
+    session_in_use_outlives_its_inactivity_timeout(Backend::Sqlite, SessionStoreKind::Redis).await;
+}
+
+#[tokio::test]
+async fn a_session_in_use_in_the_database_outlives_its_inactivity_timeout_and_keeps_its_cart() {
+    session_in_use_outlives_its_inactivity_timeout(Backend::Sqlite, SessionStoreKind::Database).await;
+    session_in_use_outlives_its_inactivity_timeout(Backend::Postgres, SessionStoreKind::Database).await;
+}
+
+async fn session_in_use_outlives_its_inactivity_timeout(backend: Backend, store: SessionStoreKind) {
+    let app = TestApp::spawn_configured(backend, |s| {
+        s.sessions.inactivity = Duration::from_secs(4);
+        s.sessions.store = store;
+    })
+    .await;
     app.create_user("nora@example.com", "noras password", false).await;
     let signed_in = Visitor::new(&app);
     signed_in.login("nora@example.com", "noras password").await;
@@ -267,7 +305,7 @@ async fn a_session_in_use_outlives_its_inactivity_timeout_and_keeps_its_cart() {
     assert!(shopper.page("/cart").await.contains("Your cart is empty."));
 }
 
-on_both_backends! {
+on_both_backends_and_stores! {
     async fn a_form_shown_on_a_short_session_still_works_after_the_session_is_gone(app: TestApp) {
         app.create_user("olaf@example.com", "olafs password", false).await;
         let v = Visitor::new(&app);
@@ -277,9 +315,7 @@ on_both_backends! {
         let token = csrf_in(&v.page("/login").await);
         assert!(token.starts_with("s1."), "a visitor nobody is signed in as gets the signed token: {token}");
         // The session ends (its two hours are up) while the form is open.
-        let client = redis::Client::open(app.state.settings.sessions.redis_url.as_str()).unwrap();
-        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-        let _: () = redis::cmd("DEL").arg(&session).query_async(&mut conn).await.unwrap();
+        forget_session(&app, &session).await;
         let r = v.post("/login", &[("email", "olaf@example.com"), ("password", "olafs password"), ("csrf", &token)]).await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER, "the form still works");
     }
@@ -299,8 +335,18 @@ on_both_backends! {
 
 #[tokio::test]
 async fn new_carts_from_one_address_are_limited_to_a_hundred_an_hour() {
+    new_carts_from_one_address_are_limited(SessionStoreKind::Redis).await;
+}
+
+#[tokio::test]
+async fn new_carts_from_one_address_are_limited_to_a_hundred_an_hour_with_the_database_store() {
+    new_carts_from_one_address_are_limited(SessionStoreKind::Database).await;
+}
+
+async fn new_carts_from_one_address_are_limited(store: SessionStoreKind) {
     let app = TestApp::spawn_configured(Backend::Sqlite, |s| {
         s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+        s.sessions.store = store;
     })
     .await;
     let sleeve = app.fixture.product("Laptop Sleeve").clone();
@@ -327,7 +373,7 @@ async fn new_carts_from_one_address_are_limited_to_a_hundred_an_hour() {
 #[tokio::test]
 async fn with_sessions_in_process_a_logout_in_another_tab_holds_too() {
     let app = TestApp::spawn_configured(Backend::Sqlite, |s| {
-        s.sessions.store = storefront::config::SessionStoreKind::Memory;
+        s.sessions.store = SessionStoreKind::Memory;
     })
     .await;
     app.create_user("pete@example.com", "petes password", false).await;

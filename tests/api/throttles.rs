@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use reqwest::StatusCode;
 use sea_orm::EntityTrait;
+use storefront::config::SessionStoreKind;
 
 use crate::accounts::{Visitor, csrf_in};
 use crate::helpers::{Backend, TestApp};
-use crate::on_both_backends;
+use crate::on_both_backends_and_stores;
 
 /// Sends `forms` to `path` from `visitors` at the same moment; returns
 /// each answer's status in order.
@@ -38,7 +39,7 @@ fn login_form(email: &str, password: &str, csrf: &str) -> Vec<(String, String)> 
         .collect()
 }
 
-on_both_backends! {
+on_both_backends_and_stores! {
     async fn forty_parallel_guesses_get_five_tries_and_the_right_password_no_extra_one(app: TestApp) {
         app.create_user("nina@example.com", "ninas password", false).await;
         let visitors: Vec<Visitor> = (0..40).map(|_| Visitor::new(&app)).collect();
@@ -92,8 +93,19 @@ on_both_backends! {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn registrations_released_together_are_held_to_ten_an_hour_per_address() {
-    let app = TestApp::spawn_configured(Backend::Sqlite, |s| {
+    registrations_released_together(Backend::Sqlite, SessionStoreKind::Redis).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn registrations_released_together_are_held_to_ten_an_hour_per_address_in_the_database_too() {
+    registrations_released_together(Backend::Sqlite, SessionStoreKind::Database).await;
+    registrations_released_together(Backend::Postgres, SessionStoreKind::Database).await;
+}
+
+async fn registrations_released_together(backend: Backend, store: SessionStoreKind) {
+    let app = TestApp::spawn_configured(backend, |s| {
         s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+        s.sessions.store = store;
     })
     .await;
     let visitors: Vec<Visitor> = (0..15).map(|_| Visitor::forwarded_for(&app, "198.51.100.20")).collect();
