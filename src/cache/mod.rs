@@ -179,6 +179,10 @@ pub struct Cache {
 #[error("redis: {0}")]
 pub struct CacheError(String);
 
+fn count_request(kind: &'static str, result: &'static str) {
+    metrics::counter!("storefront_cache_requests_total", "kind" => kind, "result" => result).increment(1);
+}
+
 fn random_version() -> u64 {
     // Never 0, so a version always differs from "absent".
     rand::rng().random_range(1..=u64::MAX)
@@ -338,9 +342,7 @@ impl Cache {
         Fut: Future<Output = Result<Filled, AppError>>,
     {
         let counters = &self.inner.counters;
-        let record = |result: &'static str| {
-            metrics::counter!("storefront_cache_requests_total", "kind" => entry.kind, "result" => result).increment(1);
-        };
+        let record = |result: &'static str| count_request(entry.kind, result);
         let bypass = |filled: Filled| {
             counters.bypasses.fetch_add(1, Ordering::Relaxed);
             record("bypass");
@@ -435,9 +437,7 @@ impl Cache {
         Fut: Future<Output = Result<Filled, AppError>>,
     {
         let counters = &self.inner.counters;
-        let record = |result: &'static str| {
-            metrics::counter!("storefront_cache_requests_total", "kind" => entry.kind, "result" => result).increment(1);
-        };
+        let record = |result: &'static str| count_request(entry.kind, result);
         if let Some(hit) = memory.get(&entry.key, &entry.tags) {
             counters.hits.fetch_add(1, Ordering::Relaxed);
             counters.local_hits.fetch_add(1, Ordering::Relaxed);
