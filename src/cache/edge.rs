@@ -7,6 +7,7 @@
 //! afterwards, old data and all, and would stay for its `s-maxage`. So
 //! each purge is sent again once such a fetch has had time to end.
 
+use std::future::Future;
 use std::time::Duration;
 
 use super::tags::Tag;
@@ -112,4 +113,23 @@ mod tests {
         assert_eq!(names[1999], "product-1999");
         assert_eq!(batches(&[Tag::Lists, Tag::Product(3)]), ["lists product-3"]);
     }
+}
+
+tokio::task_local! {
+    /// Set while serving an edge cache's fetch (see [`as_edge_fetch`]).
+    static EDGE_FETCH: ();
+}
+
+/// Runs `serve` as an edge cache's fetch, which skips the in-process layer.
+///
+/// A write applies its invalidation to Redis, then purges the edges, which
+/// refetch at once, possibly from another instance whose in-process layer
+/// has not yet had Redis's push: served from there, the old page would stay
+/// at the edge for its whole `s-maxage`. Redis itself is already current.
+pub async fn as_edge_fetch<F: Future>(serve: F) -> F::Output {
+    EDGE_FETCH.scope((), serve).await
+}
+
+pub(super) fn is_edge_fetch() -> bool {
+    EDGE_FETCH.try_with(|_| ()).is_ok()
 }

@@ -1,6 +1,9 @@
 //! The bytes of a cached entry: the tag versions it was filled under, its
 //! ETag, an optional page title, then the body, ready to send.
 //!
+//! Also what a lookup hands back: the body with its ETag and how it was
+//! served ([`CacheStatus`]).
+//!
 //! ```text
 //! [1: format] [1: n] [n × 8: tag versions, LE] [16: etag hash] [2: title len] [title] [body]
 //! ```
@@ -66,6 +69,56 @@ impl Entry {
         let title = std::str::from_utf8(&rest[..len]).ok()?.to_owned();
         let body_start = raw.len() - (rest.len() - len);
         Some(Entry { versions, etag_hash: u128::from_le_bytes(*etag), title, body: raw.slice(body_start..) })
+    }
+}
+
+/// How a response was served, sent as `X-Cache`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CacheStatus {
+    Hit,
+    Miss,
+    /// Redis skipped: disabled, or unavailable.
+    Bypass,
+}
+
+impl CacheStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CacheStatus::Hit => "HIT",
+            CacheStatus::Miss => "MISS",
+            CacheStatus::Bypass => "BYPASS",
+        }
+    }
+
+    /// The status of a response composed of several entries.
+    pub fn combine(self, other: CacheStatus) -> CacheStatus {
+        use CacheStatus::*;
+        match (self, other) {
+            (Bypass, _) | (_, Bypass) => Bypass,
+            (Miss, _) | (_, Miss) => Miss,
+            _ => Hit,
+        }
+    }
+}
+
+/// What a fill produces: the body and, for pages, their title.
+pub struct Filled {
+    pub body: Bytes,
+    pub title: String,
+}
+
+/// A cached (or freshly filled) body.
+#[derive(Clone, Debug)]
+pub struct Cached {
+    pub body: Bytes,
+    pub title: String,
+    pub etag: String,
+    pub status: CacheStatus,
+}
+
+impl Cached {
+    pub(super) fn from_entry(e: Entry, status: CacheStatus) -> Self {
+        Cached { etag: e.etag(), body: e.body, title: e.title, status }
     }
 }
 

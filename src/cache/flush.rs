@@ -21,7 +21,7 @@ use super::cursor::{Cursor, Row};
 use super::local::Local;
 use super::outbox;
 use super::tags::Tag;
-use super::{Cache, FlushError, edge};
+use super::{Cache, edge};
 
 /// Rows read per query.
 const BATCH: u64 = 500;
@@ -74,7 +74,7 @@ impl Cache {
     /// instance serves: Redis, the in-process cache, the edge caches.
     /// Returns how many rows were applied (counted once per cache). The
     /// first error is returned after every cache was tried.
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(name = "cache.flush_outbox", level = "debug", skip_all)]
     pub async fn flush_outbox(&self) -> Result<usize, FlushError> {
         // One flush at a time per instance: a second would only redo it.
         let _one = self.inner.flushing.lock().await;
@@ -95,6 +95,7 @@ impl Cache {
         }
     }
 
+    #[tracing::instrument(name = "cache.flush_into", level = "debug", skip_all, fields(cache = sink.name()))]
     async fn flush_into(&self, sink: Sink<'_>) -> Result<usize, FlushError> {
         let db = &self.inner.db;
         let (mut cursor, start) = match self.load_cursor(sink).await? {
@@ -184,6 +185,7 @@ impl Cache {
     /// How many outbox rows each cache this instance serves has yet to
     /// apply, by name (`redis`, `in-process`, `edges`). A cache without a
     /// cursor has every row left to apply.
+    #[tracing::instrument(name = "cache.pending", skip_all)]
     pub async fn pending(&self) -> Result<Vec<(&'static str, usize)>, FlushError> {
         let mut counts = Vec::new();
         for sink in self.sinks() {
@@ -203,7 +205,54 @@ impl Cache {
         Ok(counts)
     }
 
+    /// Makes every entry of this app stale at once, in Redis (one SET:
+    /// never FLUSHDB, which would also end every session sharing the server)
+    /// and at every edge (every object carries the `all` tag). Through the
+    /// outbox, so what cannot be applied now is applied later.
+    #[tracing::instrument(name = "cache.clear", skip_all)]
+    pub async fn clear(&self) -> Result<(), FlushError> {
+        outbox::record(&self.inner.db, &[Tag::All]).await.map_err(|e| FlushError::Database(e.to_string()))?;
+        self.flush_outbox().await.map(|_| ())
+    }
+
+    /// Retries pending invalidations forever, every `outbox_interval`, and
+    /// reports new hit/miss counts on the same beat.
+    pub fn spawn_outbox_flusher(&self) -> tokio::task::JoinHandle<()> {
+        let cache = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(cache.inner.settings.outbox_interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut pruned_at: Option<std::time::Instant> = None;
+            let prune_every = PRUNE_EVERY.min(cache.inner.settings.outbox_retention / 4);
+            loop {
+                tick.tick().await;
+                if pruned_at.is_none_or(|at| at.elapsed() >= prune_every) {
+                    pruned_at = Some(std::time::Instant::now());
+                    match cache.prune_outbox().await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::debug!(rows = n, "outbox rows past the retention window deleted"),
+                        Err(e) => tracing::warn!(error = %e, "outbox not pruned"),
+                    }
+                }
+                if cache.inner.breaker.is_closed() {
+                    let _ = cache.report_stats().await;
+                }
+                if let Some((local, _)) = &cache.inner.local {
+                    metrics::gauge!("storefront_cache_local_bytes").set(local.bytes() as f64);
+                }
+                // An open breaker is probed by the next request, which
+                // flushes before serving anything cached.
+                if cache.inner.breaker.is_closed()
+                    && let Err(e) = cache.flush_outbox().await
+                {
+                    tracing::debug!(error = %e, "outbox flush deferred");
+                }
+            }
+        })
+    }
+
     /// Deletes outbox rows older than the retention window.
+    #[tracing::instrument(name = "cache.prune_outbox", level = "debug", skip_all)]
     pub async fn prune_outbox(&self) -> Result<u64, FlushError> {
         outbox::prune(&self.inner.db, self.inner.settings.outbox_retention).await.map_err(database)
     }
@@ -211,3 +260,13 @@ impl Cache {
 
 /// How often the flusher prunes the outbox.
 pub const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum FlushError {
+    #[error("outbox: {0}")]
+    Database(String),
+    #[error("outbox: {0}")]
+    Redis(String),
+    #[error("outbox: edge purge: {0}")]
+    Edge(String),
+}

@@ -28,8 +28,8 @@ use std::time::{Duration, Instant};
 
 use redis::{PushKind, Value};
 
-use super::Cached;
 use super::conn::Nodes;
+use super::entry::{CacheStatus, Cached};
 use super::keys::Keys;
 use super::tags::Tag;
 
@@ -117,7 +117,7 @@ impl Local {
         tags.iter()
             .map(|tag| {
                 self.tags
-                    .get_or_insert_with(tag, || Ok::<_, std::convert::Infallible>(super::random_version()))
+                    .get_or_insert_with(tag, || Ok::<_, std::convert::Infallible>(super::tags::random_version()))
                     .unwrap_or_else(|never| match never {})
             })
             .collect()
@@ -172,7 +172,7 @@ impl Local {
         }
         let weight = (key.len() + cached.body.len() + cached.title.len() + 128) as u64;
         let entry = LocalEntry {
-            cached: Cached { status: super::CacheStatus::Hit, ..cached.clone() },
+            cached: Cached { status: CacheStatus::Hit, ..cached.clone() },
             versions: versions.into(),
             expires: Instant::now() + ttl,
             weight,

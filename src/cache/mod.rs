@@ -30,97 +30,30 @@ mod flush;
 pub mod keys;
 mod local;
 pub mod outbox;
+mod read;
+mod stats;
 pub mod tags;
 
-use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use bytes::Bytes;
 use rand::Rng;
 use sea_orm::DatabaseConnection;
 
 use crate::config::CacheSettings;
 use crate::error::AppError;
 pub use breaker::Breaker;
-use breaker::Permit;
 use conn::{Conn, Nodes, Query};
 use cursor::Cursor;
-use entry::Entry;
+pub use edge::as_edge_fetch;
+pub use entry::{CacheStatus, Cached, Filled};
 use flight::Flights;
+pub use flush::FlushError;
 pub use keys::{EntryKey, Keys, TtlClass};
 use local::Local;
 pub use tags::Tag;
-
-tokio::task_local! {
-    /// Set while serving an edge cache's fetch (see [`as_edge_fetch`]).
-    static EDGE_FETCH: ();
-}
-
-/// Runs `serve` as an edge cache's fetch, which skips the in-process layer.
-///
-/// A write applies its invalidation to Redis, then purges the edges, which
-/// refetch at once, possibly from another instance whose in-process layer
-/// has not yet had Redis's push: served from there, the old page would stay
-/// at the edge for its whole `s-maxage`. Redis itself is already current.
-pub async fn as_edge_fetch<F: Future>(serve: F) -> F::Output {
-    EDGE_FETCH.scope((), serve).await
-}
-
-fn is_edge_fetch() -> bool {
-    EDGE_FETCH.try_with(|_| ()).is_ok()
-}
-
-/// How a response was served, sent as `X-Cache`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CacheStatus {
-    Hit,
-    Miss,
-    /// Redis skipped: disabled, or unavailable.
-    Bypass,
-}
-
-impl CacheStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CacheStatus::Hit => "HIT",
-            CacheStatus::Miss => "MISS",
-            CacheStatus::Bypass => "BYPASS",
-        }
-    }
-
-    /// The status of a response composed of several entries.
-    pub fn combine(self, other: CacheStatus) -> CacheStatus {
-        use CacheStatus::*;
-        match (self, other) {
-            (Bypass, _) | (_, Bypass) => Bypass,
-            (Miss, _) | (_, Miss) => Miss,
-            _ => Hit,
-        }
-    }
-}
-
-/// What a fill produces: the body and, for pages, their title.
-pub struct Filled {
-    pub body: Bytes,
-    pub title: String,
-}
-
-/// A cached (or freshly filled) body.
-#[derive(Clone, Debug)]
-pub struct Cached {
-    pub body: Bytes,
-    pub title: String,
-    pub etag: String,
-    pub status: CacheStatus,
-}
-
-impl Cached {
-    fn from_entry(e: Entry, status: CacheStatus) -> Self {
-        Cached { etag: e.etag(), body: e.body, title: e.title, status }
-    }
-}
+use tags::random_version;
 
 /// Counters for `/metrics` and `cache stats`.
 #[derive(Default)]
@@ -178,19 +111,6 @@ pub struct Cache {
 #[derive(Debug, thiserror::Error)]
 #[error("redis: {0}")]
 pub struct CacheError(String);
-
-fn count_request(kind: &'static str, result: &'static str) {
-    metrics::counter!("storefront_cache_requests_total", "kind" => kind, "result" => result).increment(1);
-}
-
-fn random_version() -> u64 {
-    // Never 0, so a version always differs from "absent".
-    rand::rng().random_range(1..=u64::MAX)
-}
-
-fn parse_version(raw: &[u8]) -> Option<u64> {
-    std::str::from_utf8(raw).ok()?.parse().ok()
-}
 
 impl Cache {
     /// Builds the cache. The Redis connection is made lazily, so the shop
@@ -335,200 +255,11 @@ impl Cache {
         CacheError(error)
     }
 
-    /// Serves `entry` from Redis, or fills it with `fill` and stores it.
-    pub async fn get_or_fill<F, Fut>(&self, entry: &EntryKey, fill: F) -> Result<Cached, AppError>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Filled, AppError>>,
-    {
-        let counters = &self.inner.counters;
-        let record = |result: &'static str| count_request(entry.kind, result);
-        let bypass = |filled: Filled| {
-            counters.bypasses.fetch_add(1, Ordering::Relaxed);
-            record("bypass");
-            Cached::from_entry(Entry::new(Vec::new(), filled.title, filled.body), CacheStatus::Bypass)
-        };
-        if let Some(memory) = &self.inner.memory {
-            return self.serve_in_process(memory, entry, fill).await;
-        }
-        let permit = if self.enabled() { self.inner.breaker.permit() } else { Permit::Skip };
-        // Everything past a local hit is boxed: the future of a hit stays
-        // small, and middleware moves it several times per request.
-        if permit == Permit::Skip {
-            return Ok(bypass(Box::pin(fill()).await?));
-        }
-        let local = self.inner.local.as_ref().map(|(local, _)| local.as_ref());
-        if permit == Permit::Call
-            && !is_edge_fetch()
-            && let Some(hit) = local.and_then(|l| l.get(&entry.key, &entry.tags))
-        {
-            counters.hits.fetch_add(1, Ordering::Relaxed);
-            counters.local_hits.fetch_add(1, Ordering::Relaxed);
-            record("hit");
-            metrics::counter!("storefront_cache_local_hits_total", "kind" => entry.kind).increment(1);
-            return Ok(hit);
-        }
-        let snapshot = local.map(Local::snapshot);
-        let Ok((found, versions)) = Box::pin(self.lookup(entry, permit)).await else {
-            return Ok(bypass(Box::pin(fill()).await?));
-        };
-        if let (Some(local), Some(snapshot)) = (local, snapshot) {
-            local.learn(snapshot, &entry.tags, &versions);
-        }
-        if let Some(e) = found.and_then(Entry::decode).filter(|e| e.versions == versions) {
-            counters.hits.fetch_add(1, Ordering::Relaxed);
-            record("hit");
-            let cached = Cached::from_entry(e, CacheStatus::Hit);
-            if let Some(local) = local {
-                local.store(&entry.key, &cached, &versions, self.ttl(entry.ttl));
-            }
-            return Ok(cached);
-        }
-        counters.misses.fetch_add(1, Ordering::Relaxed);
-        record("miss");
-        let flight = format!("{}#{}", entry.key, versions.iter().map(u64::to_string).collect::<Vec<_>>().join("."));
-        Box::pin(self.inner.flights.run(flight, || async move {
-            // A flight for these versions that ended between our lookup and
-            // now has stored its entry: serve that, fill nothing.
-            if let Some(e) = self.stored(&entry.key).await.filter(|e| e.versions == versions) {
-                return Ok(Cached::from_entry(e, CacheStatus::Hit));
-            }
-            let filled = self.fill(entry, fill).await?;
-            let e = Entry::new(versions, filled.title, filled.body);
-            let ttl = self.ttl_with_jitter(entry.ttl);
-            let mut store = redis::pipe();
-            store.cmd("SET").arg(&entry.key).arg(e.encode()).arg("PX").arg(ttl.as_millis() as u64).ignore();
-            // A failed store costs only the next request a miss.
-            let stored = self.call::<()>(&store).await.is_ok();
-            let versions = e.versions.clone();
-            let cached = Cached::from_entry(e, CacheStatus::Miss);
-            if stored && let Some(local) = local {
-                local.store(&entry.key, &cached, &versions, ttl);
-            }
-            Ok(cached)
-        }))
-        .await
-    }
-
-    /// Runs a fill, timed and counted, then the test hook.
-    async fn fill<F, Fut>(&self, entry: &EntryKey, fill: F) -> Result<Filled, AppError>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Filled, AppError>>,
-    {
-        let started = std::time::Instant::now();
-        let filled = fill().await?;
-        self.inner.counters.fills.fetch_add(1, Ordering::Relaxed);
-        metrics::histogram!("storefront_cache_fill_seconds", "kind" => entry.kind)
-            .record(started.elapsed().as_secs_f64());
-        let hook = self.inner.fill_hook.read().unwrap_or_else(|p| p.into_inner()).clone();
-        if let Some(hook) = hook {
-            hook(&entry.key).await;
-        }
-        Ok(filled)
-    }
-
-    /// [`Cache::get_or_fill`] without Redis. The versions are taken before
-    /// the fill, as with Redis, so a fill that raced a write is stored
-    /// under versions the write has already replaced, and never served.
-    async fn serve_in_process<F, Fut>(&self, memory: &Local, entry: &EntryKey, fill: F) -> Result<Cached, AppError>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Filled, AppError>>,
-    {
-        let counters = &self.inner.counters;
-        let record = |result: &'static str| count_request(entry.kind, result);
-        if let Some(hit) = memory.get(&entry.key, &entry.tags) {
-            counters.hits.fetch_add(1, Ordering::Relaxed);
-            counters.local_hits.fetch_add(1, Ordering::Relaxed);
-            record("hit");
-            return Ok(hit);
-        }
-        counters.misses.fetch_add(1, Ordering::Relaxed);
-        record("miss");
-        let versions = memory.current_versions(&entry.tags);
-        let flight = format!("{}#{}", entry.key, versions.iter().map(u64::to_string).collect::<Vec<_>>().join("."));
-        Box::pin(self.inner.flights.run(flight, || async move {
-            // A flight for these versions that ended meanwhile stored it.
-            if let Some(hit) = memory.get(&entry.key, &entry.tags) {
-                return Ok(hit);
-            }
-            let filled = self.fill(entry, fill).await?;
-            let e = Entry::new(versions, filled.title, filled.body);
-            let versions = e.versions.clone();
-            let cached = Cached::from_entry(e, CacheStatus::Miss);
-            memory.store(&entry.key, &cached, &versions, self.ttl_with_jitter(entry.ttl));
-            Ok(cached)
-        }))
-        .await
-    }
-
-    /// The entry stored under `key`, if any and readable.
-    async fn stored(&self, key: &str) -> Option<Entry> {
-        let mut get = redis::pipe();
-        get.cmd("GET").arg(key);
-        let (raw,): (Option<Vec<u8>>,) = self.call(&get).await.ok()?;
-        raw.map(Bytes::from).and_then(Entry::decode)
-    }
-
-    /// One round trip: the entry and the current version of each of its
-    /// tags. Absent tags are created with a fresh random version.
-    async fn lookup(&self, entry: &EntryKey, permit: Permit) -> Result<(Option<Bytes>, Vec<u64>), CacheError> {
-        let tag_keys: Vec<String> = entry.tags.iter().map(|t| self.inner.keys.tag(t)).collect();
-        // A plain command, not a pipeline: a cluster splits it by slot (the
-        // entry's, and the one all tags share).
-        let mut get = redis::cmd("MGET");
-        get.arg(&entry.key).arg(&tag_keys);
-        let mut values: Vec<Option<Vec<u8>>> = match self.call(&get).await {
-            Ok(values) => values,
-            Err(e) => {
-                if permit == Permit::Probe {
-                    self.reconnect_cluster();
-                }
-                return Err(e);
-            }
-        };
-        if permit == Permit::Probe {
-            // Back from an outage: apply the invalidations recorded meanwhile
-            // before serving anything cached.
-            match self.flush_outbox().await {
-                // Redis is current; an edge that missed a purge is retried
-                // by the flusher, and must not keep Redis from being used.
-                Ok(_) | Err(FlushError::Edge(_)) => {}
-                // Already counted (the breaker is open again).
-                Err(FlushError::Redis(e)) => return Err(CacheError(e)),
-                // Whether Redis holds every invalidation is unknown: try again
-                // after a cool-down, rather than leave the probe unanswered.
-                Err(e @ FlushError::Database(_)) => return Err(self.failure(e.to_string())),
-            }
-            self.inner.breaker.success();
-            values = self.call(&get).await?;
-        }
-        if values.len() != tag_keys.len() + 1 {
-            return Err(CacheError("MGET answered the wrong number of values".into()));
-        }
-        let found = values.remove(0).map(Bytes::from);
-        let mut versions: Vec<Option<u64>> = values.iter().map(|v| v.as_deref().and_then(parse_version)).collect();
-        let missing: Vec<usize> = (0..versions.len()).filter(|&i| versions[i].is_none()).collect();
-        if !missing.is_empty() {
-            let mut init = redis::pipe();
-            let fresh: Vec<u64> = missing.iter().map(|_| random_version()).collect();
-            for (&i, v) in missing.iter().zip(&fresh) {
-                // NX GET: keep (and learn) a version another instance just set.
-                init.cmd("SET").arg(&tag_keys[i]).arg(v.to_string()).arg("NX").arg("GET");
-            }
-            let previous: Vec<Option<Vec<u8>>> = self.call(&init).await?;
-            for ((&i, v), prev) in missing.iter().zip(fresh).zip(previous) {
-                versions[i] = Some(prev.as_deref().and_then(parse_version).unwrap_or(v));
-            }
-        }
-        Ok((found, versions.into_iter().map(|v| v.unwrap_or(0)).collect()))
-    }
-
     /// Gives each tag a new version in Redis: every entry that depends on
     /// one of them is no longer served. Constant cost in the number of
     /// cached keys. Then stores `cursor`, after the versions, so a Redis
     /// never holds a cursor ahead of its versions (see [`flush`]).
+    #[tracing::instrument(name = "cache.invalidate", level = "debug", skip_all, fields(tags = tags.len()))]
     async fn invalidate_redis(&self, tags: &[Tag], cursor: Option<&Cursor>) -> Result<(), CacheError> {
         if !self.enabled() || (tags.is_empty() && cursor.is_none()) {
             return Ok(());
@@ -578,91 +309,6 @@ impl Cache {
         }
     }
 
-    /// Adds this instance's hits and misses since the last report to the
-    /// shared `{prefix}:stats` hash, so `storefront cache stats` sees the hit
-    /// rate of all instances together.
-    pub async fn report_stats(&self) -> Result<(), CacheError> {
-        let c = &self.inner.counters;
-        let hits = c.hits.load(Ordering::Relaxed);
-        let misses = c.misses.load(Ordering::Relaxed);
-        let new_hits = hits - c.reported_hits.load(Ordering::Relaxed);
-        let new_misses = misses - c.reported_misses.load(Ordering::Relaxed);
-        if new_hits == 0 && new_misses == 0 {
-            return Ok(());
-        }
-        let key = self.inner.keys.stats();
-        let mut incr = redis::pipe();
-        incr.cmd("HINCRBY").arg(&key).arg("hits").arg(new_hits).ignore();
-        incr.cmd("HINCRBY").arg(&key).arg("misses").arg(new_misses).ignore();
-        self.call::<()>(&incr).await?;
-        c.reported_hits.store(hits, Ordering::Relaxed);
-        c.reported_misses.store(misses, Ordering::Relaxed);
-        Ok(())
-    }
-
-    /// Reads the shared hit and miss totals.
-    pub async fn shared_stats(&self) -> Result<(u64, u64), CacheError> {
-        let mut get = redis::pipe();
-        get.cmd("HMGET").arg(self.inner.keys.stats()).arg("hits").arg("misses");
-        let (values,): (Vec<Option<u64>>,) = self.call(&get).await?;
-        Ok((values.first().copied().flatten().unwrap_or(0), values.get(1).copied().flatten().unwrap_or(0)))
-    }
-
-    /// Makes every entry of this app stale at once, in Redis (one SET:
-    /// never FLUSHDB, which would also end every session sharing the server)
-    /// and at every edge (every object carries the `all` tag). Through the
-    /// outbox, so what cannot be applied now is applied later.
-    pub async fn clear(&self) -> Result<(), FlushError> {
-        outbox::record(&self.inner.db, &[Tag::All]).await.map_err(|e| FlushError::Database(e.to_string()))?;
-        self.flush_outbox().await.map(|_| ())
-    }
-
-    /// Every primary holding cache data (one, or each cluster master), for
-    /// operator commands that must visit them all.
-    pub async fn primaries(&self) -> Result<Vec<redis::ConnectionInfo>, CacheError> {
-        let Some(mut conn) = self.conn() else { return Err(CacheError("disabled".into())) };
-        match tokio::time::timeout(Duration::from_secs(5), conn.primaries(&self.inner.nodes)).await {
-            Ok(result) => result.map_err(CacheError),
-            Err(_) => Err(CacheError("no answer to CLUSTER NODES within 5 s".into())),
-        }
-    }
-
-    /// Retries pending invalidations forever, every `outbox_interval`, and
-    /// reports new hit/miss counts on the same beat.
-    pub fn spawn_outbox_flusher(&self) -> tokio::task::JoinHandle<()> {
-        let cache = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(cache.inner.settings.outbox_interval);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut pruned_at: Option<std::time::Instant> = None;
-            let prune_every = flush::PRUNE_EVERY.min(cache.inner.settings.outbox_retention / 4);
-            loop {
-                tick.tick().await;
-                if pruned_at.is_none_or(|at| at.elapsed() >= prune_every) {
-                    pruned_at = Some(std::time::Instant::now());
-                    match cache.prune_outbox().await {
-                        Ok(0) => {}
-                        Ok(n) => tracing::debug!(rows = n, "outbox rows past the retention window deleted"),
-                        Err(e) => tracing::warn!(error = %e, "outbox not pruned"),
-                    }
-                }
-                if cache.inner.breaker.is_closed() {
-                    let _ = cache.report_stats().await;
-                }
-                if let Some((local, _)) = &cache.inner.local {
-                    metrics::gauge!("storefront_cache_local_bytes").set(local.bytes() as f64);
-                }
-                // An open breaker is probed by the next request, which
-                // flushes before serving anything cached.
-                if cache.inner.breaker.is_closed()
-                    && let Err(e) = cache.flush_outbox().await
-                {
-                    tracing::debug!(error = %e, "outbox flush deferred");
-                }
-            }
-        })
-    }
-
     /// Runs the in-process layer's tracking connection (reconnecting as
     /// needed) until aborted; `None` when the layer is off.
     pub fn spawn_tracker(&self) -> Option<tokio::task::JoinHandle<()>> {
@@ -681,16 +327,6 @@ impl Cache {
         ping.cmd("PING").ignore();
         self.call::<()>(&ping).await
     }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum FlushError {
-    #[error("outbox: {0}")]
-    Database(String),
-    #[error("outbox: {0}")]
-    Redis(String),
-    #[error("outbox: edge purge: {0}")]
-    Edge(String),
 }
 
 /// How long an edge cache may take to answer a purge.

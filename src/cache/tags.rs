@@ -5,6 +5,8 @@
 
 use std::fmt;
 
+use rand::Rng;
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Tag {
     /// Every entry: `storefront cache clear`.
@@ -82,6 +84,17 @@ impl fmt::Display for Tag {
             Tag::ProductSlug(slug) => write!(f, "product-slug-{slug}"),
         }
     }
+}
+
+/// A tag version: random, so one lost to eviction or a restart never
+/// comes back with an old entry's value.
+pub(super) fn random_version() -> u64 {
+    // Never 0, so a version always differs from "absent".
+    rand::rng().random_range(1..=u64::MAX)
+}
+
+pub(super) fn parse_version(raw: &[u8]) -> Option<u64> {
+    std::str::from_utf8(raw).ok()?.parse().ok()
 }
 
 #[cfg(test)]

@@ -99,6 +99,7 @@ impl CartStore {
 
     /// Pushes back the cart's expiry, as its session's is (a shopper who
     /// keeps browsing keeps the cart).
+    #[tracing::instrument(name = "cart.keep", skip_all)]
     pub async fn keep(&self, cart: &str) -> Result<(), CartError> {
         match self {
             CartStore::Redis { pool, prefix, ttl } => {
@@ -137,6 +138,7 @@ impl CartStore {
         }
     }
 
+    #[tracing::instrument(name = "cart.lines", skip_all)]
     pub async fn lines(&self, cart: &str) -> Result<BTreeMap<i32, u32>, CartError> {
         match self {
             CartStore::Redis { pool, prefix, .. } => {
@@ -153,12 +155,14 @@ impl CartStore {
         }
     }
 
+    #[tracing::instrument(name = "cart.count", skip_all)]
     pub async fn count(&self, cart: &str) -> Result<u32, CartError> {
         Ok(self.lines(cart).await?.values().sum())
     }
 
     /// Adds `quantity` atomically, refusing a total over `limit` and a new
     /// line in a full cart.
+    #[tracing::instrument(name = "cart.add", skip_all)]
     pub async fn add(&self, cart: &str, product: i32, quantity: u32, limit: u32) -> Result<LineChange, CartError> {
         match self {
             CartStore::Redis { pool, prefix, ttl } => {
@@ -198,6 +202,7 @@ impl CartStore {
 
     /// Sets a line's quantity, refusing a new line in a full cart; 0 removes
     /// the line.
+    #[tracing::instrument(name = "cart.set", skip_all)]
     pub async fn set(&self, cart: &str, product: i32, quantity: u32) -> Result<LineChange, CartError> {
         match self {
             CartStore::Redis { pool, prefix, ttl } => {

@@ -81,15 +81,18 @@ fn summary(c: category::Model) -> CategorySummary {
 }
 
 /// Every category by name, with its count of active products.
+#[tracing::instrument(name = "catalog.categories", level = "debug", skip_all)]
 pub async fn categories(db: &impl ConnectionTrait) -> Result<Vec<CategorySummary>, AppError> {
     Ok(category::all_by_name(db).await?.into_iter().map(summary).collect())
 }
 
+#[tracing::instrument(name = "catalog.category_by_id", level = "debug", skip_all)]
 pub async fn category_by_id(db: &impl ConnectionTrait, id: i32) -> Result<CategorySummary, AppError> {
     let c = category_entity::Entity::find_by_id(id).one(db).await?.ok_or_else(AppError::not_found)?;
     Ok(summary(c))
 }
 
+#[tracing::instrument(name = "catalog.category_by_slug", level = "debug", skip_all)]
 pub async fn category_by_slug(db: &impl ConnectionTrait, slug: &str) -> Result<CategorySummary, AppError> {
     let c = category::find_by_slug(db, slug).await?.ok_or_else(AppError::not_found)?;
     Ok(summary(c))
@@ -109,10 +112,12 @@ async fn one_active_product(
     join_rows(vec![row])?.pop().ok_or_else(AppError::not_found)
 }
 
+#[tracing::instrument(name = "catalog.product_by_id", level = "debug", skip_all)]
 pub async fn product_by_id(db: &impl ConnectionTrait, id: i32) -> Result<ProductView, AppError> {
     one_active_product(db, product::Column::Id.eq(id)).await
 }
 
+#[tracing::instrument(name = "catalog.product_by_slug", level = "debug", skip_all)]
 pub async fn product_by_slug(db: &impl ConnectionTrait, slug: &str) -> Result<ProductView, AppError> {
     one_active_product(db, product::Column::Slug.eq(slug)).await
 }
@@ -120,6 +125,7 @@ pub async fn product_by_slug(db: &impl ConnectionTrait, slug: &str) -> Result<Pr
 /// The active products among `ids`, by id, in one query however many ids
 /// there are (a cart's lines); ids of missing or withdrawn products are not
 /// in the map.
+#[tracing::instrument(name = "catalog.active_products_by_ids", level = "debug", skip_all)]
 pub async fn active_products_by_ids(
     db: &impl ConnectionTrait,
     ids: &[i32],
@@ -137,6 +143,7 @@ pub async fn active_products_by_ids(
 }
 
 /// The newest active products, for the home page.
+#[tracing::instrument(name = "catalog.newest_products", level = "debug", skip_all)]
 pub async fn newest_products(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<ProductView>, AppError> {
     let rows = product_entity::Entity::find()
         .filter(product::Column::IsActive.eq(true))

@@ -79,6 +79,7 @@ pub fn ordered(select: Select<product_entity::Entity>, sort: ProductSort) -> Sel
 /// Runs a listing: one COUNT, then (if the page exists and is not empty) one
 /// page query joined with categories. A page past the last is a 404
 /// ("Invalid page."), as in the seed's API; page 1 of nothing is an empty page.
+#[tracing::instrument(name = "listings.list_products", level = "debug", skip_all)]
 pub async fn list_products(db: &impl ConnectionTrait, query: &ListingQuery) -> Result<ProductPage, AppError> {
     let backend = db.get_database_backend();
     let count = filtered(backend, &query.filter).count(db).await?;

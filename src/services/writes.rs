@@ -118,6 +118,7 @@ pub(crate) fn category_active_model(new: NewCategory) -> category::ActiveModel {
     }
 }
 
+#[tracing::instrument(name = "writes.create_category", skip_all, fields(slug = %new.slug))]
 pub async fn create_category(
     db: &DatabaseConnection,
     cache: &Cache,
@@ -126,6 +127,7 @@ pub async fn create_category(
     write(db, cache, |txn| Box::pin(async move { Ok(category_active_model(new).insert(txn).await?) })).await
 }
 
+#[tracing::instrument(name = "writes.update_category", skip_all, fields(id = id))]
 pub async fn update_category(
     db: &DatabaseConnection,
     cache: &Cache,
@@ -151,6 +153,7 @@ pub async fn update_category(
     .await
 }
 
+#[tracing::instrument(name = "writes.delete_category", skip(db, cache))]
 pub async fn delete_category(db: &DatabaseConnection, cache: &Cache, id: i32) -> Result<(), AppError> {
     write(db, cache, |txn| {
         Box::pin(async move {
@@ -162,6 +165,7 @@ pub async fn delete_category(db: &DatabaseConnection, cache: &Cache, id: i32) ->
     .await
 }
 
+#[tracing::instrument(name = "writes.create_product", skip_all)]
 pub async fn create_product(
     db: &DatabaseConnection,
     cache: &Cache,
@@ -170,6 +174,7 @@ pub async fn create_product(
     write(db, cache, |txn| Box::pin(async move { Ok(product_active_model(new).insert(txn).await?) })).await
 }
 
+#[tracing::instrument(name = "writes.update_product", skip_all, fields(id = id))]
 pub async fn update_product(
     db: &DatabaseConnection,
     cache: &Cache,
@@ -207,6 +212,7 @@ pub async fn update_product(
     .await
 }
 
+#[tracing::instrument(name = "writes.delete_product", skip(db, cache))]
 pub async fn delete_product(db: &DatabaseConnection, cache: &Cache, id: i32) -> Result<(), AppError> {
     write(db, cache, |txn| {
         Box::pin(async move {
@@ -221,6 +227,7 @@ pub async fn delete_product(db: &DatabaseConnection, cache: &Cache, id: i32) -> 
 /// Shows or hides every product of a category in one statement. `update_many`
 /// runs no hooks, so the tags are recorded here: the lists and counts, and
 /// each affected product's own entries.
+#[tracing::instrument(name = "writes.set_category_products_active", skip_all)]
 pub async fn set_category_products_active(
     db: &DatabaseConnection,
     cache: &Cache,
@@ -250,6 +257,7 @@ pub async fn set_category_products_active(
 }
 
 /// Records that everything cached may be stale (bulk loads, resets).
+#[tracing::instrument(name = "writes.record_everything_changed", skip_all)]
 pub async fn record_everything_changed(db: &impl ConnectionTrait) -> Result<(), AppError> {
     Ok(outbox::record(db, &[Tag::All]).await?)
 }

@@ -1,0 +1,214 @@
+//! The read path: an entry from the in-process layer, or from Redis with its
+//! tags' current versions in one round trip, or filled once per key and
+//! version set (see the module above for why it stays exact).
+
+use std::future::Future;
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+
+use super::breaker::Permit;
+use super::edge::is_edge_fetch;
+use super::entry::{CacheStatus, Cached, Entry, Filled};
+use super::keys::EntryKey;
+use super::local::Local;
+use super::tags::{parse_version, random_version};
+use super::{Cache, CacheError, FlushError};
+use crate::error::AppError;
+
+fn count_request(kind: &'static str, result: &'static str) {
+    metrics::counter!("storefront_cache_requests_total", "kind" => kind, "result" => result).increment(1);
+}
+
+impl Cache {
+    /// Serves `entry` from Redis, or fills it with `fill` and stores it.
+    #[tracing::instrument(name = "cache.get_or_fill", level = "debug", skip_all, fields(key = %entry.key))]
+    pub async fn get_or_fill<F, Fut>(&self, entry: &EntryKey, fill: F) -> Result<Cached, AppError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Filled, AppError>>,
+    {
+        let counters = &self.inner.counters;
+        let record = |result: &'static str| count_request(entry.kind, result);
+        let bypass = |filled: Filled| {
+            counters.bypasses.fetch_add(1, Ordering::Relaxed);
+            record("bypass");
+            Cached::from_entry(Entry::new(Vec::new(), filled.title, filled.body), CacheStatus::Bypass)
+        };
+        if let Some(memory) = &self.inner.memory {
+            return self.serve_in_process(memory, entry, fill).await;
+        }
+        let permit = if self.enabled() { self.inner.breaker.permit() } else { Permit::Skip };
+        // Everything past a local hit is boxed: the future of a hit stays
+        // small, and middleware moves it several times per request.
+        if permit == Permit::Skip {
+            return Ok(bypass(Box::pin(fill()).await?));
+        }
+        let local = self.inner.local.as_ref().map(|(local, _)| local.as_ref());
+        if permit == Permit::Call
+            && !is_edge_fetch()
+            && let Some(hit) = local.and_then(|l| l.get(&entry.key, &entry.tags))
+        {
+            counters.hits.fetch_add(1, Ordering::Relaxed);
+            counters.local_hits.fetch_add(1, Ordering::Relaxed);
+            record("hit");
+            metrics::counter!("storefront_cache_local_hits_total", "kind" => entry.kind).increment(1);
+            return Ok(hit);
+        }
+        let snapshot = local.map(Local::snapshot);
+        let Ok((found, versions)) = Box::pin(self.lookup(entry, permit)).await else {
+            return Ok(bypass(Box::pin(fill()).await?));
+        };
+        if let (Some(local), Some(snapshot)) = (local, snapshot) {
+            local.learn(snapshot, &entry.tags, &versions);
+        }
+        if let Some(e) = found.and_then(Entry::decode).filter(|e| e.versions == versions) {
+            counters.hits.fetch_add(1, Ordering::Relaxed);
+            record("hit");
+            let cached = Cached::from_entry(e, CacheStatus::Hit);
+            if let Some(local) = local {
+                local.store(&entry.key, &cached, &versions, self.ttl(entry.ttl));
+            }
+            return Ok(cached);
+        }
+        counters.misses.fetch_add(1, Ordering::Relaxed);
+        record("miss");
+        let flight = format!("{}#{}", entry.key, versions.iter().map(u64::to_string).collect::<Vec<_>>().join("."));
+        Box::pin(self.inner.flights.run(flight, || async move {
+            // A flight for these versions that ended between our lookup and
+            // now has stored its entry: serve that, fill nothing.
+            if let Some(e) = self.stored(&entry.key).await.filter(|e| e.versions == versions) {
+                return Ok(Cached::from_entry(e, CacheStatus::Hit));
+            }
+            let filled = self.fill(entry, fill).await?;
+            let e = Entry::new(versions, filled.title, filled.body);
+            let ttl = self.ttl_with_jitter(entry.ttl);
+            let mut store = redis::pipe();
+            store.cmd("SET").arg(&entry.key).arg(e.encode()).arg("PX").arg(ttl.as_millis() as u64).ignore();
+            // A failed store costs only the next request a miss.
+            let stored = self.call::<()>(&store).await.is_ok();
+            let versions = e.versions.clone();
+            let cached = Cached::from_entry(e, CacheStatus::Miss);
+            if stored && let Some(local) = local {
+                local.store(&entry.key, &cached, &versions, ttl);
+            }
+            Ok(cached)
+        }))
+        .await
+    }
+
+    /// Runs a fill, timed and counted, then the test hook.
+    async fn fill<F, Fut>(&self, entry: &EntryKey, fill: F) -> Result<Filled, AppError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Filled, AppError>>,
+    {
+        let started = std::time::Instant::now();
+        let filled = fill().await?;
+        self.inner.counters.fills.fetch_add(1, Ordering::Relaxed);
+        metrics::histogram!("storefront_cache_fill_seconds", "kind" => entry.kind)
+            .record(started.elapsed().as_secs_f64());
+        let hook = self.inner.fill_hook.read().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(hook) = hook {
+            hook(&entry.key).await;
+        }
+        Ok(filled)
+    }
+
+    /// [`Cache::get_or_fill`] without Redis. The versions are taken before
+    /// the fill, as with Redis, so a fill that raced a write is stored
+    /// under versions the write has already replaced, and never served.
+    async fn serve_in_process<F, Fut>(&self, memory: &Local, entry: &EntryKey, fill: F) -> Result<Cached, AppError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Filled, AppError>>,
+    {
+        let counters = &self.inner.counters;
+        let record = |result: &'static str| count_request(entry.kind, result);
+        if let Some(hit) = memory.get(&entry.key, &entry.tags) {
+            counters.hits.fetch_add(1, Ordering::Relaxed);
+            counters.local_hits.fetch_add(1, Ordering::Relaxed);
+            record("hit");
+            return Ok(hit);
+        }
+        counters.misses.fetch_add(1, Ordering::Relaxed);
+        record("miss");
+        let versions = memory.current_versions(&entry.tags);
+        let flight = format!("{}#{}", entry.key, versions.iter().map(u64::to_string).collect::<Vec<_>>().join("."));
+        Box::pin(self.inner.flights.run(flight, || async move {
+            // A flight for these versions that ended meanwhile stored it.
+            if let Some(hit) = memory.get(&entry.key, &entry.tags) {
+                return Ok(hit);
+            }
+            let filled = self.fill(entry, fill).await?;
+            let e = Entry::new(versions, filled.title, filled.body);
+            let versions = e.versions.clone();
+            let cached = Cached::from_entry(e, CacheStatus::Miss);
+            memory.store(&entry.key, &cached, &versions, self.ttl_with_jitter(entry.ttl));
+            Ok(cached)
+        }))
+        .await
+    }
+
+    /// The entry stored under `key`, if any and readable.
+    async fn stored(&self, key: &str) -> Option<Entry> {
+        let mut get = redis::pipe();
+        get.cmd("GET").arg(key);
+        let (raw,): (Option<Vec<u8>>,) = self.call(&get).await.ok()?;
+        raw.map(Bytes::from).and_then(Entry::decode)
+    }
+
+    /// One round trip: the entry and the current version of each of its
+    /// tags. Absent tags are created with a fresh random version.
+    async fn lookup(&self, entry: &EntryKey, permit: Permit) -> Result<(Option<Bytes>, Vec<u64>), CacheError> {
+        let tag_keys: Vec<String> = entry.tags.iter().map(|t| self.inner.keys.tag(t)).collect();
+        // A plain command, not a pipeline: a cluster splits it by slot (the
+        // entry's, and the one all tags share).
+        let mut get = redis::cmd("MGET");
+        get.arg(&entry.key).arg(&tag_keys);
+        let mut values: Vec<Option<Vec<u8>>> = match self.call(&get).await {
+            Ok(values) => values,
+            Err(e) => {
+                if permit == Permit::Probe {
+                    self.reconnect_cluster();
+                }
+                return Err(e);
+            }
+        };
+        if permit == Permit::Probe {
+            // Back from an outage: apply the invalidations recorded meanwhile
+            // before serving anything cached.
+            match self.flush_outbox().await {
+                // Redis is current; an edge that missed a purge is retried
+                // by the flusher, and must not keep Redis from being used.
+                Ok(_) | Err(FlushError::Edge(_)) => {}
+                // Already counted (the breaker is open again).
+                Err(FlushError::Redis(e)) => return Err(CacheError(e)),
+                // Whether Redis holds every invalidation is unknown: try again
+                // after a cool-down, rather than leave the probe unanswered.
+                Err(e @ FlushError::Database(_)) => return Err(self.failure(e.to_string())),
+            }
+            self.inner.breaker.success();
+            values = self.call(&get).await?;
+        }
+        if values.len() != tag_keys.len() + 1 {
+            return Err(CacheError("MGET answered the wrong number of values".into()));
+        }
+        let found = values.remove(0).map(Bytes::from);
+        let mut versions: Vec<Option<u64>> = values.iter().map(|v| v.as_deref().and_then(parse_version)).collect();
+        let missing: Vec<usize> = (0..versions.len()).filter(|&i| versions[i].is_none()).collect();
+        if !missing.is_empty() {
+            let mut init = redis::pipe();
+            let fresh: Vec<u64> = missing.iter().map(|_| random_version()).collect();
+            for (&i, v) in missing.iter().zip(&fresh) {
+                // NX GET: keep (and learn) a version another instance just set.
+                init.cmd("SET").arg(&tag_keys[i]).arg(v.to_string()).arg("NX").arg("GET");
+            }
+            let previous: Vec<Option<Vec<u8>>> = self.call(&init).await?;
+            for ((&i, v), prev) in missing.iter().zip(fresh).zip(previous) {
+                versions[i] = Some(prev.as_deref().and_then(parse_version).unwrap_or(v));
+            }
+        }
+        Ok((found, versions.into_iter().map(|v| v.unwrap_or(0)).collect()))
+    }
+}
