@@ -41,12 +41,6 @@ fn unavailable(e: crate::services::cart::CartError) -> AppError {
     AppError::Unavailable(e.to_string())
 }
 
-/// Every cart form carries a token: the session's, or for a visitor
-/// without a session the signed one their page was rendered with.
-async fn check_token(auth: &AuthSession, token: &str) -> Result<(), PageError> {
-    require_csrf(auth, token).await
-}
-
 fn parse_quantity(raw: &str, allow_zero: bool) -> Result<u32, AppError> {
     match raw.trim().parse::<u32>() {
         Ok(0) if allow_zero => Ok(0),
@@ -117,7 +111,9 @@ async fn add(
     auth: AuthSession,
     FormBody(form): FormBody<LineForm>,
 ) -> Result<Response, PageError> {
-    check_token(&auth, &form.csrf).await?;
+    // The session's token, or for a visitor without a session the signed
+    // one their page was rendered with.
+    require_csrf(&auth, &form.csrf).await?;
     let product = catalog::product_by_id(&db, parse_product(&form.product_id)?).await?;
     let quantity = parse_quantity(&form.quantity, false)?;
     // A new cart for a visitor nobody is signed in as is storage anyone
@@ -155,7 +151,7 @@ async fn update(
     auth: AuthSession,
     FormBody(form): FormBody<LineForm>,
 ) -> Result<Response, PageError> {
-    check_token(&auth, &form.csrf).await?;
+    require_csrf(&auth, &form.csrf).await?;
     let product_id = parse_product(&form.product_id)?;
     let quantity = parse_quantity(&form.quantity, true)?;
     let Some(cart) = auth.cart_id(false).await? else { return Ok(Redirect::to("/cart").into_response()) };
@@ -179,7 +175,7 @@ async fn update(
 }
 
 async fn remove(auth: AuthSession, FormBody(form): FormBody<LineForm>) -> Result<Response, PageError> {
-    check_token(&auth, &form.csrf).await?;
+    require_csrf(&auth, &form.csrf).await?;
     let product_id = parse_product(&form.product_id)?;
     if let Some(cart) = auth.cart_id(false).await? {
         auth.carts().set(&cart, product_id, 0).await.map_err(unavailable)?;
