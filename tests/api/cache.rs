@@ -7,64 +7,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use storefront::cache::FillHook;
-use storefront::cache::conn::{Conn, Nodes};
 use storefront::domain::{Money, Slug};
 use storefront::services::writes::{self, CategoryChanges, NewProduct, ProductChanges};
 
-use crate::helpers::{Backend, TestApp};
 use crate::on_both_backends;
-use crate::redis_server::RedisServer;
-
-pub async fn x_cache(app: &TestApp, path: &str) -> String {
-    let response = app.get(path).await;
-    assert!(response.status().is_success(), "GET {path}: {}", response.status());
-    response.headers().get("x-cache").and_then(|v| v.to_str().ok()).unwrap_or("none").to_owned()
-}
-
-pub async fn price_of(app: &TestApp, id: i32) -> String {
-    app.get_json(&format!("/api/products/{id}/"), 200).await["price"].as_str().unwrap().to_owned()
-}
-
-/// A connection to `url`, a server or a cluster, that reaches every key.
-pub fn redis_conn(url: &str) -> Conn {
-    Conn::lazy(&Nodes::parse(url).unwrap(), Duration::from_secs(2)).unwrap()
-}
-
-/// Entry keys under this app's prefix, on every node (a test may SCAN; the
-/// app never does).
-pub async fn cached_keys(app: &TestApp, redis_url: &str) -> Vec<String> {
-    let pattern = format!("{}:*", app.cache().keys().prefix());
-    let mut keys = std::collections::BTreeSet::new();
-    for node in storefront::config::redis_nodes(redis_url) {
-        let client = redis::Client::open(node).unwrap();
-        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-        let mut cursor: u64 = 0;
-        loop {
-            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(1000)
-                .query_async(&mut conn)
-                .await
-                .unwrap();
-            keys.extend(batch);
-            if next == 0 {
-                break;
-            }
-            cursor = next;
-        }
-    }
-    let mut keys: Vec<String> = keys.into_iter().collect();
-    // Entries only: not tags, shared stats or login counters.
-    keys.retain(|k| !k.contains(":{tags}:") && !k.ends_with(":stats") && !k.contains(":throttle:"));
-    keys
-}
-
-pub fn set_price(cents: i64) -> ProductChanges {
-    ProductChanges { price: Some(Money::from_cents(cents).unwrap()), ..Default::default() }
-}
+use crate::support::TestApp;
+use crate::support::cache::{app_with_own_redis, cached_keys, price_of, redis_conn, x_cache};
+use crate::support::redis_server::RedisServer;
+use crate::support::writes::price_change;
 
 on_both_backends! {
     async fn a_second_request_is_a_hit_with_the_same_bytes(app: TestApp) {
@@ -178,7 +128,7 @@ on_both_backends! {
             x_cache(&app, path).await;
             assert_eq!(x_cache(&app, path).await, "HIT", "{path}");
         }
-        writes::update_product(&app.db, app.cache(), p.id, set_price(123_456)).await.unwrap();
+        writes::update_product(&app.db, app.cache(), p.id, price_change(123_456)).await.unwrap();
         for path in &pages {
             let body = app.get(path).await.text().await.unwrap();
             assert!(body.contains("1234.56"), "{path} shows the new price");
@@ -303,7 +253,7 @@ on_both_backends! {
         assert_eq!(x_cache(&other, &format!("/api/products/{}/", p.id)).await, "HIT");
         for (i, writer) in [&app, &other].into_iter().enumerate() {
             let cents = 5000 + i as i64;
-            writes::update_product(&writer.db, writer.cache(), p.id, set_price(cents)).await.unwrap();
+            writes::update_product(&writer.db, writer.cache(), p.id, price_change(cents)).await.unwrap();
             let expected = format!("{}.{:02}", cents / 100, cents % 100);
             // The writer sees its write at once; the other instance as soon as
             // Redis's invalidation push reaches its in-process layer.
@@ -347,7 +297,7 @@ on_both_backends! {
         reached_rx.recv().await.expect("the reader reached its store");
         app.cache().set_fill_hook(None);
         // A write commits and invalidates while the reader is paused.
-        writes::update_product(&app.db, app.cache(), p.id, set_price(7777)).await.unwrap();
+        writes::update_product(&app.db, app.cache(), p.id, price_change(7777)).await.unwrap();
         release.notify_one();
         let stale = reader.await.unwrap();
         assert_eq!(stale["price"], "29.50", "the paused reader began before the write");
@@ -399,18 +349,6 @@ on_both_backends! {
     }
 }
 
-/// A server whose cache is a Redis of the test's own.
-pub async fn app_with_own_redis(redis: &RedisServer) -> TestApp {
-    let store = crate::helpers::Store::create(Backend::Postgres).await;
-    let mut settings = store.settings();
-    settings.cache.redis_url = redis.url();
-    settings.cache.breaker_cooldown = Duration::from_millis(300);
-    settings.cache.outbox_interval = Duration::from_millis(100);
-    let mut app = TestApp::spawn_settings(Some(store), settings, |_| {}).await;
-    app.fixture = crate::helpers::Fixture::load(&app.db, &app.state.cache).await;
-    app
-}
-
 #[tokio::test]
 async fn a_write_while_redis_is_down_is_not_lost() {
     let mut redis = RedisServer::start();
@@ -424,7 +362,7 @@ async fn a_write_while_redis_is_down_is_not_lost() {
     }
     // Redis goes away with the old entries saved, and comes back with them.
     redis.shutdown_saving();
-    writes::update_product(&app.db, app.cache(), p.id, set_price(4242)).await.unwrap();
+    writes::update_product(&app.db, app.cache(), p.id, price_change(4242)).await.unwrap();
     for path in &paths {
         let r = app.get(path).await;
         assert_eq!(r.status(), 200);

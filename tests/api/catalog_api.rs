@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::on_both_backends;
-use crate::oracle::Expect;
+use crate::support::oracle::Expect;
 
 fn ids(results: &[Value]) -> Vec<i32> {
     results.iter().map(|p| p["id"].as_i64().expect("id") as i32).collect()

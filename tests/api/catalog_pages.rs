@@ -2,9 +2,10 @@
 
 use scraper::{Html, Selector};
 
-use crate::helpers::{STANDS, TestApp};
 use crate::on_both_backends;
-use crate::oracle::Expect;
+use crate::support::TestApp;
+use crate::support::fixture::STANDS;
+use crate::support::oracle::Expect;
 
 fn select<'a>(doc: &'a Html, css: &str) -> Vec<scraper::ElementRef<'a>> {
     doc.select(&Selector::parse(css).expect("selector")).collect()

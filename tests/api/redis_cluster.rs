@@ -8,12 +8,11 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::accounts::Visitor;
-use crate::api_writes::token_for;
-use crate::cart::{add, cart_lines};
-use crate::helpers::{Backend, TestApp};
-use crate::redis_server::RedisServer;
-use crate::varnish::{page_price, set_price};
+use crate::support::api::{set_price, token_for};
+use crate::support::cache::page_price;
+use crate::support::redis_server::RedisServer;
+use crate::support::visitor::{add_to_cart, cart_lines};
+use crate::support::{Backend, TestApp, Visitor};
 
 pub struct RedisCluster {
     pub nodes: Vec<RedisServer>,
@@ -186,7 +185,7 @@ async fn catalog_cache_invalidation_and_sessions_work_on_a_cluster() {
     Visitor::new(&app).register("cluster@example.com", "cluster password").await;
     let here = Visitor::new(&app);
     here.login("cluster@example.com", "cluster password").await;
-    add(&here, &format!("/products/{}", untouched.slug), untouched.id, "3").await;
+    add_to_cart(&here, &format!("/products/{}", untouched.slug), untouched.id, "3").await;
     let there = Visitor { client: here.client.clone(), base: other.address.clone() };
     assert_eq!(there.signed_in_as().await.as_deref(), Some("cluster@example.com"));
     assert_eq!(cart_lines(&there.page("/cart").await), [(untouched.name.clone(), "3".to_owned())]);

@@ -8,9 +8,8 @@ use reqwest::StatusCode;
 use sea_orm::EntityTrait;
 use storefront::config::SessionStoreKind;
 
-use crate::accounts::{Visitor, csrf_in};
-use crate::helpers::{Backend, TestApp};
 use crate::on_both_backends_and_stores;
+use crate::support::{Backend, TestApp, Visitor, csrf_in};
 
 /// Sends `forms` to `path` from `visitors` at the same moment; returns
 /// each answer's status in order.
