@@ -48,7 +48,7 @@ on_both_backends! {
             assert!(r.status() == StatusCode::OK || (path == "/admin" && r.status() == StatusCode::SEE_OTHER), "{path}: {}", r.status());
         }
         // Nothing changed through all that.
-        assert_eq!(app.get_json(&format!("/api/products/{}/", p), 200).await["price"], "1499.99");
+        assert_eq!(app.get_product_json(p, 200).await["price"], "1499.99");
     }
 
     async fn an_admin_edit_shows_everywhere_at_once(app: TestApp) {
@@ -162,7 +162,7 @@ on_both_backends! {
             let r = admin.post(&format!("/admin/products/{}/delete", p.id), &[("csrf", token)]).await;
             assert_eq!(r.status(), StatusCode::FORBIDDEN);
         }
-        let body = app.get_json(&format!("/api/products/{}/", p.id), 200).await;
+        let body = app.get_product_json(p.id, 200).await;
         assert_eq!((body["name"].as_str(), body["price"].as_str()), (Some("Laptop Sleeve"), Some("29.50")));
     }
 }

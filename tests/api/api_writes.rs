@@ -76,7 +76,7 @@ on_both_backends! {
         let csrf = csrf_in(&v.page("/").await);
         let r = v.client.patch(app.url(&format!("/api/products/{p}/"))).header("x-csrf-token", csrf).json(&json!({"stock": 9})).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK);
-        assert_eq!(app.get_json(&format!("/api/products/{}/", p), 200).await["stock"], 9);
+        assert_eq!(app.get_product_json(p, 200).await["stock"], 9);
     }
 
     async fn create_replace_update_delete_a_product(app: TestApp) {

@@ -217,7 +217,7 @@ async fn a_form_on_another_site_cannot_sign_a_shopper_out_or_fill_their_cart() {
 
     // The other site posts the shop's add-to-cart form, with a token it
     // fetched from the shop's own product page.
-    let token = csrf_in(&app.get_html(&format!("/products/{}", keyboard.slug), 200).await);
+    let token = csrf_in(&app.get_product_page(&keyboard.slug, 200).await);
     let other = serve_other_site(format!(
         r#"<!doctype html><title>Win a prize</title><form method="post" action="{}">
         <input type="hidden" name="csrf" value="{token}"><input type="hidden" name="product_id" value="{}">

@@ -49,13 +49,13 @@ on_both_backends! {
             assert!(cache_control.contains("public") && cache_control.contains("s-maxage="), "{cache_control}");
             assert!(first.headers()["surrogate-key"].to_str().unwrap().contains("all"));
             for inm in [etag.clone(), format!("\"nope\", {etag}"), format!("W/{etag}"), "*".to_owned()] {
-                let r = app.client.get(app.url(path)).header("if-none-match", &inm).send().await.unwrap();
+                let r = app.get_with_header(path, "if-none-match", &inm).await;
                 assert_eq!(r.status(), 304, "{path} If-None-Match: {inm}");
                 assert_eq!(r.headers()["etag"].to_str().unwrap(), etag);
                 assert_eq!(r.headers()["cache-control"].to_str().unwrap(), cache_control);
                 assert!(r.text().await.unwrap().is_empty());
             }
-            let r = app.client.get(app.url(path)).header("if-none-match", "\"other\"").send().await.unwrap();
+            let r = app.get_with_header(path, "if-none-match", "\"other\"").await;
             assert_eq!(r.status(), 200);
         }
     }
@@ -164,7 +164,7 @@ on_both_backends! {
         assert_eq!((count(&cats, "books"), count(&cats, "computers")), (books_n, computers_n + 1));
         assert!(!app.get_html("/categories/books", 200).await.contains("Brand New Atlas"));
         assert!(app.get_html("/categories/computers", 200).await.contains("Brand New Atlas"));
-        let detail = app.get_json(&format!("/api/products/{}/", created.id), 200).await;
+        let detail = app.get_product_json(created.id, 200).await;
         assert_eq!(detail["category"]["slug"], "computers");
 
         // A new slug: the old page is gone at once, the new one is there.
@@ -174,7 +174,7 @@ on_both_backends! {
         app.get_html("/products/renamed-atlas", 200).await;
 
         writes::delete_product(&app.db, app.cache(), created.id).await.unwrap();
-        app.get_json(&format!("/api/products/{}/", created.id), 404).await;
+        app.get_product_json(created.id, 404).await;
         app.get_html("/products/renamed-atlas", 404).await;
         let cats = app.get_json("/api/categories/", 200).await;
         assert_eq!(count(&cats, "computers"), computers_n);
@@ -187,7 +187,7 @@ on_both_backends! {
             app.get_html(&path, 200).await;
         }
         writes::update_product(&app.db, app.cache(), p.id, ProductChanges { is_active: Some(false), ..Default::default() }).await.unwrap();
-        app.get_html(&format!("/products/{}", p.slug), 404).await;
+        app.get_product_page(&p.slug, 404).await;
         assert!(!app.get_html("/products?q=rust", 200).await.contains("Rust in Action"));
     }
 
@@ -198,25 +198,25 @@ on_both_backends! {
         for path in &paths {
             app.get_html(path, 200).await;
         }
-        app.get_json(&format!("/api/products/{}/", p.id), 200).await;
+        app.get_product_json(p.id, 200).await;
         writes::update_category(&app.db, app.cache(), books.id, CategoryChanges { name: Some("Fine Books".into()), ..Default::default() }).await.unwrap();
         for path in &paths {
             assert!(app.get_html(path, 200).await.contains("Fine Books"), "{path}");
         }
-        assert_eq!(app.get_json(&format!("/api/products/{}/", p.id), 200).await["category"]["name"], "Fine Books");
+        assert_eq!(app.get_product_json(p.id, 200).await["category"]["name"], "Fine Books");
         assert_eq!(app.get_json(&format!("/api/categories/{}/", books.id), 200).await["name"], "Fine Books");
     }
 
     async fn a_bulk_write_invalidates_what_it_touched(app: TestApp) {
         let books = app.fixture.category("books").clone();
         let p = app.fixture.product("Rust in Action").clone();
-        app.get_html(&format!("/products/{}", p.slug), 200).await;
-        app.get_json(&format!("/api/products/{}/", p.id), 200).await;
+        app.get_product_page(&p.slug, 200).await;
+        app.get_product_json(p.id, 200).await;
         app.get_json("/api/products/?category=books", 200).await;
         let n = writes::set_category_products_active(&app.db, app.cache(), books.id, false).await.unwrap();
         assert!(n > 0);
-        app.get_html(&format!("/products/{}", p.slug), 404).await;
-        app.get_json(&format!("/api/products/{}/", p.id), 404).await;
+        app.get_product_page(&p.slug, 404).await;
+        app.get_product_json(p.id, 404).await;
         assert_eq!(app.get_json("/api/products/?category=books", 200).await["count"], 0);
     }
 
@@ -247,8 +247,8 @@ on_both_backends! {
         let other = app.second_instance().await;
         let p = app.fixture.product("Mechanical Keyboard").clone();
         for instance in [&app, &other] {
-            instance.get_json(&format!("/api/products/{}/", p.id), 200).await;
-            instance.get_html(&format!("/products/{}", p.slug), 200).await;
+            instance.get_product_json(p.id, 200).await;
+            instance.get_product_page(&p.slug, 200).await;
         }
         assert_eq!(x_cache(&other, &format!("/api/products/{}/", p.id)).await, "HIT");
         for (i, writer) in [&app, &other].into_iter().enumerate() {
@@ -258,14 +258,14 @@ on_both_backends! {
             // The writer sees its write at once; the other instance as soon as
             // Redis's invalidation push reaches its in-process layer.
             assert_eq!(price_of(writer, p.id).await, expected);
-            assert!(writer.get_html(&format!("/products/{}", p.slug), 200).await.contains(&expected));
+            assert!(writer.get_product_page(&p.slug, 200).await.contains(&expected));
             let started = Instant::now();
             for reader in [&app, &other] {
                 while price_of(reader, p.id).await != expected {
                     assert!(started.elapsed() < Duration::from_secs(1), "the write never reached the other instance");
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
-                assert!(reader.get_html(&format!("/products/{}", p.slug), 200).await.contains(&expected));
+                assert!(reader.get_product_page(&p.slug, 200).await.contains(&expected));
             }
         }
     }

@@ -74,7 +74,7 @@ async fn an_edge_caches_fetch_is_answered_from_redis_not_local_memory() {
     // Varnish's fetch after a purge may reach an instance that has not yet
     // had Redis's push: it must read the versions from Redis.
     let lookups = redis.calls("mget");
-    let r = app.client.get(app.url(&path)).header("x-edge-fetch", "1").send().await.unwrap();
+    let r = app.get_with_header(&path, "x-edge-fetch", "1").await;
     assert_eq!(r.headers()["x-cache"], "HIT");
     assert_eq!(redis.calls("mget"), lookups + 1, "the edge's fetch asked Redis");
     app.get(&path).await;

@@ -175,7 +175,7 @@ async fn catalog_cache_invalidation_and_sessions_work_on_a_cluster() {
     set_price(&other, &token, edited.id, "777.25").await;
     assert_ne!(before, "$777.25");
     assert_eq!(page_price(&app.client, &page).await.1, "$777.25", "the edit shows on the other instance");
-    let api: serde_json::Value = app.get_json(&format!("/api/products/{}/", edited.id), 200).await;
+    let api: serde_json::Value = app.get_product_json(edited.id, 200).await;
     assert_eq!(api["price"], "777.25");
     let r = app.get(&format!("/products/{}", untouched.slug)).await;
     assert_eq!(x_cache(&r), "HIT", "another product's page stays cached");

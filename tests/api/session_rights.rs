@@ -351,7 +351,7 @@ async fn new_carts_from_one_address_are_limited(store: SessionStoreKind) {
     })
     .await;
     let sleeve = app.fixture.product("Laptop Sleeve").clone();
-    let token = csrf_in(&app.get_html(&format!("/products/{}", sleeve.slug), 200).await);
+    let token = csrf_in(&app.get_product_page(&sleeve.slug, 200).await);
     let id = sleeve.id.to_string();
     let add = |address: &'static str| {
         let request = app.client.post(app.url("/cart/add")).header("x-forwarded-for", address).form(&[

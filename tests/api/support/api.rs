@@ -13,13 +13,6 @@ pub async fn token_for(app: &TestApp, email: &str, admin: bool) -> String {
 
 /// Sets product `id`'s price (`"12.34"`) through the API, expecting 200.
 pub async fn set_price(app: &TestApp, token: &str, id: i32, price: &str) {
-    let r = app
-        .client
-        .patch(app.url(&format!("/api/products/{id}/")))
-        .bearer_auth(token)
-        .json(&serde_json::json!({ "price": price }))
-        .send()
-        .await
-        .unwrap();
+    let r = app.api_patch_product(token, id, &serde_json::json!({ "price": price })).await;
     assert_eq!(r.status(), 200, "the write is acknowledged");
 }

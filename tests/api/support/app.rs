@@ -1,5 +1,6 @@
 //! The test harness: a real storefront server on a free port, over a fresh
-//! database filled with the [`Fixture`] catalog.
+//! database filled with the [`Fixture`] catalog, and one helper per
+//! endpoint the tests call most.
 
 use std::time::Duration;
 
@@ -143,6 +144,28 @@ impl TestApp {
         assert_eq!(got, status, "GET {path}: {body}");
         assert!(content_type.starts_with("text/html"), "GET {path}: content-type {content_type}");
         body
+    }
+
+    /// GET with one extra request header (a conditional request, a fetch
+    /// from an edge cache).
+    pub async fn get_with_header(&self, path: &str, name: &str, value: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).header(name, value).send().await.expect("request sent")
+    }
+
+    /// `GET /api/products/{id}/` expecting `status`; returns the JSON body.
+    pub async fn get_product_json(&self, id: i32, status: u16) -> serde_json::Value {
+        self.get_json(&format!("/api/products/{id}/"), status).await
+    }
+
+    /// `GET /products/{slug}` expecting `status`; returns the HTML body.
+    pub async fn get_product_page(&self, slug: &str, status: u16) -> String {
+        self.get_html(&format!("/products/{slug}"), status).await
+    }
+
+    /// `PATCH /api/products/{id}/` with `body`, authorized by `token`.
+    pub async fn api_patch_product(&self, token: &str, id: i32, body: &serde_json::Value) -> reqwest::Response {
+        let url = self.url(&format!("/api/products/{id}/"));
+        self.client.patch(url).bearer_auth(token).json(body).send().await.expect("request sent")
     }
 
     /// Adds an active product to `category` (a fixture slug) through the

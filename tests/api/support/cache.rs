@@ -19,7 +19,7 @@ pub async fn x_cache(app: &TestApp, path: &str) -> String {
 }
 
 pub async fn price_of(app: &TestApp, id: i32) -> String {
-    app.get_json(&format!("/api/products/{}/", id), 200).await["price"].as_str().unwrap().to_owned()
+    app.get_product_json(id, 200).await["price"].as_str().unwrap().to_owned()
 }
 
 /// A connection to `url`, a server or a cluster, that reaches every key.
