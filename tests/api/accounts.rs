@@ -304,14 +304,7 @@ fn user_create_reads_the_password_from_stdin_and_makes_an_admin() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("boss@example.com (admin)"));
     let served = serve(&[("DATABASE_URL", db.url.as_str())], &["serve"]);
     rt.block_on(async {
-        let v = Visitor {
-            client: reqwest::Client::builder()
-                .cookie_store(true)
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            base: served.address.clone(),
-        };
+        let v = Visitor::at(&served.address);
         assert_eq!(v.login("boss@example.com", "the boss password").await.status(), StatusCode::SEE_OTHER);
         assert!(v.page("/").await.contains(r#"href="/admin""#));
     });

@@ -121,12 +121,7 @@ async fn x_cache(client: &reqwest::Client, path: &str) -> String {
 /// A browser. It keeps no idle connection: one kept across the restart
 /// would be to the stopped shop.
 fn visitor() -> Visitor {
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .pool_max_idle_per_host(0)
-        .build()
-        .unwrap();
+    let client = Visitor::client().pool_max_idle_per_host(0).build().unwrap();
     Visitor { client, base: SHOP.to_owned() }
 }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use sea_orm::{ConnectionTrait, Database};
 use storefront::config::{DatabaseUrl, Settings};
 
+/// The database a test runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -21,6 +22,8 @@ pub fn database_store(settings: &mut Settings) {
     settings.sessions.redis_url = "redis://127.0.0.1:1".into();
 }
 
+/// `prefix` made unique across tests and test runs (a database, a key
+/// prefix, a slug).
 pub fn unique_name(prefix: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);

@@ -15,10 +15,18 @@ pub struct Visitor {
 }
 
 impl Visitor {
+    /// A browser's client: cookies kept, redirects not followed.
+    pub fn client() -> reqwest::ClientBuilder {
+        reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none())
+    }
+
     pub fn new(app: &TestApp) -> Visitor {
-        let client =
-            reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Visitor { client, base: app.address.clone() }
+        Self::at(&app.address)
+    }
+
+    /// A visitor of the server at `base` (e.g. a `storefront serve`).
+    pub fn at(base: &str) -> Visitor {
+        Visitor { client: Self::client().build().unwrap(), base: base.to_owned() }
     }
 
     /// A visitor whose requests arrive as if forwarded for `address` by a
@@ -26,12 +34,7 @@ impl Visitor {
     pub fn forwarded_for(app: &TestApp, address: &str) -> Visitor {
         let mut headers = reqwest::header::HeaderMap::new();
         headers.insert("x-forwarded-for", address.parse().unwrap());
-        let client = reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .default_headers(headers)
-            .build()
-            .unwrap();
+        let client = Self::client().default_headers(headers).build().unwrap();
         Visitor { client, base: app.address.clone() }
     }
 
