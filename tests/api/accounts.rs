@@ -7,102 +7,14 @@ use reqwest::StatusCode;
 use scraper::{Html, Selector};
 use sea_orm::EntityTrait;
 
-use crate::helpers::{Backend, TestApp};
 use crate::on_both_backends_and_stores;
-use crate::redis_server::RedisServer;
-
-/// A browser: its own cookie jar, redirects not followed.
-pub struct Visitor {
-    pub client: reqwest::Client,
-    pub base: String,
-}
-
-impl Visitor {
-    pub fn new(app: &TestApp) -> Visitor {
-        let client =
-            reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Visitor { client, base: app.address.clone() }
-    }
-
-    /// A visitor whose requests arrive as if forwarded for `address` by a
-    /// proxy (Varnish appends the client's address to X-Forwarded-For).
-    pub fn forwarded_for(app: &TestApp, address: &str) -> Visitor {
-        let mut headers = reqwest::header::HeaderMap::new();
-        headers.insert("x-forwarded-for", address.parse().unwrap());
-        let client = reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .default_headers(headers)
-            .build()
-            .unwrap();
-        Visitor { client, base: app.address.clone() }
-    }
-
-    pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(format!("{}{path}", self.base)).send().await.unwrap()
-    }
-
-    pub async fn page(&self, path: &str) -> String {
-        let r = self.get(path).await;
-        assert!(r.status().is_success(), "GET {path}: {}", r.status());
-        r.text().await.unwrap()
-    }
-
-    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        self.client.post(format!("{}{path}", self.base)).form(form).send().await.unwrap()
-    }
-
-    /// The CSRF token of the first form on `path`.
-    pub async fn csrf(&self, path: &str) -> String {
-        csrf_in(&self.page(path).await)
-    }
-
-    pub async fn register(&self, email: &str, password: &str) -> reqwest::Response {
-        let csrf = self.csrf("/register").await;
-        self.post("/register", &[("email", email), ("password", password), ("csrf", &csrf)]).await
-    }
-
-    /// Registers, then signs in (registering alone signs nobody in).
-    pub async fn sign_up(&self, email: &str, password: &str) -> reqwest::Response {
-        let r = self.register(email, password).await;
-        assert_eq!(r.status(), StatusCode::SEE_OTHER, "register {email}");
-        let r = self.login(email, password).await;
-        assert_eq!(r.status(), StatusCode::SEE_OTHER, "sign in as {email}");
-        r
-    }
-
-    pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
-        let csrf = self.csrf("/login").await;
-        self.post("/login", &[("email", email), ("password", password), ("csrf", &csrf)]).await
-    }
-
-    pub async fn signed_in_as(&self) -> Option<String> {
-        let html = self.page("/").await;
-        let doc = Html::parse_document(&html);
-        doc.select(&Selector::parse(".signed-in").unwrap())
-            .next()
-            .map(|e| e.text().collect::<String>().trim().to_owned())
-    }
-}
-
-pub fn csrf_in(html: &str) -> String {
-    let doc = Html::parse_document(html);
-    let selector = Selector::parse("input[name=csrf]").unwrap();
-    doc.select(&selector).next().and_then(|e| e.value().attr("value")).expect("a CSRF field").to_owned()
-}
-
-pub fn session_cookie(r: &reqwest::Response) -> Option<String> {
-    r.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("storefront_session="))
-        .map(str::to_owned)
-}
-
-pub fn cookie_value(set_cookie: &str) -> String {
-    set_cookie.split(';').next().unwrap().trim_start_matches("storefront_session=").to_owned()
-}
+use crate::support::cache::{cached_keys, redis_conn};
+use crate::support::cli::{serve, storefront};
+use crate::support::fixture::Fixture;
+use crate::support::redis_server::RedisServer;
+use crate::support::store::{Store, TestDatabase};
+use crate::support::visitor::{add_to_cart, cart_lines, cookie_value, session_cookie};
+use crate::support::{Backend, TestApp, Visitor, csrf_in};
 
 on_both_backends_and_stores! {
     async fn register_login_and_logout(app: TestApp) {
@@ -267,8 +179,8 @@ on_both_backends_and_stores! {
         }
         // No cached entry holds the user's email.
         let url = app.state.settings.cache.redis_url.clone();
-        let mut conn = crate::cache::redis_conn(&url);
-        let keys = crate::cache::cached_keys(&app, &url).await;
+        let mut conn = redis_conn(&url);
+        let keys = cached_keys(&app, &url).await;
         let mut entries = 0;
         for key in &keys {
             let value: Vec<u8> = redis::cmd("GET").arg(key).query_async(&mut conn).await.unwrap();
@@ -293,7 +205,7 @@ on_both_backends_and_stores! {
 
 #[tokio::test]
 async fn an_idle_session_expires() {
-    let store = crate::helpers::Store::create(Backend::Sqlite).await;
+    let store = Store::create(Backend::Sqlite).await;
     let mut settings = store.settings();
     settings.sessions.inactivity = Duration::from_secs(2);
     let app = TestApp::spawn_settings(Some(store), settings, |_| {}).await;
@@ -306,7 +218,7 @@ async fn an_idle_session_expires() {
 
 #[tokio::test]
 async fn an_in_memory_session_store_works_without_redis() {
-    let store = crate::helpers::Store::create(Backend::Sqlite).await;
+    let store = Store::create(Backend::Sqlite).await;
     let mut settings = store.settings();
     settings.sessions.store = storefront::config::SessionStoreKind::Memory;
     settings.sessions.redis_url = "redis://127.0.0.1:1".into();
@@ -319,17 +231,17 @@ async fn an_in_memory_session_store_works_without_redis() {
 #[tokio::test]
 async fn a_restarted_session_store_keeps_shoppers_signed_in_with_their_carts() {
     let mut redis = RedisServer::start();
-    let store = crate::helpers::Store::create(Backend::Sqlite).await;
+    let store = Store::create(Backend::Sqlite).await;
     let mut settings = store.settings();
     settings.sessions.redis_url = redis.url();
     let mut app = TestApp::spawn_settings(Some(store), settings, |_| {}).await;
-    app.fixture = crate::helpers::Fixture::load(&app.db, app.cache()).await;
+    app.fixture = Fixture::load(&app.db, app.cache()).await;
     let v = Visitor::new(&app);
     v.sign_up("kim@example.com", "kims password").await;
     let sleeve = app.fixture.product("Laptop Sleeve").clone();
-    crate::cart::add(&v, &format!("/products/{}", sleeve.slug), sleeve.id, "2").await;
+    add_to_cart(&v, &format!("/products/{}", sleeve.slug), sleeve.id, "2").await;
     let expected = vec![("Laptop Sleeve".to_owned(), "2".to_owned())];
-    assert_eq!(crate::cart::cart_lines(&v.page("/cart").await), expected);
+    assert_eq!(cart_lines(&v.page("/cart").await), expected);
 
     // A planned restart of the session Redis, which persists its data.
     redis.shutdown_saving();
@@ -338,7 +250,7 @@ async fn a_restarted_session_store_keeps_shoppers_signed_in_with_their_carts() {
     loop {
         let cart = v.get("/cart").await;
         if cart.status() == StatusCode::OK {
-            assert_eq!(crate::cart::cart_lines(&cart.text().await.unwrap()), expected, "the cart survived");
+            assert_eq!(cart_lines(&cart.text().await.unwrap()), expected, "the cart survived");
             break;
         }
         assert!(std::time::Instant::now() < deadline, "the session store never came back: {}", cart.status());
@@ -350,11 +262,11 @@ async fn a_restarted_session_store_keeps_shoppers_signed_in_with_their_carts() {
 #[tokio::test]
 async fn a_dead_session_store_keeps_browsing_up_and_answers_logins_with_503() {
     let mut redis = RedisServer::start();
-    let store = crate::helpers::Store::create(Backend::Sqlite).await;
+    let store = Store::create(Backend::Sqlite).await;
     let mut settings = store.settings();
     settings.sessions.redis_url = redis.url();
     let app = TestApp::spawn_settings(Some(store), settings, |_| {}).await;
-    crate::helpers::Fixture::load(&app.db, app.cache()).await;
+    Fixture::load(&app.db, app.cache()).await;
     let v = Visitor::new(&app);
     v.sign_up("lee@example.com", "lees password").await;
     let csrf = v.csrf("/products").await.to_owned();
@@ -378,35 +290,26 @@ async fn a_dead_session_store_keeps_browsing_up_and_answers_logins_with_503() {
 fn user_create_reads_the_password_from_stdin_and_makes_an_admin() {
     use std::io::Write;
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let db = rt.block_on(crate::helpers::TestDatabase::create());
-    let mut child = crate::cli::storefront(
-        &[("DATABASE_URL", db.url.as_str())],
-        &["user", "create", "--email", "Boss@Example.com", "--admin"],
-    )
-    .stdin(std::process::Stdio::piped())
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::piped())
-    .spawn()
-    .unwrap();
+    let db = rt.block_on(TestDatabase::create());
+    let mut child =
+        storefront(&[("DATABASE_URL", db.url.as_str())], &["user", "create", "--email", "Boss@Example.com", "--admin"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
     child.stdin.take().unwrap().write_all(b"the boss password\n").unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("boss@example.com (admin)"));
-    let served = crate::cli::serve(&[("DATABASE_URL", db.url.as_str())], &["serve"]);
+    let served = serve(&[("DATABASE_URL", db.url.as_str())], &["serve"]);
     rt.block_on(async {
-        let v = Visitor {
-            client: reqwest::Client::builder()
-                .cookie_store(true)
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            base: served.address.clone(),
-        };
+        let v = Visitor::at(&served.address);
         assert_eq!(v.login("boss@example.com", "the boss password").await.status(), StatusCode::SEE_OTHER);
         assert!(v.page("/").await.contains(r#"href="/admin""#));
     });
     // A short password is refused with one line.
-    let out = crate::cli::storefront(
+    let out = storefront(
         &[("DATABASE_URL", db.url.as_str()), ("STOREFRONT_PASSWORD", "short")],
         &["user", "create", "--email", "x@example.com"],
     )

@@ -4,17 +4,9 @@
 use reqwest::StatusCode;
 use scraper::{Html, Selector};
 
-use crate::accounts::{Visitor, csrf_in};
-use crate::helpers::TestApp;
 use crate::on_both_backends;
-
-/// A browser signed in as an admin.
-pub async fn admin(app: &TestApp) -> Visitor {
-    app.create_user("root@example.com", "root password", true).await;
-    let v = Visitor::new(app);
-    assert_eq!(v.login("root@example.com", "root password").await.status(), StatusCode::SEE_OTHER);
-    v
-}
+use crate::support::visitor::admin;
+use crate::support::{TestApp, Visitor, csrf_in};
 
 async fn shopper(app: &TestApp) -> Visitor {
     let v = Visitor::new(app);
@@ -56,7 +48,7 @@ on_both_backends! {
             assert!(r.status() == StatusCode::OK || (path == "/admin" && r.status() == StatusCode::SEE_OTHER), "{path}: {}", r.status());
         }
         // Nothing changed through all that.
-        assert_eq!(app.get_json(&format!("/api/products/{p}/"), 200).await["price"], "1499.99");
+        assert_eq!(app.get_product_json(p, 200).await["price"], "1499.99");
     }
 
     async fn an_admin_edit_shows_everywhere_at_once(app: TestApp) {
@@ -170,7 +162,7 @@ on_both_backends! {
             let r = admin.post(&format!("/admin/products/{}/delete", p.id), &[("csrf", token)]).await;
             assert_eq!(r.status(), StatusCode::FORBIDDEN);
         }
-        let body = app.get_json(&format!("/api/products/{}/", p.id), 200).await;
+        let body = app.get_product_json(p.id, 200).await;
         assert_eq!((body["name"].as_str(), body["price"].as_str()), (Some("Laptop Sleeve"), Some("29.50")));
     }
 }

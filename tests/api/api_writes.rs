@@ -5,14 +5,12 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use storefront::auth::tokens;
 
-use crate::accounts::{Visitor, csrf_in};
-use crate::helpers::TestApp;
 use crate::on_both_backends;
-
-pub async fn token_for(app: &TestApp, email: &str, admin: bool) -> String {
-    let user = app.create_user(email, "some password", admin).await;
-    tokens::create(&app.db, user.id).await.unwrap().1
-}
+use crate::support::api::token_for;
+use crate::support::cli::{serve, storefront};
+use crate::support::openapi::assert_conforms_to;
+use crate::support::store::TestDatabase;
+use crate::support::{TestApp, Visitor, csrf_in};
 
 async fn send(
     app: &TestApp,
@@ -78,7 +76,7 @@ on_both_backends! {
         let csrf = csrf_in(&v.page("/").await);
         let r = v.client.patch(app.url(&format!("/api/products/{p}/"))).header("x-csrf-token", csrf).json(&json!({"stock": 9})).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK);
-        assert_eq!(app.get_json(&format!("/api/products/{p}/"), 200).await["stock"], 9);
+        assert_eq!(app.get_product_json(p, 200).await["stock"], 9);
     }
 
     async fn create_replace_update_delete_a_product(app: TestApp) {
@@ -190,27 +188,26 @@ on_both_backends! {
         let token = token_for(&app, "root@example.com", true).await;
         let computers = app.fixture.category("computers").id;
         let (_, created) = send(&app, reqwest::Method::POST, "/api/products/", Some(&token), Some(new_product(computers))).await;
-        crate::openapi::assert_conforms_to(&doc, "/api/products/", "post", 201, &created);
+        assert_conforms_to(&doc, "/api/products/", "post", 201, &created);
         let (_, invalid) = send(&app, reqwest::Method::POST, "/api/products/", Some(&token), Some(json!({}))).await;
-        crate::openapi::assert_conforms_to(&doc, "/api/products/", "post", 400, &invalid);
+        assert_conforms_to(&doc, "/api/products/", "post", 400, &invalid);
     }
 }
 
 #[test]
 fn token_create_prints_a_working_token_once() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let db = rt.block_on(crate::helpers::TestDatabase::create());
+    let db = rt.block_on(TestDatabase::create());
     let env = [("DATABASE_URL", db.url.as_str()), ("STOREFRONT_PASSWORD", "admin password")];
-    let out =
-        crate::cli::storefront(&env, &["user", "create", "--email", "ops@example.com", "--admin"]).output().unwrap();
+    let out = storefront(&env, &["user", "create", "--email", "ops@example.com", "--admin"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = crate::cli::storefront(&env, &["token", "create", "--email", "ops@example.com"]).output().unwrap();
+    let out = storefront(&env, &["token", "create", "--email", "ops@example.com"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let token = stdout.lines().find(|l| l.starts_with("sft_")).expect("the token").to_owned();
-    let out = crate::cli::storefront(&env, &["token", "create", "--email", "nobody@example.com"]).output().unwrap();
+    let out = storefront(&env, &["token", "create", "--email", "nobody@example.com"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
-    let served = crate::cli::serve(&env, &["serve"]);
+    let served = serve(&env, &["serve"]);
     rt.block_on(async {
         let client = reqwest::Client::new();
         let r = client

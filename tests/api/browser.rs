@@ -11,8 +11,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp};
-use crate::redis_server::free_port;
+use crate::support::{Backend, TestApp, csrf_in, free_port};
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -218,7 +217,7 @@ async fn a_form_on_another_site_cannot_sign_a_shopper_out_or_fill_their_cart() {
 
     // The other site posts the shop's add-to-cart form, with a token it
     // fetched from the shop's own product page.
-    let token = crate::accounts::csrf_in(&app.get_html(&format!("/products/{}", keyboard.slug), 200).await);
+    let token = csrf_in(&app.get_product_page(&keyboard.slug, 200).await);
     let other = serve_other_site(format!(
         r#"<!doctype html><title>Win a prize</title><form method="post" action="{}">
         <input type="hidden" name="csrf" value="{token}"><input type="hidden" name="product_id" value="{}">

@@ -7,64 +7,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use storefront::cache::FillHook;
-use storefront::cache::conn::{Conn, Nodes};
 use storefront::domain::{Money, Slug};
 use storefront::services::writes::{self, CategoryChanges, NewProduct, ProductChanges};
 
-use crate::helpers::{Backend, TestApp};
 use crate::on_both_backends;
-use crate::redis_server::RedisServer;
-
-pub async fn x_cache(app: &TestApp, path: &str) -> String {
-    let response = app.get(path).await;
-    assert!(response.status().is_success(), "GET {path}: {}", response.status());
-    response.headers().get("x-cache").and_then(|v| v.to_str().ok()).unwrap_or("none").to_owned()
-}
-
-pub async fn price_of(app: &TestApp, id: i32) -> String {
-    app.get_json(&format!("/api/products/{id}/"), 200).await["price"].as_str().unwrap().to_owned()
-}
-
-/// A connection to `url`, a server or a cluster, that reaches every key.
-pub fn redis_conn(url: &str) -> Conn {
-    Conn::lazy(&Nodes::parse(url).unwrap(), Duration::from_secs(2)).unwrap()
-}
-
-/// Entry keys under this app's prefix, on every node (a test may SCAN; the
-/// app never does).
-pub async fn cached_keys(app: &TestApp, redis_url: &str) -> Vec<String> {
-    let pattern = format!("{}:*", app.cache().keys().prefix());
-    let mut keys = std::collections::BTreeSet::new();
-    for node in storefront::config::redis_nodes(redis_url) {
-        let client = redis::Client::open(node).unwrap();
-        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-        let mut cursor: u64 = 0;
-        loop {
-            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(1000)
-                .query_async(&mut conn)
-                .await
-                .unwrap();
-            keys.extend(batch);
-            if next == 0 {
-                break;
-            }
-            cursor = next;
-        }
-    }
-    let mut keys: Vec<String> = keys.into_iter().collect();
-    // Entries only: not tags, shared stats or login counters.
-    keys.retain(|k| !k.contains(":{tags}:") && !k.ends_with(":stats") && !k.contains(":throttle:"));
-    keys
-}
-
-pub fn set_price(cents: i64) -> ProductChanges {
-    ProductChanges { price: Some(Money::from_cents(cents).unwrap()), ..Default::default() }
-}
+use crate::support::TestApp;
+use crate::support::cache::{app_with_own_redis, cached_keys, price_of, redis_conn, x_cache};
+use crate::support::redis_server::RedisServer;
+use crate::support::writes::price_change;
 
 on_both_backends! {
     async fn a_second_request_is_a_hit_with_the_same_bytes(app: TestApp) {
@@ -99,13 +49,13 @@ on_both_backends! {
             assert!(cache_control.contains("public") && cache_control.contains("s-maxage="), "{cache_control}");
             assert!(first.headers()["surrogate-key"].to_str().unwrap().contains("all"));
             for inm in [etag.clone(), format!("\"nope\", {etag}"), format!("W/{etag}"), "*".to_owned()] {
-                let r = app.client.get(app.url(path)).header("if-none-match", &inm).send().await.unwrap();
+                let r = app.get_with_header(path, "if-none-match", &inm).await;
                 assert_eq!(r.status(), 304, "{path} If-None-Match: {inm}");
                 assert_eq!(r.headers()["etag"].to_str().unwrap(), etag);
                 assert_eq!(r.headers()["cache-control"].to_str().unwrap(), cache_control);
                 assert!(r.text().await.unwrap().is_empty());
             }
-            let r = app.client.get(app.url(path)).header("if-none-match", "\"other\"").send().await.unwrap();
+            let r = app.get_with_header(path, "if-none-match", "\"other\"").await;
             assert_eq!(r.status(), 200);
         }
     }
@@ -178,7 +128,7 @@ on_both_backends! {
             x_cache(&app, path).await;
             assert_eq!(x_cache(&app, path).await, "HIT", "{path}");
         }
-        writes::update_product(&app.db, app.cache(), p.id, set_price(123_456)).await.unwrap();
+        writes::update_product(&app.db, app.cache(), p.id, price_change(123_456)).await.unwrap();
         for path in &pages {
             let body = app.get(path).await.text().await.unwrap();
             assert!(body.contains("1234.56"), "{path} shows the new price");
@@ -214,7 +164,7 @@ on_both_backends! {
         assert_eq!((count(&cats, "books"), count(&cats, "computers")), (books_n, computers_n + 1));
         assert!(!app.get_html("/categories/books", 200).await.contains("Brand New Atlas"));
         assert!(app.get_html("/categories/computers", 200).await.contains("Brand New Atlas"));
-        let detail = app.get_json(&format!("/api/products/{}/", created.id), 200).await;
+        let detail = app.get_product_json(created.id, 200).await;
         assert_eq!(detail["category"]["slug"], "computers");
 
         // A new slug: the old page is gone at once, the new one is there.
@@ -224,7 +174,7 @@ on_both_backends! {
         app.get_html("/products/renamed-atlas", 200).await;
 
         writes::delete_product(&app.db, app.cache(), created.id).await.unwrap();
-        app.get_json(&format!("/api/products/{}/", created.id), 404).await;
+        app.get_product_json(created.id, 404).await;
         app.get_html("/products/renamed-atlas", 404).await;
         let cats = app.get_json("/api/categories/", 200).await;
         assert_eq!(count(&cats, "computers"), computers_n);
@@ -237,7 +187,7 @@ on_both_backends! {
             app.get_html(&path, 200).await;
         }
         writes::update_product(&app.db, app.cache(), p.id, ProductChanges { is_active: Some(false), ..Default::default() }).await.unwrap();
-        app.get_html(&format!("/products/{}", p.slug), 404).await;
+        app.get_product_page(&p.slug, 404).await;
         assert!(!app.get_html("/products?q=rust", 200).await.contains("Rust in Action"));
     }
 
@@ -248,25 +198,25 @@ on_both_backends! {
         for path in &paths {
             app.get_html(path, 200).await;
         }
-        app.get_json(&format!("/api/products/{}/", p.id), 200).await;
+        app.get_product_json(p.id, 200).await;
         writes::update_category(&app.db, app.cache(), books.id, CategoryChanges { name: Some("Fine Books".into()), ..Default::default() }).await.unwrap();
         for path in &paths {
             assert!(app.get_html(path, 200).await.contains("Fine Books"), "{path}");
         }
-        assert_eq!(app.get_json(&format!("/api/products/{}/", p.id), 200).await["category"]["name"], "Fine Books");
+        assert_eq!(app.get_product_json(p.id, 200).await["category"]["name"], "Fine Books");
         assert_eq!(app.get_json(&format!("/api/categories/{}/", books.id), 200).await["name"], "Fine Books");
     }
 
     async fn a_bulk_write_invalidates_what_it_touched(app: TestApp) {
         let books = app.fixture.category("books").clone();
         let p = app.fixture.product("Rust in Action").clone();
-        app.get_html(&format!("/products/{}", p.slug), 200).await;
-        app.get_json(&format!("/api/products/{}/", p.id), 200).await;
+        app.get_product_page(&p.slug, 200).await;
+        app.get_product_json(p.id, 200).await;
         app.get_json("/api/products/?category=books", 200).await;
         let n = writes::set_category_products_active(&app.db, app.cache(), books.id, false).await.unwrap();
         assert!(n > 0);
-        app.get_html(&format!("/products/{}", p.slug), 404).await;
-        app.get_json(&format!("/api/products/{}/", p.id), 404).await;
+        app.get_product_page(&p.slug, 404).await;
+        app.get_product_json(p.id, 404).await;
         assert_eq!(app.get_json("/api/products/?category=books", 200).await["count"], 0);
     }
 
@@ -297,25 +247,25 @@ on_both_backends! {
         let other = app.second_instance().await;
         let p = app.fixture.product("Mechanical Keyboard").clone();
         for instance in [&app, &other] {
-            instance.get_json(&format!("/api/products/{}/", p.id), 200).await;
-            instance.get_html(&format!("/products/{}", p.slug), 200).await;
+            instance.get_product_json(p.id, 200).await;
+            instance.get_product_page(&p.slug, 200).await;
         }
         assert_eq!(x_cache(&other, &format!("/api/products/{}/", p.id)).await, "HIT");
         for (i, writer) in [&app, &other].into_iter().enumerate() {
             let cents = 5000 + i as i64;
-            writes::update_product(&writer.db, writer.cache(), p.id, set_price(cents)).await.unwrap();
+            writes::update_product(&writer.db, writer.cache(), p.id, price_change(cents)).await.unwrap();
             let expected = format!("{}.{:02}", cents / 100, cents % 100);
             // The writer sees its write at once; the other instance as soon as
             // Redis's invalidation push reaches its in-process layer.
             assert_eq!(price_of(writer, p.id).await, expected);
-            assert!(writer.get_html(&format!("/products/{}", p.slug), 200).await.contains(&expected));
+            assert!(writer.get_product_page(&p.slug, 200).await.contains(&expected));
             let started = Instant::now();
             for reader in [&app, &other] {
                 while price_of(reader, p.id).await != expected {
                     assert!(started.elapsed() < Duration::from_secs(1), "the write never reached the other instance");
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
-                assert!(reader.get_html(&format!("/products/{}", p.slug), 200).await.contains(&expected));
+                assert!(reader.get_product_page(&p.slug, 200).await.contains(&expected));
             }
         }
     }
@@ -347,7 +297,7 @@ on_both_backends! {
         reached_rx.recv().await.expect("the reader reached its store");
         app.cache().set_fill_hook(None);
         // A write commits and invalidates while the reader is paused.
-        writes::update_product(&app.db, app.cache(), p.id, set_price(7777)).await.unwrap();
+        writes::update_product(&app.db, app.cache(), p.id, price_change(7777)).await.unwrap();
         release.notify_one();
         let stale = reader.await.unwrap();
         assert_eq!(stale["price"], "29.50", "the paused reader began before the write");
@@ -378,7 +328,7 @@ on_both_backends! {
     }
 }
 
-async fn concurrent_misses_fill_once(backend: Backend) {
+async fn concurrent_misses_fill_once(backend: crate::support::Backend) {
     // A hundred requests at once on the test's one thread: a Redis reply can
     // wait longer than the default timeout to be read, and a timed-out call
     // bypasses the cache. That is tested elsewhere; here only the fill counts.
@@ -409,24 +359,12 @@ async fn concurrent_misses_fill_once(backend: Backend) {
 mod concurrent_misses_fill_once {
     #[tokio::test]
     async fn sqlite() {
-        super::concurrent_misses_fill_once(crate::helpers::Backend::Sqlite).await
+        super::concurrent_misses_fill_once(crate::support::Backend::Sqlite).await
     }
     #[tokio::test]
     async fn postgres() {
-        super::concurrent_misses_fill_once(crate::helpers::Backend::Postgres).await
+        super::concurrent_misses_fill_once(crate::support::Backend::Postgres).await
     }
-}
-
-/// A server whose cache is a Redis of the test's own.
-pub async fn app_with_own_redis(redis: &RedisServer) -> TestApp {
-    let store = crate::helpers::Store::create(Backend::Postgres).await;
-    let mut settings = store.settings();
-    settings.cache.redis_url = redis.url();
-    settings.cache.breaker_cooldown = Duration::from_millis(300);
-    settings.cache.outbox_interval = Duration::from_millis(100);
-    let mut app = TestApp::spawn_settings(Some(store), settings, |_| {}).await;
-    app.fixture = crate::helpers::Fixture::load(&app.db, &app.state.cache).await;
-    app
 }
 
 #[tokio::test]
@@ -442,7 +380,7 @@ async fn a_write_while_redis_is_down_is_not_lost() {
     }
     // Redis goes away with the old entries saved, and comes back with them.
     redis.shutdown_saving();
-    writes::update_product(&app.db, app.cache(), p.id, set_price(4242)).await.unwrap();
+    writes::update_product(&app.db, app.cache(), p.id, price_change(4242)).await.unwrap();
     for path in &paths {
         let r = app.get(path).await;
         assert_eq!(r.status(), 200);

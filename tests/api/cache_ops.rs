@@ -6,9 +6,11 @@ use std::collections::BTreeMap;
 use storefront::domain::Money;
 use storefront::services::writes::{self, ProductChanges};
 
-use crate::cli::{serve, storefront};
-use crate::helpers::{Backend, TestApp, TestDatabase, unique_name};
-use crate::redis_server::RedisServer;
+use crate::support::cli::{serve, storefront};
+use crate::support::fixture::Fixture;
+use crate::support::redis_server::RedisServer;
+use crate::support::store::{Store, TestDatabase, unique_name};
+use crate::support::{Backend, TestApp};
 
 #[tokio::test]
 async fn warm_fills_what_requests_read_and_stats_show_the_hit_rate() {
@@ -144,11 +146,11 @@ async fn command_counts(conn: &mut redis::aio::MultiplexedConnection) -> BTreeMa
 #[tokio::test]
 async fn an_invalidation_costs_the_same_with_1000_or_100000_cached_keys() {
     let redis = RedisServer::start();
-    let store = crate::helpers::Store::create(Backend::Postgres).await;
+    let store = Store::create(Backend::Postgres).await;
     let mut settings = store.settings();
     settings.cache.redis_url = redis.url();
     let mut app = TestApp::spawn_settings(Some(store), settings, |_| {}).await;
-    app.fixture = crate::helpers::Fixture::load(&app.db, app.cache()).await;
+    app.fixture = Fixture::load(&app.db, app.cache()).await;
     let product = app.fixture.product("Steel Laptop 13").id;
     let client = redis::Client::open(redis.url()).unwrap();
     let conn = client.get_multiplexed_async_connection().await.unwrap();

@@ -11,9 +11,12 @@ use reqwest::header::{CACHE_CONTROL, HeaderMap, SET_COOKIE, VARY};
 use storefront::domain::Slug;
 use storefront::services::writes::{self, NewCategory};
 
-use crate::accounts::{Visitor, csrf_in};
-use crate::helpers::{TestApp, unique_name};
-use crate::route_table::{Audience, Listener, METHODS, ROUTES, Route, Sharing, app_serving_every_route, origin, paths};
+use crate::support::route_table::{
+    Audience, Listener, METHODS, ROUTES, Route, Sharing, app_serving_every_route, fill, origin, paths,
+};
+use crate::support::store::unique_name;
+use crate::support::visitor::signed_in_with;
+use crate::support::{TestApp, Visitor, csrf_in};
 
 const PRIVATE: &str = "private, no-store";
 const PASSWORD: &str = "route table password";
@@ -36,18 +39,8 @@ impl Who {
 }
 
 /// A visitor signed in as a new account.
-pub async fn signed_in(app: &TestApp, email: &str, admin: bool) -> Visitor {
-    app.create_user(email, PASSWORD, admin).await;
-    let visitor = Visitor::new(app);
-    assert_eq!(visitor.login(email, PASSWORD).await.status(), StatusCode::SEE_OTHER, "sign in as {email}");
-    visitor
-}
-
-/// `path` with its `{id}` and `{slug}` filled: the product's for product
-/// routes, the category's for category routes.
-pub fn fill(path: &str, product: (i32, &str), category: (i32, &str)) -> String {
-    let (id, slug) = if path.contains("/categories/") { category } else { product };
-    path.replace("{id}", &id.to_string()).replace("{slug}", slug)
+async fn signed_in(app: &TestApp, email: &str, admin: bool) -> Visitor {
+    signed_in_with(app, email, PASSWORD, admin).await
 }
 
 /// One caller of the table's routes: a client, and for a signed-in one the

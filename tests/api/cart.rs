@@ -11,33 +11,14 @@ use storefront::services::writes::{self, ProductChanges};
 use storefront::views::fragments::CSRF_HOLE;
 use tokio::sync::Barrier;
 
-use crate::accounts::{Visitor, csrf_in};
-use crate::helpers::TestApp;
 use crate::on_both_backends_and_stores;
-
-pub fn cart_lines(html: &str) -> Vec<(String, String)> {
-    let doc = Html::parse_document(html);
-    let row = Selector::parse("tr.cart-line").unwrap();
-    let name = Selector::parse("td a").unwrap();
-    let qty = Selector::parse("input[name=quantity]").unwrap();
-    doc.select(&row)
-        .map(|r| {
-            let n = r.select(&name).next().unwrap().text().collect::<String>();
-            let q = r.select(&qty).next().unwrap().value().attr("value").unwrap().to_owned();
-            (n, q)
-        })
-        .collect()
-}
+use crate::support::cache::{cached_keys, redis_conn};
+use crate::support::visitor::{add_to_cart, cart_lines};
+use crate::support::{Backend, TestApp, Visitor, csrf_in};
 
 fn header_count(html: &str) -> String {
     let doc = Html::parse_document(html);
     doc.select(&Selector::parse(".cart-link").unwrap()).next().unwrap().text().collect()
-}
-
-pub async fn add(v: &Visitor, product_page: &str, product_id: i32, quantity: &str) -> reqwest::Response {
-    let html = v.page(product_page).await;
-    let csrf = csrf_in(&html);
-    v.post("/cart/add", &[("csrf", &csrf), ("product_id", &product_id.to_string()), ("quantity", quantity)]).await
 }
 
 /// `n` products in stock, made for the test: the fixture has too few.
@@ -99,7 +80,7 @@ async fn a_burst_of_adds_stops_at_a_hundred_lines(app: &TestApp) {
 
 #[tokio::test]
 async fn an_in_process_cart_holds_a_burst_to_a_hundred_lines_too() {
-    let app = crate::helpers::TestApp::spawn_configured(crate::helpers::Backend::Sqlite, |s| {
+    let app = TestApp::spawn_configured(Backend::Sqlite, |s| {
         s.sessions.store = storefront::config::SessionStoreKind::Memory;
         s.sessions.redis_url = "redis://127.0.0.1:1".into();
     })
@@ -168,9 +149,9 @@ on_both_backends_and_stores! {
         let page = format!("/products/{}", sleeve.slug);
         let r = v.get(&page).await;
         assert!(r.headers().get("set-cookie").is_none(), "viewing a product stores nothing");
-        let r = add(&v, &page, sleeve.id, "2").await;
+        let r = add_to_cart(&v, &page, sleeve.id, "2").await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
-        add(&v, &format!("/products/{}", keyboard.slug), keyboard.id, "1").await;
+        add_to_cart(&v, &format!("/products/{}", keyboard.slug), keyboard.id, "1").await;
         let html = v.page("/cart").await;
         assert_eq!(cart_lines(&html), [("Laptop Sleeve".to_owned(), "2".to_owned()), ("Mechanical Keyboard".to_owned(), "1".to_owned())]);
         // 2 × 29.50 + 89.99
@@ -178,7 +159,7 @@ on_both_backends_and_stores! {
         assert_eq!(header_count(&v.page("/").await), "Cart (3)");
 
         // More than the stock is refused and changes nothing.
-        let r = add(&v, &page, sleeve.id, &sleeve.stock.to_string()).await;
+        let r = add_to_cart(&v, &page, sleeve.id, &sleeve.stock.to_string()).await;
         assert_eq!(r.status(), StatusCode::CONFLICT);
         assert!(r.text().await.unwrap().contains("in stock"));
         let csrf = csrf_in(&v.page("/cart").await);
@@ -242,7 +223,7 @@ on_both_backends_and_stores! {
         let sleeve = app.fixture.product("Laptop Sleeve").clone();
         let v = Visitor::new(&app);
         let page = format!("/products/{}", sleeve.slug);
-        add(&v, &page, sleeve.id, "1").await;
+        add_to_cart(&v, &page, sleeve.id, "1").await;
         let csrf = csrf_in(&v.page(&page).await);
         let mut tasks = Vec::new();
         for _ in 0..2 {
@@ -261,7 +242,7 @@ on_both_backends_and_stores! {
         let sleeve = app.fixture.product("Laptop Sleeve").clone();
         Visitor::new(&app).register("mia@example.com", "mias password").await;
         let v = Visitor::new(&app);
-        add(&v, &format!("/products/{}", sleeve.slug), sleeve.id, "2").await;
+        add_to_cart(&v, &format!("/products/{}", sleeve.slug), sleeve.id, "2").await;
         // Signing in keeps the cart (the session id changes, its data stays).
         v.login("mia@example.com", "mias password").await;
         assert_eq!(cart_lines(&v.page("/cart").await), [("Laptop Sleeve".to_owned(), "2".to_owned())]);
@@ -276,10 +257,10 @@ on_both_backends_and_stores! {
         let keyboard = app.fixture.product("Mechanical Keyboard").clone();
         let ann = Visitor::new(&app);
         ann.sign_up("ann@example.com", "anns password").await;
-        add(&ann, &format!("/products/{}", sleeve.slug), sleeve.id, "1").await;
+        add_to_cart(&ann, &format!("/products/{}", sleeve.slug), sleeve.id, "1").await;
         let ben = Visitor::new(&app);
         ben.sign_up("ben@example.com", "bens password").await;
-        add(&ben, &format!("/products/{}", keyboard.slug), keyboard.id, "4").await;
+        add_to_cart(&ben, &format!("/products/{}", keyboard.slug), keyboard.id, "4").await;
         let pages = ["/".to_owned(), "/cart".to_owned(), "/categories".to_owned(), "/products?q=laptop".to_owned(), format!("/products/{}", sleeve.slug), format!("/products/{}", keyboard.slug)];
         for path in &pages {
             let a = ann.page(path).await;
@@ -301,8 +282,8 @@ on_both_backends_and_stores! {
         assert!(csrf_in(&anonymous.text().await.unwrap()).starts_with("s1."), "a signed token");
         // No cached entry holds either shopper's email or token.
         let url = app.state.settings.cache.redis_url.clone();
-        let mut conn = crate::cache::redis_conn(&url);
-        let keys = crate::cache::cached_keys(&app, &url).await;
+        let mut conn = redis_conn(&url);
+        let keys = cached_keys(&app, &url).await;
         for key in keys.iter().filter(|k| !k.contains(":cart:")) {
             let value: Vec<u8> = redis::cmd("GET").arg(key).query_async(&mut conn).await.unwrap();
             let text = String::from_utf8_lossy(&value);
@@ -315,7 +296,7 @@ on_both_backends_and_stores! {
 
 /// Two adds of different products, sent at the same moment on one session
 /// that has no cart yet (two tabs); both must be in the cart.
-async fn two_first_adds_at_once(v: &Visitor, app: &crate::helpers::TestApp) {
+async fn two_first_adds_at_once(v: &Visitor, app: &TestApp) {
     let first = app.fixture.product("Laptop Sleeve").clone();
     let second = app.fixture.product("Mechanical Keyboard").clone();
     let token = csrf_in(&v.page(&format!("/products/{}", first.slug)).await);

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::on_both_backends;
-use crate::oracle::Expect;
+use crate::support::oracle::Expect;
 
 fn ids(results: &[Value]) -> Vec<i32> {
     results.iter().map(|p| p["id"].as_i64().expect("id") as i32).collect()
@@ -156,7 +156,7 @@ on_both_backends! {
 
     async fn inactive_products_are_invisible(app: TestApp) {
         let hidden = app.fixture.product("Hidden Laptop");
-        app.get_json(&format!("/api/products/{}/", hidden.id), 404).await;
+        app.get_product_json(hidden.id, 404).await;
         let all = app.all_pages("/api/products/?page_size=100").await;
         assert!(!ids(&all).contains(&hidden.id));
         assert_eq!(all.len(), app.fixture.active().count());

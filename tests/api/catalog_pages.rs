@@ -2,9 +2,10 @@
 
 use scraper::{Html, Selector};
 
-use crate::helpers::{STANDS, TestApp};
 use crate::on_both_backends;
-use crate::oracle::Expect;
+use crate::support::TestApp;
+use crate::support::fixture::STANDS;
+use crate::support::oracle::Expect;
 
 fn select<'a>(doc: &'a Html, css: &str) -> Vec<scraper::ElementRef<'a>> {
     doc.select(&Selector::parse(css).expect("selector")).collect()
@@ -111,7 +112,7 @@ on_both_backends! {
 
     async fn product_page_shows_the_product(app: TestApp) {
         let p = app.fixture.product("Gaming Laptop");
-        let doc = Html::parse_document(&app.get_html(&format!("/products/{}", p.slug), 200).await);
+        let doc = Html::parse_document(&app.get_product_page(&p.slug, 200).await);
         assert_eq!(texts(&doc, ".product-detail h1"), ["Gaming Laptop"]);
         assert_eq!(texts(&doc, ".product-detail .price"), ["$1499.99"]);
         assert_eq!(texts(&doc, ".product-detail .stock"), ["Out of stock"]);
@@ -120,7 +121,7 @@ on_both_backends! {
         assert_eq!(texts(&doc, "title"), ["Gaming Laptop · Storefront"]);
 
         let hidden = app.fixture.product("Hidden Laptop");
-        app.get_html(&format!("/products/{}", hidden.slug), 404).await;
+        app.get_product_page(&hidden.slug, 404).await;
         let doc = Html::parse_document(&app.get_html("/products/does-not-exist", 404).await);
         assert_eq!(texts(&doc, "h1"), ["Not Found"]);
     }

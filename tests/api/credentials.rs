@@ -9,9 +9,8 @@ use sea_orm::{EntityTrait, PaginatorTrait};
 use storefront::config::Settings;
 use storefront::models::_entities::user;
 
-use crate::accounts::Visitor;
-use crate::helpers::{Backend, TestApp};
 use crate::on_both_backends;
+use crate::support::{Backend, TestApp, Visitor};
 
 async fn accounts(app: &TestApp) -> u64 {
     user::Entity::find().count(&app.db).await.expect("count users")

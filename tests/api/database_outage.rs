@@ -6,8 +6,10 @@ use std::time::{Duration, Instant};
 
 use storefront::config::DatabaseUrl;
 
-use crate::helpers::{Fixture, Store, TestApp, TestDatabase};
-use crate::tcp_proxy::Proxy;
+use crate::support::TestApp;
+use crate::support::fixture::Fixture;
+use crate::support::store::{Store, TestDatabase};
+use crate::support::tcp_proxy::Proxy;
 
 #[tokio::test]
 async fn a_lost_database_leaves_cached_pages_up_and_answers_the_rest_with_503() {

@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use scraper::{Html, Selector};
 
-use crate::accounts::Visitor;
-use crate::cart::cart_lines;
+use crate::support::Visitor;
+use crate::support::visitor::{add_to_cart, cart_lines};
 
 const BIN: &str = env!("CARGO_BIN_EXE_storefront");
 const INNER: &str = "embedded::in_an_empty_folder_with_nothing_on_localhost_the_shop_serves_everything";
@@ -121,12 +121,7 @@ async fn x_cache(client: &reqwest::Client, path: &str) -> String {
 /// A browser. It keeps no idle connection: one kept across the restart
 /// would be to the stopped shop.
 fn visitor() -> Visitor {
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .pool_max_idle_per_host(0)
-        .build()
-        .unwrap();
+    let client = Visitor::client().pool_max_idle_per_host(0).build().unwrap();
     Visitor { client, base: SHOP.to_owned() }
 }
 
@@ -205,7 +200,7 @@ async fn in_an_empty_folder_with_nothing_on_localhost_the_shop_serves_everything
     shopper.sign_up("newcomer@example.com", "newcomer password").await;
     assert_eq!(shopper.signed_in_as().await.as_deref(), Some("newcomer@example.com"));
     let (page, id, name) = a_product_in_stock(&shopper).await;
-    let r = crate::cart::add(&shopper, &page, id, "1").await;
+    let r = add_to_cart(&shopper, &page, id, "1").await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "add to cart");
     assert_eq!(cart_lines(&shopper.page("/cart").await), [(name.clone(), "1".to_owned())]);
 

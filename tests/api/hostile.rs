@@ -11,10 +11,10 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::Value;
 
-use crate::accounts::{Visitor, csrf_in};
-use crate::api_writes::token_for;
-use crate::cache::cached_keys;
-use crate::helpers::{Backend, TestApp};
+use crate::support::api::token_for;
+use crate::support::cache::cached_keys;
+use crate::support::visitor::admin;
+use crate::support::{Backend, TestApp, Visitor, csrf_in};
 
 /// GET routes; `{}` takes an arbitrary path segment.
 const GET_ROUTES: &[&str] = &[
@@ -175,7 +175,7 @@ where
                 Credentials { token: token_for(&app, "fuzz-admin@example.com", true).await, browser: None }
             }
             Sender::SignedInAdmin => {
-                let browser = crate::admin::admin(&app).await;
+                let browser = admin(&app).await;
                 let csrf = csrf_in(&browser.page("/admin/products/new").await);
                 Credentials { token: String::new(), browser: Some((browser, csrf)) }
             }

@@ -6,9 +6,10 @@ use std::time::{Duration, Instant};
 
 use storefront::services::writes;
 
-use crate::cache::{app_with_own_redis, price_of, set_price, x_cache};
-use crate::helpers::TestApp;
-use crate::redis_server::RedisServer;
+use crate::support::TestApp;
+use crate::support::cache::{app_with_own_redis, price_of, x_cache};
+use crate::support::redis_server::RedisServer;
+use crate::support::writes::price_change;
 
 /// Waits until the app's tracking connection is up, so hits may be local.
 async fn wait_until_local(app: &TestApp) {
@@ -73,7 +74,7 @@ async fn an_edge_caches_fetch_is_answered_from_redis_not_local_memory() {
     // Varnish's fetch after a purge may reach an instance that has not yet
     // had Redis's push: it must read the versions from Redis.
     let lookups = redis.calls("mget");
-    let r = app.client.get(app.url(&path)).header("x-edge-fetch", "1").send().await.unwrap();
+    let r = app.get_with_header(&path, "x-edge-fetch", "1").await;
     assert_eq!(r.headers()["x-cache"], "HIT");
     assert_eq!(redis.calls("mget"), lookups + 1, "the edge's fetch asked Redis");
     app.get(&path).await;
@@ -94,7 +95,7 @@ async fn a_write_on_another_instance_stops_local_hits_within_moments() {
     assert_eq!(x_cache(&app, &format!("/api/products/{}/", p.id)).await, "HIT");
     assert_eq!(redis.calls("mget"), lookups, "the hit was not local");
 
-    writes::update_product(&other.db, other.cache(), p.id, set_price(6543)).await.unwrap();
+    writes::update_product(&other.db, other.cache(), p.id, price_change(6543)).await.unwrap();
     let written = Instant::now();
     while price_of(&app, p.id).await != "65.43" {
         assert!(written.elapsed() < Duration::from_secs(1), "the other instance's write never arrived");

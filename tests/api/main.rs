@@ -1,8 +1,7 @@
 //! One integration-test binary: a real server over HTTP, on SQLite and on
 //! PostgreSQL. Modules group the behaviour they prove.
 
-mod helpers;
-mod oracle;
+mod support;
 
 mod accounts;
 mod admin;
@@ -24,7 +23,6 @@ mod local_cache;
 mod openapi;
 mod outbox_namespaces;
 mod redis_cluster;
-mod redis_server;
 mod route_table;
 mod schemathesis;
 mod search_index;
@@ -32,6 +30,5 @@ mod security;
 mod session_rights;
 mod shutdown;
 mod slow_clients;
-mod tcp_proxy;
 mod throttles;
 mod varnish;

@@ -5,27 +5,13 @@
 use serde_json::{Value, json};
 
 use crate::on_both_backends;
+use crate::support::api::token_for;
+use crate::support::openapi::assert_conforms_to;
 
 /// Validates `instance` against the response schema the document gives for
 /// `path` (as documented, e.g. `/api/products/{id}/`) and `status`.
 fn assert_conforms(doc: &Value, path: &str, status: u16, instance: &Value) {
     assert_conforms_to(doc, path, "get", status, instance)
-}
-
-/// Validates `instance` against the documented response of `method path`.
-pub fn assert_conforms_to(doc: &Value, path: &str, method: &str, status: u16, instance: &Value) {
-    let response = &doc["paths"][path][method]["responses"][status.to_string()];
-    let schema = &response["content"]["application/json"]["schema"];
-    assert!(schema.is_object(), "{path} documents no {status} body: {response}");
-    // Resolve `#/components/...` against the whole document.
-    let mut root = doc.clone();
-    let root_obj = root.as_object_mut().unwrap();
-    for (k, v) in schema.as_object().unwrap() {
-        root_obj.insert(k.clone(), v.clone());
-    }
-    let validator = jsonschema::validator_for(&root).unwrap_or_else(|e| panic!("schema for {path} {status}: {e}"));
-    let errors: Vec<String> = validator.iter_errors(instance).map(|e| format!("{e} at {}", e.instance_path)).collect();
-    assert!(errors.is_empty(), "{path} {status} does not match its schema: {errors:?}\n{instance}");
 }
 
 on_both_backends! {
@@ -95,7 +81,7 @@ on_both_backends! {
     // refuses what the document forbids.
     async fn writes_keep_to_the_document(app: TestApp) {
         let doc = app.get_json("/api/openapi.json", 200).await;
-        let token = crate::api_writes::token_for(&app, "root@example.com", true).await;
+        let token = token_for(&app, "root@example.com", true).await;
         let books = app.fixture.category("books").id;
         let send = |method: reqwest::Method, path: String, body: Option<Value>| {
             let mut request = app.client.request(method, app.url(&path)).bearer_auth(&token);

@@ -10,9 +10,11 @@ use storefront::config::Settings;
 use storefront::models::_entities::cache_outbox;
 use storefront::services::writes;
 
-use crate::cache::set_price;
-use crate::helpers::{Backend, FixtureProduct, TestApp, unique_name};
-use crate::redis_server::RedisServer;
+use crate::support::fixture::FixtureProduct;
+use crate::support::redis_server::RedisServer;
+use crate::support::store::unique_name;
+use crate::support::writes::price_change;
+use crate::support::{Backend, TestApp};
 
 /// Both backends: positions are ids on SQLite, transactions on PostgreSQL.
 macro_rules! on_both {
@@ -21,11 +23,11 @@ macro_rules! on_both {
             mod $name {
                 #[tokio::test]
                 async fn sqlite() {
-                    super::$name(crate::helpers::Backend::Sqlite).await
+                    super::$name(crate::support::Backend::Sqlite).await
                 }
                 #[tokio::test]
                 async fn postgres() {
-                    super::$name(crate::helpers::Backend::Postgres).await
+                    super::$name(crate::support::Backend::Postgres).await
                 }
             }
         )*
@@ -120,7 +122,7 @@ async fn a_cache_whose_redis_comes_back_with_old_entries_catches_up_on_what_anot
     cached_on(&b, &paths).await;
 
     redis_b.shutdown_saving();
-    writes::update_product(&b.db, b.cache(), p.id, set_price(4242)).await.unwrap();
+    writes::update_product(&b.db, b.cache(), p.id, price_change(4242)).await.unwrap();
     wait_for("A's cache takes the change", Duration::from_secs(10), async || nothing_pending(&a).await).await;
     assert!(always_current(&a, &paths, "42.42", &old_price(&p), Duration::from_millis(300)).await, "A hits again");
 
@@ -141,7 +143,7 @@ async fn a_second_key_prefix_on_the_same_redis_gets_every_invalidation(backend: 
     cached_on(&a, &paths).await;
     cached_on(&b, &paths).await;
 
-    writes::update_product(&a.db, a.cache(), p.id, set_price(4343)).await.unwrap();
+    writes::update_product(&a.db, a.cache(), p.id, price_change(4343)).await.unwrap();
     // A applied it on the write; B's flusher applies it on its next beat.
     wait_for("B's prefix takes the change", Duration::from_secs(5), async || nothing_pending(&b).await).await;
     let (new, old) = ("43.43", old_price(&p));
@@ -165,7 +167,7 @@ async fn a_cache_away_longer_than_the_retention_window_retires_everything_it_hel
     cached_on(&b, &paths).await;
 
     redis_b.shutdown_saving();
-    writes::update_product(&a.db, a.cache(), p.id, set_price(4444)).await.unwrap();
+    writes::update_product(&a.db, a.cache(), p.id, price_change(4444)).await.unwrap();
     wait_for("the row leaves the outbox", Duration::from_secs(10), async || {
         cache_outbox::Entity::find().count(&a.db).await.unwrap() == 0
     })
@@ -194,7 +196,7 @@ async fn a_row_committed_after_a_later_one_was_applied_is_applied_too() {
     let mut model = product::Entity::find_by_id(slow.id).one(&txn).await.unwrap().unwrap().into_active_model();
     model.price_cents = Set(4545);
     model.update(&txn).await.unwrap();
-    let later = writes::update_product(&app.db, app.cache(), fast.id, set_price(4646));
+    let later = writes::update_product(&app.db, app.cache(), fast.id, price_change(4646));
     tokio::time::timeout(Duration::from_secs(10), later).await.expect("the later write is not blocked").unwrap();
     app.cache().flush_outbox().await.unwrap();
     txn.commit().await.unwrap();

@@ -8,12 +8,11 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::accounts::Visitor;
-use crate::api_writes::token_for;
-use crate::cart::{add, cart_lines};
-use crate::helpers::{Backend, TestApp};
-use crate::redis_server::RedisServer;
-use crate::varnish::{page_price, set_price};
+use crate::support::api::{set_price, token_for};
+use crate::support::cache::page_price;
+use crate::support::redis_server::RedisServer;
+use crate::support::visitor::{add_to_cart, cart_lines};
+use crate::support::{Backend, TestApp, Visitor};
 
 pub struct RedisCluster {
     pub nodes: Vec<RedisServer>,
@@ -176,7 +175,7 @@ async fn catalog_cache_invalidation_and_sessions_work_on_a_cluster() {
     set_price(&other, &token, edited.id, "777.25").await;
     assert_ne!(before, "$777.25");
     assert_eq!(page_price(&app.client, &page).await.1, "$777.25", "the edit shows on the other instance");
-    let api: serde_json::Value = app.get_json(&format!("/api/products/{}/", edited.id), 200).await;
+    let api: serde_json::Value = app.get_product_json(edited.id, 200).await;
     assert_eq!(api["price"], "777.25");
     let r = app.get(&format!("/products/{}", untouched.slug)).await;
     assert_eq!(x_cache(&r), "HIT", "another product's page stays cached");
@@ -186,7 +185,7 @@ async fn catalog_cache_invalidation_and_sessions_work_on_a_cluster() {
     Visitor::new(&app).register("cluster@example.com", "cluster password").await;
     let here = Visitor::new(&app);
     here.login("cluster@example.com", "cluster password").await;
-    add(&here, &format!("/products/{}", untouched.slug), untouched.id, "3").await;
+    add_to_cart(&here, &format!("/products/{}", untouched.slug), untouched.id, "3").await;
     let there = Visitor { client: here.client.clone(), base: other.address.clone() };
     assert_eq!(there.signed_in_as().await.as_deref(), Some("cluster@example.com"));
     assert_eq!(cart_lines(&there.page("/cart").await), [(untouched.name.clone(), "3".to_owned())]);

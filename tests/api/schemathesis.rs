@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::cli::{serve, storefront};
-use crate::helpers::{TestDatabase, redis_url};
+use crate::support::cli::{serve, storefront};
+use crate::support::store::{TestDatabase, redis_url};
 
 /// The version this test was validated with (scripts/install-test-tools.sh
 /// installs it): another may generate other cases and run other checks.

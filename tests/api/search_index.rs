@@ -4,7 +4,7 @@ use sea_orm::{ConnectionTrait, DbBackend, QueryTrait, Statement, TransactionTrai
 use storefront::domain::{Dialect, ListingQuery, QueryPairs};
 use storefront::services::listings;
 
-use crate::helpers::{Backend, TestApp};
+use crate::support::{Backend, TestApp};
 
 #[tokio::test]
 async fn postgres_search_uses_the_trigram_index() {

@@ -1,6 +1,9 @@
 //! Security headers on every response, and limits on what a request may send.
 
 use crate::on_both_backends;
+use crate::support::store::Store;
+use crate::support::visitor::{add_to_cart, cart_lines};
+use crate::support::{Backend, TestApp, Visitor, csrf_in};
 
 on_both_backends! {
     async fn every_response_carries_the_security_headers(app: TestApp) {
@@ -39,7 +42,6 @@ on_both_backends! {
 
 #[tokio::test]
 async fn the_benchmark_route_exists_only_when_asked_for() {
-    use crate::helpers::{Backend, Store, TestApp};
     let app = TestApp::spawn_empty(Backend::Sqlite).await;
     assert_eq!(app.get("/__bench/ceiling").await.status(), 404);
     let app = TestApp::spawn_with(Store::create(Backend::Sqlite).await, |s| s.bench_routes = true).await;
@@ -52,13 +54,13 @@ async fn the_benchmark_route_exists_only_when_asked_for() {
 }
 
 /// A signed-in shopper with one item in the cart, and the token of their page.
-async fn victim(app: &crate::helpers::TestApp) -> (crate::accounts::Visitor, String) {
+async fn victim(app: &TestApp) -> (Visitor, String) {
     app.create_user("vic@example.com", "vics password", false).await;
-    let v = crate::accounts::Visitor::new(app);
+    let v = Visitor::new(app);
     v.login("vic@example.com", "vics password").await;
     let sleeve = app.fixture.product("Laptop Sleeve").clone();
-    crate::cart::add(&v, &format!("/products/{}", sleeve.slug), sleeve.id, "1").await;
-    let token = crate::accounts::csrf_in(&v.page("/cart").await);
+    add_to_cart(&v, &format!("/products/{}", sleeve.slug), sleeve.id, "1").await;
+    let token = csrf_in(&v.page("/cart").await);
     (v, token)
 }
 
@@ -93,13 +95,13 @@ on_both_backends! {
         // (SameSite=Lax), so it would have made a new session and replaced the victim's.
         let attacker = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         let page = app.get_html("/products/mechanical-keyboard", 200).await;
-        let signed = crate::accounts::csrf_in(&page);
+        let signed = csrf_in(&page);
         let r = attacker.post(app.url("/cart/add")).header("origin", "https://evil.example").header("sec-fetch-site", "cross-site")
             .form(&[("csrf", signed.as_str()), ("product_id", keyboard.as_str()), ("quantity", "1")]).send().await.unwrap();
         assert_eq!(r.status(), 403);
         assert!(r.headers().get("set-cookie").is_none(), "no session planted");
         assert_eq!(victim.signed_in_as().await.as_deref(), Some("vic@example.com"), "the victim is still signed in");
-        assert_eq!(crate::cart::cart_lines(&victim.page("/cart").await), [("Laptop Sleeve".to_owned(), "1".to_owned())]);
+        assert_eq!(cart_lines(&victim.page("/cart").await), [("Laptop Sleeve".to_owned(), "1".to_owned())]);
     }
 
     async fn same_origin_posts_from_a_browser_go_through(app: TestApp) {
@@ -113,6 +115,6 @@ on_both_backends! {
         // Reads are never refused: a link from another site still opens the shop.
         let r = victim.client.get(app.url("/cart")).header("sec-fetch-site", "cross-site").header("origin", "https://evil.example").send().await.unwrap();
         assert_eq!(r.status(), 200);
-        assert_eq!(crate::cart::cart_lines(&r.text().await.unwrap()).len(), 2);
+        assert_eq!(cart_lines(&r.text().await.unwrap()).len(), 2);
     }
 }

@@ -12,9 +12,10 @@ use sea_orm::EntityTrait;
 use storefront::config::SessionStoreKind;
 use storefront::models::_entities::session;
 
-use crate::accounts::{Visitor, cookie_value, csrf_in, session_cookie};
-use crate::helpers::{Backend, TestApp};
 use crate::on_both_backends_and_stores;
+use crate::support::cli::storefront;
+use crate::support::visitor::{add_to_cart, cart_lines, cookie_value, session_cookie};
+use crate::support::{Backend, TestApp, Visitor, csrf_in};
 
 async fn api_create_category(v: &Visitor, token: &str, name: &str) -> StatusCode {
     v.client
@@ -33,7 +34,7 @@ fn cli_user_create(app: &TestApp, email: &str, password: &str, admin: bool) {
     if admin {
         args.push("--admin");
     }
-    let out = crate::cli::storefront(
+    let out = storefront(
         &[("DATABASE_URL", app.state.settings.database_url.as_str()), ("STOREFRONT_PASSWORD", password)],
         &args,
     )
@@ -210,7 +211,7 @@ on_both_backends_and_stores! {
         // A cart keeps a session for the inactivity timeout.
         let sleeve = app.fixture.product("Laptop Sleeve").clone();
         let shopper = Visitor::new(&app);
-        let r = crate::cart::add(&shopper, &format!("/products/{}", sleeve.slug), sleeve.id, "1").await;
+        let r = add_to_cart(&shopper, &format!("/products/{}", sleeve.slug), sleeve.id, "1").await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
         let ttl = session_ttl(&app, &r).await;
         assert!(ttl > 13 * 24 * 3600 && ttl <= 14 * 24 * 3600, "a session with a cart: TTL {ttl}");
@@ -290,13 +291,13 @@ async fn session_in_use_outlives_its_inactivity_timeout(backend: Backend, store:
     signed_in.login("nora@example.com", "noras password").await;
     let shopper = Visitor::new(&app);
     let sleeve = app.fixture.product("Laptop Sleeve").clone();
-    crate::cart::add(&shopper, &format!("/products/{}", sleeve.slug), sleeve.id, "1").await;
+    add_to_cart(&shopper, &format!("/products/{}", sleeve.slug), sleeve.id, "1").await;
     // Coming back every second for twice the timeout keeps both alive.
     let started = std::time::Instant::now();
     while started.elapsed() < Duration::from_secs(8) {
         assert_eq!(signed_in.signed_in_as().await.as_deref(), Some("nora@example.com"), "at {:?}", started.elapsed());
         let cart = shopper.page("/cart").await;
-        assert_eq!(crate::cart::cart_lines(&cart).len(), 1, "the cart at {:?}", started.elapsed());
+        assert_eq!(cart_lines(&cart).len(), 1, "the cart at {:?}", started.elapsed());
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     // Left alone past the timeout, both end.
@@ -350,7 +351,7 @@ async fn new_carts_from_one_address_are_limited(store: SessionStoreKind) {
     })
     .await;
     let sleeve = app.fixture.product("Laptop Sleeve").clone();
-    let token = csrf_in(&app.get_html(&format!("/products/{}", sleeve.slug), 200).await);
+    let token = csrf_in(&app.get_product_page(&sleeve.slug, 200).await);
     let id = sleeve.id.to_string();
     let add = |address: &'static str| {
         let request = app.client.post(app.url("/cart/add")).header("x-forwarded-for", address).form(&[
@@ -417,7 +418,7 @@ async fn signed_in_shoppers_new_carts_are_not_counted_against_their_address() {
     for i in 0..=storefront::auth::throttle::MAX_NEW_CARTS {
         let v = Visitor::new(&app);
         v.login("quin@example.com", "quins password").await;
-        let r = crate::cart::add(&v, &format!("/products/{}", sleeve.slug), sleeve.id, "1").await;
+        let r = add_to_cart(&v, &format!("/products/{}", sleeve.slug), sleeve.id, "1").await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER, "cart {i}");
     }
 }

@@ -5,11 +5,12 @@
 
 use std::time::{Duration, Instant};
 
-use crate::cli::serve;
-use crate::redis_server::RedisServer;
+use crate::support::cli::{Served, serve, storefront};
+use crate::support::redis_server::RedisServer;
+use crate::support::store::{TestDatabase, unique_name};
 
 /// A shop on a fresh SQLite file whose cache Redis the test can make slow.
-fn shop(redis: &RedisServer, grace_secs: &str) -> (crate::cli::Served, tempfile::TempDir) {
+fn shop(redis: &RedisServer, grace_secs: &str) -> (Served, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("dir");
     let database = format!("sqlite://{}/shop.db", dir.path().display());
     let served = serve(
@@ -113,9 +114,9 @@ fn sigterm_while_startup_waits_on_redis_stops_cleanly() {
 #[test]
 fn a_crash_mid_write_loses_no_acknowledged_write_and_no_invalidation() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let database = runtime.block_on(crate::helpers::TestDatabase::create());
+    let database = runtime.block_on(TestDatabase::create());
     let redis = RedisServer::start();
-    let prefix = crate::helpers::unique_name("sfcrash");
+    let prefix = unique_name("sfcrash");
     let env = [
         ("DATABASE_URL", database.url.as_str()),
         ("REDIS_URL", &redis.url()),
@@ -123,7 +124,7 @@ fn a_crash_mid_write_loses_no_acknowledged_write_and_no_invalidation() {
         ("STOREFRONT_PASSWORD", "crash test password"),
     ];
     let run = |args: &[&str]| {
-        let out = crate::cli::storefront(&env, args).output().expect("runs");
+        let out = storefront(&env, args).output().expect("runs");
         assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).into_owned()
     };

@@ -7,7 +7,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use crate::cli::{Served, serve};
+use crate::support::cli::{Served, serve};
 
 /// A demo shop on a fresh SQLite file with one-second deadlines.
 fn shop() -> (Served, tempfile::TempDir) {

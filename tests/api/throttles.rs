@@ -8,9 +8,8 @@ use reqwest::StatusCode;
 use sea_orm::EntityTrait;
 use storefront::config::SessionStoreKind;
 
-use crate::accounts::{Visitor, csrf_in};
-use crate::helpers::{Backend, TestApp};
 use crate::on_both_backends_and_stores;
+use crate::support::{Backend, TestApp, Visitor, csrf_in};
 
 /// Sends `forms` to `path` from `visitors` at the same moment; returns
 /// each answer's status in order.
@@ -154,7 +153,7 @@ async fn ipv6_clients_are_throttled_by_their_64() {
 async fn a_visitor_without_a_session_posts_a_form_with_a_signed_token_and_never_without_one() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let sleeve = app.fixture.product("Laptop Sleeve").clone();
-    let page = app.get_html(&format!("/products/{}", sleeve.slug), 200).await;
+    let page = app.get_product_page(&sleeve.slug, 200).await;
     let token = csrf_in(&page);
     let id = sleeve.id.to_string();
     for bad in ["", "forged", "s1.1700000000.0011223344556677.00"] {

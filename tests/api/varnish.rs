@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 
 use storefront::cache::Tag;
 
-use crate::accounts::Visitor;
-use crate::api_writes::token_for;
-use crate::helpers::{Backend, TestApp};
-use crate::redis_server::free_port;
-use crate::tcp_proxy::Proxy;
+use crate::support::api::{set_price, token_for};
+use crate::support::cache::page_price;
+use crate::support::store::unique_name;
+use crate::support::tcp_proxy::Proxy;
+use crate::support::{Backend, TestApp, Visitor, free_port};
 
 /// A varnishd of the test's own on a free loopback port.
 pub struct Varnish {
@@ -183,15 +183,6 @@ async fn a_signed_in_visitor_is_never_served_from_varnish() {
     assert!(!r.text().await.unwrap().contains("edge@example.com"));
 }
 
-/// A product's price as its page shows it.
-pub async fn page_price(client: &reqwest::Client, url: &str) -> (String, String) {
-    let r = client.get(url).send().await.expect("through Varnish");
-    let verdict = r.headers().get("x-varnish-cache").and_then(|v| v.to_str().ok()).unwrap_or("none").to_owned();
-    let html = r.text().await.unwrap();
-    let price = html.split("<p class=\"price\">").nth(1).and_then(|rest| rest.split('<').next()).unwrap_or("");
-    (verdict, price.to_owned())
-}
-
 /// An app that purges `purge` after writes (retrying every 100 ms), and
 /// Varnish on `varnish_port` in front of it, with the fixture's own
 /// invalidations through.
@@ -215,18 +206,6 @@ async fn outbox_drained(app: &TestApp) {
         assert!(started.elapsed() < Duration::from_secs(10), "the outbox does not drain");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-pub async fn set_price(app: &TestApp, token: &str, id: i32, price: &str) {
-    let r = app
-        .client
-        .patch(app.url(&format!("/api/products/{id}/")))
-        .bearer_auth(token)
-        .json(&serde_json::json!({ "price": price }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "the write is acknowledged");
 }
 
 #[tokio::test]
@@ -424,7 +403,7 @@ async fn a_write_through_one_deployment_is_purged_from_the_other_deployments_var
     let (a, _varnish_a) = app_behind_varnish(format!("http://127.0.0.1:{port_a}"), port_a).await;
     let mut settings = (*a.state.settings).clone();
     settings.cache.purge_urls = vec![format!("http://127.0.0.1:{port_b}")];
-    settings.cache.key_prefix = crate::helpers::unique_name("sftgreen");
+    settings.cache.key_prefix = unique_name("sftgreen");
     let b = TestApp::start(None, settings).await;
     let varnish_b = Varnish::start_on(app_port(&b), port_b);
     outbox_drained(&b).await;

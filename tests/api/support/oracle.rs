@@ -1,7 +1,7 @@
 //! What a listing should return, computed in plain Rust from the fixture, to
 //! check the database queries against.
 
-use crate::helpers::{Fixture, FixtureProduct};
+use super::fixture::{Fixture, FixtureProduct};
 
 #[derive(Clone, Debug, Default)]
 pub struct Expect<'a> {
