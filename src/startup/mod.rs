@@ -104,13 +104,26 @@ pub async fn state_for_commands(mut settings: Settings) -> Result<AppState, Star
     let public_url = settings.public_url.clone().unwrap_or_else(|| format!("http://{}", settings.addr));
     // Commands serve nobody: in-process sessions, never connected.
     settings.sessions.store = SessionStoreKind::Memory;
-    let SessionParts { layer: sessions, throttle, carts } = sessions(&settings, &db)?;
-    let forms = form_signer(&db).await?;
+    let parts = sessions(&settings, &db)?;
+    state(settings, db, cache, QueryCounter::default(), parts, public_url).await
+}
+
+/// The state every request (or command) shares, from its parts.
+async fn state(
+    settings: Settings,
+    db: DatabaseConnection,
+    cache: Cache,
+    queries: QueryCounter,
+    parts: SessionParts,
+    public_url: String,
+) -> Result<AppState, StartupError> {
+    let forms = FormSigner::load_or_create(&db).await.map_err(|e| StartupError::Sessions(e.to_string()))?;
+    let SessionParts { layer: sessions, throttle, carts } = parts;
     Ok(AppState {
         db,
-        forms,
+        forms: Arc::new(forms),
         cache,
-        queries: QueryCounter::default(),
+        queries,
         throttle,
         hasher: Hasher::new(settings.password_hash_queue),
         carts,
@@ -118,10 +131,6 @@ pub async fn state_for_commands(mut settings: Settings) -> Result<AppState, Star
         settings: Arc::new(settings),
         public_url: PublicUrl(public_url.into()),
     })
-}
-
-async fn form_signer(db: &DatabaseConnection) -> Result<Arc<FormSigner>, StartupError> {
-    FormSigner::load_or_create(db).await.map(Arc::new).map_err(|e| StartupError::Sessions(e.to_string()))
 }
 
 pub struct Application {
@@ -192,21 +201,9 @@ impl Application {
         if settings.sessions.store == SessionStoreKind::Memory {
             tracing::warn!("SESSION_STORE=memory: sessions live in this process only and end when it stops");
         }
-        let SessionParts { layer: sessions, throttle, carts } = sessions(&settings, &uncounted)?;
+        let parts = sessions(&settings, &uncounted)?;
         let sweeps = (settings.sessions.store == SessionStoreKind::Database).then_some(uncounted);
-        let forms = form_signer(&db).await?;
-        let state = AppState {
-            db,
-            forms,
-            cache,
-            queries,
-            throttle,
-            hasher: Hasher::new(settings.password_hash_queue),
-            carts,
-            sessions,
-            settings: Arc::new(settings),
-            public_url: PublicUrl(public_url.into()),
-        };
+        let state = state(settings, db, cache, queries, parts, public_url).await?;
         let app = Application { listener, metrics_listener, state, sweeps };
         if let Some(addr) = app.metrics_addr() {
             tracing::info!("metrics on http://{addr}/metrics");
