@@ -5,6 +5,7 @@
 pub mod credentials;
 pub mod forms;
 mod hashing;
+mod lifetime;
 pub mod session;
 pub mod store;
 pub mod throttle;

@@ -27,7 +27,6 @@
 //! pages pushes a kept session's expiry back, at most once a day.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -36,11 +35,11 @@ use rand::Rng;
 use sea_orm::DatabaseConnection;
 use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
-use tower_sessions::{Expiry, Session};
+use tower_sessions::Session;
 
 use super::forms::FormSigner;
+pub use super::lifetime::SessionPolicy;
 use super::users;
-use crate::config::SessionSettings;
 use crate::error::AppError;
 use crate::models::_entities::user;
 use crate::routes::cache_policy::SessionRead;
@@ -76,27 +75,6 @@ pub struct SessionUser {
     pub is_admin: bool,
 }
 
-/// How long sessions live (from [`SessionSettings`]).
-#[derive(Clone, Copy, Debug)]
-pub struct SessionPolicy {
-    pub anonymous: Duration,
-    pub inactivity: Duration,
-    pub max_age: Duration,
-}
-
-impl From<&SessionSettings> for SessionPolicy {
-    fn from(s: &SessionSettings) -> Self {
-        SessionPolicy { anonymous: s.anonymous_lifetime, inactivity: s.inactivity, max_age: s.max_age }
-    }
-}
-
-/// Pushing a session's expiry back is a session write: at most once a day,
-/// and twice per inactivity timeout when that is shorter, so a visitor
-/// who keeps coming back never meets it.
-fn touch_every(inactivity: Duration) -> i64 {
-    (inactivity.as_secs() as i64 / 2).clamp(1, 24 * 3600)
-}
-
 /// The user resolved for this request, shared by every `AuthSession` the
 /// request extracts (the admin guard and the handler ask once between them).
 #[derive(Clone, Default)]
@@ -125,15 +103,6 @@ fn random_token() -> String {
 fn constant_time_eq(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-fn unix_to_offset(seconds: i64) -> tower_sessions::cookie::time::OffsetDateTime {
-    tower_sessions::cookie::time::OffsetDateTime::from_unix_timestamp(seconds)
-        .unwrap_or(tower_sessions::cookie::time::OffsetDateTime::UNIX_EPOCH)
-}
-
-fn cookie_duration(d: Duration) -> tower_sessions::cookie::time::Duration {
-    tower_sessions::cookie::time::Duration::seconds(i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 impl FromRequestParts<AppState> for AuthSession {
@@ -215,7 +184,7 @@ impl AuthSession {
         }
         let now = Utc::now().timestamp();
         let touched = self.session.get::<i64>(TOUCHED).await.ok().flatten().unwrap_or(0);
-        if now.saturating_sub(touched) < touch_every(self.policy.inactivity) {
+        if now.saturating_sub(touched) < self.policy.touch_every() {
             return;
         }
         if self.session.insert(TOUCHED, now).await.is_ok() {
@@ -255,16 +224,7 @@ impl AuthSession {
     async fn set_expiry(&self) {
         let sign_in = self.session.get::<SignIn>(AUTH).await.ok().flatten();
         let has_cart = self.session.get::<bool>(CART_KEPT).await.ok().flatten().is_some();
-        let expiry = match sign_in {
-            Some(s) => {
-                let by_inactivity = Utc::now().timestamp() + self.policy.inactivity.as_secs() as i64;
-                let by_age = s.signed_in_at + self.policy.max_age.as_secs() as i64;
-                Expiry::AtDateTime(unix_to_offset(by_inactivity.min(by_age)))
-            }
-            None if has_cart => Expiry::OnInactivity(cookie_duration(self.policy.inactivity)),
-            None => Expiry::OnInactivity(cookie_duration(self.policy.anonymous)),
-        };
-        self.session.set_expiry(Some(expiry));
+        self.session.set_expiry(Some(self.policy.expiry(sign_in.map(|s| s.signed_in_at), has_cart)));
     }
 
     /// Stores `value` under `key`, with a form token beside it (so every
