@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-use crate::domain::ParamErrors;
+use crate::domain::FieldErrors;
 use crate::views::pages::{ErrorPage, Shell};
 use crate::views::render;
 
@@ -17,11 +17,11 @@ use crate::views::render;
 pub enum AppError {
     /// Input that does not parse: per-parameter messages.
     #[error("invalid input")]
-    BadRequest(ParamErrors),
+    BadRequest(FieldErrors),
     /// The input clashes with existing data (a slug in use, a category that
     /// still has products): per-field messages.
     #[error("conflict")]
-    Conflict(ParamErrors),
+    Conflict(FieldErrors),
     /// Nothing here; the detail is safe to show (`"Not found."`, `"Invalid page."`).
     #[error("not found: {0}")]
     NotFound(&'static str),
@@ -68,7 +68,7 @@ impl AppError {
     }
 
     pub fn bad_param(param: &str, message: impl Into<String>) -> Self {
-        AppError::BadRequest(ParamErrors::single(param, message))
+        AppError::BadRequest(FieldErrors::single(param, message))
     }
 
     /// A body an extractor refused: too large (cut off while read), or not
@@ -93,8 +93,8 @@ impl AppError {
     /// What the client may see.
     pub fn body(&self) -> ErrorBody {
         let (detail, errors) = match self {
-            AppError::BadRequest(errors) => ("Invalid input.", errors.0.clone()),
-            AppError::Conflict(errors) => ("Conflict with existing data.", errors.0.clone()),
+            AppError::BadRequest(errors) => ("Invalid input.", errors.as_map().clone()),
+            AppError::Conflict(errors) => ("Conflict with existing data.", errors.as_map().clone()),
             AppError::NotFound(detail) | AppError::Forbidden(detail) => (*detail, BTreeMap::new()),
             AppError::Unauthorized => {
                 ("Authentication credentials were not provided or are not valid.", BTreeMap::new())
@@ -124,8 +124,8 @@ impl AppError {
                 response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
             AppError::Busy(wait) => {
-                let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
-                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+                let taken = std::mem::take(response);
+                *response = retry_after(taken, *wait);
             }
             _ => {}
         }
@@ -153,7 +153,7 @@ impl From<sea_orm::DbErr> for AppError {
         use sea_orm::{DbErr, SqlErr};
         // The catalog's unique columns are its slugs.
         if let Some(SqlErr::UniqueConstraintViolation(_)) = err.sql_err() {
-            return AppError::Conflict(ParamErrors::single("slug", "This slug is already in use."));
+            return AppError::Conflict(FieldErrors::single("slug", "This slug is already in use."));
         }
         match err {
             DbErr::ConnectionAcquire(e) => AppError::Unavailable(e.to_string()),
@@ -170,6 +170,14 @@ impl IntoResponse for AppError {
         self.add_headers(&mut response);
         response
     }
+}
+
+/// Says how long to wait before retrying (a 429's window, a 503's backlog),
+/// in whole seconds, at least 1.
+pub fn retry_after(mut response: Response, wait: std::time::Duration) -> Response {
+    let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+    response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(seconds));
+    response
 }
 
 /// An [`AppError`] shown as an HTML page: the error type of page handlers.

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use super::fields::FieldErrors;
 use super::money::Money;
 use super::page::{DEFAULT_PER_PAGE, PageRequest};
 use super::search::SearchQuery;
@@ -114,32 +115,6 @@ pub struct ListingQuery {
     pub page: PageRequest,
 }
 
-/// Per-parameter messages, rendered as `{"detail", "errors": {param: [..]}}`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ParamErrors(pub BTreeMap<String, Vec<String>>);
-
-impl ParamErrors {
-    pub fn add(&mut self, param: &str, message: impl Into<String>) {
-        self.0.entry(param.to_owned()).or_default().push(message.into());
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    pub fn extend(&mut self, other: ParamErrors) {
-        for (param, messages) in other.0 {
-            self.0.entry(param).or_default().extend(messages);
-        }
-    }
-
-    pub fn single(param: &str, message: impl Into<String>) -> Self {
-        let mut errors = ParamErrors::default();
-        errors.add(param, message);
-        errors
-    }
-}
-
 /// Decoded query-string pairs. A repeated parameter keeps its last value (as
 /// Django's `QueryDict.get` does) and a blank value counts as absent, because
 /// HTML forms submit every field, filled or not.
@@ -164,8 +139,8 @@ impl QueryPairs {
 }
 
 /// Parses `page` and the page-size parameter (named `per_page_param`).
-pub fn page_request(pairs: &QueryPairs, per_page_param: &str) -> Result<PageRequest, ParamErrors> {
-    let mut errors = ParamErrors::default();
+pub fn page_request(pairs: &QueryPairs, per_page_param: &str) -> Result<PageRequest, FieldErrors> {
+    let mut errors = FieldErrors::default();
     let page = pairs.get("page").map(PageRequest::parse_page).transpose();
     let per_page = pairs.get(per_page_param).map(PageRequest::parse_per_page).transpose();
     if let Err(e) = &page {
@@ -176,7 +151,7 @@ pub fn page_request(pairs: &QueryPairs, per_page_param: &str) -> Result<PageRequ
     }
     match (page, per_page) {
         (Ok(page), Ok(per_page)) => PageRequest::new(page.unwrap_or(1), per_page.unwrap_or(DEFAULT_PER_PAGE))
-            .map_err(|e| ParamErrors::single(per_page_param, e.to_string())),
+            .map_err(|e| FieldErrors::single(per_page_param, e.to_string())),
         _ => Err(errors),
     }
 }
@@ -192,8 +167,8 @@ fn parse_bool(value: &str) -> Option<bool> {
 impl ListingQuery {
     /// Parses every listing parameter of `dialect`, collecting all errors at
     /// once; unknown parameters are ignored.
-    pub fn parse(dialect: Dialect, pairs: &QueryPairs) -> Result<Self, ParamErrors> {
-        let mut errors = ParamErrors::default();
+    pub fn parse(dialect: Dialect, pairs: &QueryPairs) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::default();
         let mut query = ListingQuery::default();
 
         if let Some(v) = pairs.get(dialect.search()) {
@@ -309,11 +284,11 @@ impl ListingQuery {
 mod tests {
     use super::*;
 
-    fn api(raw: &str) -> Result<ListingQuery, ParamErrors> {
+    fn api(raw: &str) -> Result<ListingQuery, FieldErrors> {
         ListingQuery::parse(Dialect::Api, &QueryPairs::parse(Some(raw)))
     }
 
-    fn html(raw: &str) -> Result<ListingQuery, ParamErrors> {
+    fn html(raw: &str) -> Result<ListingQuery, FieldErrors> {
         ListingQuery::parse(Dialect::Html, &QueryPairs::parse(Some(raw)))
     }
 
@@ -350,14 +325,14 @@ mod tests {
     fn collects_every_bad_parameter() {
         let errors = api("page=0&ordering=colour&min_price=-1&max_price=x&page_size=101&category__id=a&in_stock=maybe")
             .unwrap_err();
-        let keys: Vec<_> = errors.0.keys().map(String::as_str).collect();
+        let keys: Vec<_> = errors.as_map().keys().map(String::as_str).collect();
         assert_eq!(keys, ["category__id", "in_stock", "max_price", "min_price", "ordering", "page", "page_size"]);
     }
 
     #[test]
     fn min_price_above_max_price_is_refused() {
         let errors = api("min_price=10&max_price=9.99").unwrap_err();
-        assert!(errors.0.contains_key("min_price"));
+        assert!(errors.as_map().contains_key("min_price"));
         assert!(api("min_price=10&max_price=10").is_ok());
     }
 

@@ -2,13 +2,16 @@
 //! validate"): a value that exists is valid, so nothing past the handlers
 //! re-checks it.
 
+pub mod fields;
 pub mod listing;
 pub mod money;
 pub mod page;
+pub mod product;
 pub mod search;
 pub mod slug;
 
-pub use listing::{Dialect, ListingFilter, ListingQuery, ParamErrors, ProductSort, QueryPairs, page_request};
+pub use fields::FieldErrors;
+pub use listing::{Dialect, ListingFilter, ListingQuery, ProductSort, QueryPairs, page_request};
 pub use money::Money;
 pub use page::PageRequest;
 pub use search::SearchQuery;

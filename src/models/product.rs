@@ -94,6 +94,11 @@ pub fn matches_all_terms<'a>(backend: DbBackend, terms: impl Iterator<Item = &'a
         cond.add(Expr::cust_with_values(sql, [like_literal(term)]))
     })
 }
+/// How many products (active or not) a category holds.
+pub async fn count_in_category(db: &impl ConnectionTrait, category_id: i32) -> Result<u64, DbErr> {
+    Entity::find().filter(Column::CategoryId.eq(category_id)).count(db).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::like_literal;

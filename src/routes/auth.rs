@@ -2,16 +2,11 @@
 //! form token (the session's, or a signed one for a visitor without a
 //! session); a login gives the session a new id; logout deletes it.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::time::Duration;
-
 use axum::Router;
-use axum::extract::{ConnectInfo, FromRequestParts, RawQuery, State};
-use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use ipnet::IpNet;
 use sea_orm::DatabaseConnection;
 use serde::Deserialize;
 
@@ -19,7 +14,8 @@ use crate::auth::throttle::Throttle;
 use crate::auth::users::{self, RegisterError};
 use crate::auth::{AuthSession, Email, Hasher, Password};
 use crate::domain::QueryPairs;
-use crate::error::{AppError, PageError};
+use crate::error::{AppError, PageError, retry_after};
+use crate::routes::extract::{ClientIp, CsrfForm, FormBody, require_csrf, to_login};
 use crate::state::AppState;
 use crate::views::pages::{AccountPage, LoginPage, RegisterPage, Shell};
 use crate::views::render;
@@ -33,59 +29,6 @@ pub fn router() -> Router<AppState> {
         .route("/account/sign-out-everywhere", post(sign_out_everywhere))
 }
 
-/// A form body whose rejection (wrong type, bad encoding) is our 400.
-#[derive(axum::extract::FromRequest)]
-#[from_request(via(axum::Form), rejection(PageError))]
-pub struct FormBody<T>(pub T);
-
-impl From<axum::extract::rejection::FormRejection> for AppError {
-    fn from(rejection: axum::extract::rejection::FormRejection) -> Self {
-        AppError::body_rejected(rejection.status(), rejection.body_text())
-    }
-}
-
-/// The client's address, for throttling: the connection's peer, or, when
-/// the peer is a trusted proxy, the nearest address in `X-Forwarded-For`
-/// that is not one (each proxy appends the address it was reached from, so
-/// only the part added by trusted proxies can be believed).
-pub struct ClientIp(pub IpAddr);
-
-impl FromRequestParts<AppState> for ClientIp {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip())
-            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        let forwarded = parts.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
-        Ok(ClientIp(client_ip(peer, forwarded, &state.settings.trusted_proxies)))
-    }
-}
-
-fn client_ip<'a>(peer: IpAddr, forwarded: impl DoubleEndedIterator<Item = &'a str>, trusted: &[IpNet]) -> IpAddr {
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
-    if !is_trusted(&peer) {
-        return peer;
-    }
-    let mut hops = forwarded.rev().flat_map(|header| header.rsplit(',')).map(str::trim);
-    let mut client = peer;
-    for hop in hops.by_ref() {
-        match hop.parse::<IpAddr>() {
-            Ok(ip) => {
-                client = ip;
-                if !is_trusted(&ip) {
-                    break;
-                }
-            }
-            // Garbage: the last address believed so far is the best guess.
-            Err(_) => break,
-        }
-    }
-    client
-}
-
 /// Only a path on this site may be followed after login: no scheme, no
 /// host, no protocol-relative `//`, no backslash tricks.
 pub fn safe_next(next: &str) -> Option<&str> {
@@ -94,14 +37,6 @@ pub fn safe_next(next: &str) -> Option<&str> {
         && !next.contains('\\')
         && !next.chars().any(|c| c.is_control());
     ok.then_some(next)
-}
-
-pub async fn require_csrf(auth: &AuthSession, presented: &str) -> Result<(), PageError> {
-    if auth.form_token_matches(presented).await? {
-        Ok(())
-    } else {
-        Err(PageError(AppError::Forbidden("The form has expired or did not come from this site. Please try again.")))
-    }
 }
 
 /// The login form's query, read like every query of the shop: repeated
@@ -133,13 +68,6 @@ const TOO_MANY_REGISTRATIONS: &str = "Too many accounts were created from your n
 /// What registering answers, whether the email was new or taken: saying
 /// "taken" would tell anyone which addresses have accounts here.
 const REGISTERED: &str = "Thank you. If the email was new, your account is ready: sign in with it. If you already had an account, sign in with its password.";
-
-/// A 429 waits for the window to end: say how long, in whole seconds.
-pub fn retry_after(mut response: Response, wait: Duration) -> Response {
-    let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
-    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-    response
-}
 
 fn throttle_unavailable(e: crate::auth::throttle::ThrottleError) -> AppError {
     AppError::Unavailable(e.to_string())
@@ -266,22 +194,10 @@ async fn register(
     })
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct CsrfForm {
-    csrf: String,
-}
-
 async fn logout(auth: AuthSession, FormBody(form): FormBody<CsrfForm>) -> Result<Response, PageError> {
     require_csrf(&auth, &form.csrf).await?;
     auth.logout().await?;
     Ok(Redirect::to("/").into_response())
-}
-
-/// Where a visitor who is not signed in goes instead of `path`.
-fn to_login(path: &str) -> Response {
-    let next: String = form_urlencoded::byte_serialize(path.as_bytes()).collect();
-    Redirect::to(&format!("/login?next={next}")).into_response()
 }
 
 async fn account(auth: AuthSession) -> Result<Response, PageError> {

@@ -13,8 +13,8 @@ use serde::Deserialize;
 use crate::auth::AuthSession;
 use crate::auth::throttle::Throttle;
 use crate::domain::Money;
-use crate::error::{AppError, PageError};
-use crate::routes::auth::{ClientIp, FormBody, require_csrf};
+use crate::error::{AppError, PageError, retry_after};
+use crate::routes::extract::{ClientIp, FormBody, require_csrf};
 use crate::services::cart::{LineChange, MAX_CART_LINES, MAX_QUANTITY};
 use crate::services::catalog;
 use crate::state::AppState;
@@ -123,7 +123,7 @@ async fn add(
         && let Some(wait) = throttle.reserve_new_cart(ip).await.map_err(|e| AppError::Unavailable(e.to_string()))?
     {
         let page = cart_page(&db, &auth, StatusCode::TOO_MANY_REQUESTS, TOO_MANY_CARTS.to_owned()).await?;
-        return Ok(crate::routes::auth::retry_after(page, wait));
+        return Ok(retry_after(page, wait));
     }
     let cart = auth.cart_id(true).await?.ok_or_else(|| AppError::Internal("cart id".into()))?;
     let limit = u32::try_from(product.stock).unwrap_or(0).min(MAX_QUANTITY);

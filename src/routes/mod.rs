@@ -1,24 +1,25 @@
 //! HTTP routes: thin handlers that parse input, call a service and pick a
-//! view. One router per area, composed here.
+//! view, one module per area: the shop's pages, accounts and the cart at
+//! the top, the API nested under `/api` and the admin under `/admin`, each
+//! by resource. What handlers extract from a request is in [`extract`];
+//! the layers every answer passes through are composed here.
 
 mod admin;
 mod api;
-mod api_writes;
 mod assets;
-pub mod auth;
+mod auth;
 mod bench;
 pub mod cache_policy;
 pub mod cached;
 mod cart;
 mod cross_site;
+pub mod extract;
 mod health;
 mod pages;
 
-pub use api::ApiDoc;
-
 use axum::Router;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{FromRequestParts, OriginalUri};
+use axum::extract::OriginalUri;
+use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
 
 use axum::http::{HeaderValue, StatusCode, header};
@@ -38,13 +39,14 @@ pub fn router(state: AppState) -> Router {
     let bench = if state.settings.bench_routes { bench::router() } else { Router::new() };
     // Layers that need the matched route (metrics) or serve the handlers
     // (sessions) go on the routes.
+    let (api, doc) = api::router();
     let routes = Router::new()
         .merge(pages::router())
         .merge(auth::router())
         .merge(cart::router())
-        .merge(admin::router(state.clone()))
-        .merge(api::router())
-        .merge(api_writes::router())
+        .nest("/admin", admin::router(state.clone()))
+        .merge(api)
+        .route("/api/openapi.json", api::document(&doc))
         .merge(health::router())
         .merge(assets::router())
         .merge(bench)
@@ -60,6 +62,8 @@ pub fn router(state: AppState) -> Router {
     // 62 more allocations and 17,000 more instructions per API hit).
     let stack = ServiceBuilder::new()
         .layer(TraceLayer::new_for_http())
+        // Before anything looks at the path.
+        .map_request(canonical_api_path)
         // Outside every other layer, so that it also sees the answers they
         // give themselves (a timeout, a refused cross-site form, a body too
         // large).
@@ -140,19 +144,24 @@ async fn not_found(OriginalUri(uri): OriginalUri) -> Response {
     if is_api(uri.path()) { AppError::not_found().into_response() } else { AppError::not_found().into_html() }
 }
 
-/// A path parameter whose rejection (e.g. bad percent-encoding) is answered in
-/// our error format rather than axum's plain text.
-#[derive(FromRequestParts)]
-#[from_request(via(axum::extract::Path), rejection(AppError))]
-pub struct PathParam<T>(pub T);
-
-/// The same for HTML pages: a bad path is answered with the error page.
-#[derive(FromRequestParts)]
-#[from_request(via(axum::extract::Path), rejection(crate::error::PageError))]
-pub struct PagePath<T>(pub T);
-
-impl From<PathRejection> for AppError {
-    fn from(rejection: PathRejection) -> Self {
-        AppError::bad_param("path", rejection.body_text())
+/// The API's paths end in a slash, as DRF's do; one sent without it is
+/// served as if it had it (a file name such as `openapi.json` excepted).
+/// tower-http's `NormalizePath` would add the slash to every page's path
+/// too, and to the document's name.
+fn canonical_api_path(mut request: axum::extract::Request) -> axum::extract::Request {
+    let uri = request.uri();
+    let path = uri.path();
+    let last = path.rsplit('/').next().unwrap_or_default();
+    if path.starts_with("/api/") && !path.ends_with('/') && !last.contains('.') {
+        let with_slash = match uri.query() {
+            Some(query) => format!("{path}/?{query}"),
+            None => format!("{path}/"),
+        };
+        let mut parts = uri.clone().into_parts();
+        parts.path_and_query = with_slash.parse().ok();
+        if let Ok(canonical) = Uri::from_parts(parts) {
+            *request.uri_mut() = canonical;
+        }
     }
+    request
 }

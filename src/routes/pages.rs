@@ -16,8 +16,8 @@ use crate::auth::AuthSession;
 use crate::cache::{Cache, CacheStatus, EntryKey, Filled, Tag};
 use crate::domain::{Dialect, ListingQuery, QueryPairs, Slug};
 use crate::error::{AppError, PageError};
-use crate::routes::PagePath;
 use crate::routes::cached::{CachedBody, HTML};
+use crate::routes::extract::PagePath;
 use crate::services::{catalog, listings};
 use crate::state::AppState;
 use crate::views::fragments::{

@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use crate::domain::Money;
+use crate::domain::{Money, PageRequest, SearchQuery};
 use crate::error::AppError;
 use crate::models::{category, category_entity, product, product_entity};
 
@@ -37,6 +37,8 @@ pub struct ProductView {
     pub description: String,
     pub price: Money,
     pub stock: i32,
+    /// Always true for shoppers; admins also see hidden products.
+    pub is_active: bool,
     pub category: CategoryRef,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -53,6 +55,7 @@ impl ProductView {
             description: p.description,
             price,
             stock: p.stock,
+            is_active: p.is_active,
             category: CategoryRef { id: c.id, name: c.name, slug: c.slug },
             created_at: p.created_at,
             updated_at: p.updated_at,
@@ -154,4 +157,27 @@ pub async fn newest_products(db: &impl ConnectionTrait, limit: u64) -> Result<Ve
         .all(db)
         .await?;
     join_rows(rows)
+}
+
+/// A page of every product, hidden ones included, newest first, for the
+/// admin; with the count of all that match `search`.
+#[tracing::instrument(name = "catalog.admin_products", level = "debug", skip_all)]
+pub async fn admin_products(
+    db: &impl ConnectionTrait,
+    search: Option<&SearchQuery>,
+    page: PageRequest,
+) -> Result<(u64, Vec<ProductView>), AppError> {
+    let mut select = product_entity::Entity::find();
+    if let Some(search) = search {
+        select = select.filter(product::matches_all_terms(db.get_database_backend(), search.terms()));
+    }
+    let count = select.clone().count(db).await?;
+    let rows = select
+        .find_also_related(category_entity::Entity)
+        .order_by_desc(product::Column::Id)
+        .offset(page.offset())
+        .limit(u64::from(page.per_page()))
+        .all(db)
+        .await?;
+    Ok((count, join_rows(rows)?))
 }

@@ -3,7 +3,7 @@
 //! it affects (see `cache::outbox`); after commit the tags are applied. Bulk
 //! statements, which SeaORM runs without hooks, record their tags explicitly.
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
@@ -11,65 +11,11 @@ use sea_orm::{
 };
 
 use crate::cache::{Cache, Tag, outbox};
-use crate::domain::{Money, Slug};
+use crate::domain::FieldErrors;
+use crate::domain::product::NO_SUCH_CATEGORY;
+pub use crate::domain::product::{CategoryChanges, NewCategory, NewProduct, ProductChanges};
 use crate::error::AppError;
 use crate::models::{category, category_entity, product, product_entity};
-
-#[derive(Clone, Debug)]
-pub struct NewCategory {
-    pub name: String,
-    pub slug: Slug,
-    pub description: String,
-}
-
-#[derive(Clone, Debug)]
-pub struct NewProduct {
-    pub category_id: i32,
-    pub name: String,
-    pub slug: Slug,
-    pub description: String,
-    pub price: Money,
-    pub stock: u32,
-    pub is_active: bool,
-    /// Set for generated catalogs; `None` means now.
-    pub created_at: Option<DateTime<Utc>>,
-}
-
-/// Changes to a product; `None` leaves a field as it is.
-#[derive(Clone, Debug, Default)]
-pub struct ProductChanges {
-    pub category_id: Option<i32>,
-    pub name: Option<String>,
-    pub slug: Option<Slug>,
-    pub description: Option<String>,
-    pub price: Option<Money>,
-    pub stock: Option<u32>,
-    pub is_active: Option<bool>,
-}
-
-/// Every field of a validated product, replacing the stored ones (its
-/// creation time stays).
-impl From<NewProduct> for ProductChanges {
-    fn from(p: NewProduct) -> Self {
-        ProductChanges {
-            category_id: Some(p.category_id),
-            name: Some(p.name),
-            slug: Some(p.slug),
-            description: Some(p.description),
-            price: Some(p.price),
-            stock: Some(p.stock),
-            is_active: Some(p.is_active),
-        }
-    }
-}
-
-/// Changes to a category; `None` leaves a field as it is.
-#[derive(Clone, Debug, Default)]
-pub struct CategoryChanges {
-    pub name: Option<String>,
-    pub slug: Option<Slug>,
-    pub description: Option<String>,
-}
 
 /// Runs `write` in a transaction, commits, then applies the recorded
 /// invalidations. If Redis cannot take them now they stay in the outbox,
@@ -85,6 +31,13 @@ where
         tracing::warn!(error = %e, "cache invalidation deferred to the outbox flusher");
     }
     Ok(value)
+}
+
+/// Sets a column to a change that was given; `None` leaves it as stored.
+fn set<T: Into<sea_orm::Value>>(column: &mut sea_orm::ActiveValue<T>, change: Option<T>) {
+    if let Some(value) = change {
+        *column = Set(value);
+    }
 }
 
 fn stock_value(stock: u32) -> i32 {
@@ -138,26 +91,26 @@ pub async fn update_category(
         Box::pin(async move {
             let current = category_entity::Entity::find_by_id(id).one(txn).await?.ok_or_else(AppError::not_found)?;
             let mut model = current.into_active_model();
-            if let Some(v) = changes.name {
-                model.name = Set(v);
-            }
-            if let Some(v) = changes.slug {
-                model.slug = Set(v.to_string());
-            }
-            if let Some(v) = changes.description {
-                model.description = Set(v);
-            }
+            set(&mut model.name, changes.name);
+            set(&mut model.slug, changes.slug.map(|v| v.to_string()));
+            set(&mut model.description, changes.description);
             Ok(model.update(txn).await?)
         })
     })
     .await
 }
 
+/// A category that still has products is not deleted: a 409 naming it.
 #[tracing::instrument(name = "writes.delete_category", skip(db, cache))]
 pub async fn delete_category(db: &DatabaseConnection, cache: &Cache, id: i32) -> Result<(), AppError> {
     write(db, cache, |txn| {
         Box::pin(async move {
             let current = category_entity::Entity::find_by_id(id).one(txn).await?.ok_or_else(AppError::not_found)?;
+            let products = product::count_in_category(txn, id).await?;
+            if products > 0 {
+                let message = format!("“{}” still has {products} product(s): move or delete them first.", current.name);
+                return Err(AppError::Conflict(FieldErrors::single("category", message)));
+            }
             current.into_active_model().delete(txn).await?;
             Ok(())
         })
@@ -171,7 +124,22 @@ pub async fn create_product(
     cache: &Cache,
     new: NewProduct,
 ) -> Result<product::Model, AppError> {
-    write(db, cache, |txn| Box::pin(async move { Ok(product_active_model(new).insert(txn).await?) })).await
+    write(db, cache, |txn| {
+        Box::pin(async move {
+            require_category(txn, new.category_id).await?;
+            Ok(product_active_model(new).insert(txn).await?)
+        })
+    })
+    .await
+}
+
+/// A product's category must exist; checked in the write's transaction so
+/// the answer is a field error, not the foreign key's.
+async fn require_category(txn: &DatabaseTransaction, id: i32) -> Result<(), AppError> {
+    match category_entity::Entity::find_by_id(id).one(txn).await? {
+        Some(_) => Ok(()),
+        None => Err(AppError::BadRequest(FieldErrors::single("category_id", NO_SUCH_CATEGORY))),
+    }
 }
 
 #[tracing::instrument(name = "writes.update_product", skip_all, fields(id = id))]
@@ -186,26 +154,15 @@ pub async fn update_product(
             let current = product_entity::Entity::find_by_id(id).one(txn).await?.ok_or_else(AppError::not_found)?;
             let mut model = current.into_active_model();
             if let Some(v) = changes.category_id {
+                require_category(txn, v).await?;
                 model.category_id = Set(v);
             }
-            if let Some(v) = changes.name {
-                model.name = Set(v);
-            }
-            if let Some(v) = changes.slug {
-                model.slug = Set(v.to_string());
-            }
-            if let Some(v) = changes.description {
-                model.description = Set(v);
-            }
-            if let Some(v) = changes.price {
-                model.price_cents = Set(v.cents());
-            }
-            if let Some(v) = changes.stock {
-                model.stock = Set(stock_value(v));
-            }
-            if let Some(v) = changes.is_active {
-                model.is_active = Set(v);
-            }
+            set(&mut model.name, changes.name);
+            set(&mut model.slug, changes.slug.map(|v| v.to_string()));
+            set(&mut model.description, changes.description);
+            set(&mut model.price_cents, changes.price.map(|v| v.cents()));
+            set(&mut model.stock, changes.stock.map(stock_value));
+            set(&mut model.is_active, changes.is_active);
             Ok(model.update(txn).await?)
         })
     })

@@ -1,35 +1,13 @@
-//! The admin's server-rendered pages: lists and forms.
-
-use std::collections::BTreeMap;
+//! The admin's server-rendered pages: lists and forms. A form keeps its
+//! fields as typed, so a refused one is shown again unchanged.
 
 use askama::Template;
 use serde::Deserialize;
 
 use super::pages::Shell;
+use crate::domain::FieldErrors;
 use crate::services::CategorySummary;
-
-/// Messages per form field.
-#[derive(Clone, Debug, Default)]
-pub struct FieldErrors(pub BTreeMap<String, Vec<String>>);
-
-impl FieldErrors {
-    pub fn get(&self, field: &str) -> &[String] {
-        self.0.get(field).map(Vec::as_slice).unwrap_or(&[])
-    }
-
-    pub fn add(&mut self, field: &str, message: impl Into<String>) {
-        self.0.entry(field.to_owned()).or_default().push(message.into());
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// A form shown with errors answers 400; a fresh one 200.
-    pub fn status(&self) -> axum::http::StatusCode {
-        if self.is_empty() { axum::http::StatusCode::OK } else { axum::http::StatusCode::BAD_REQUEST }
-    }
-}
+use crate::services::catalog::ProductView;
 
 /// A product form as typed (kept when it is shown again with errors).
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -46,6 +24,7 @@ pub struct ProductForm {
 }
 
 impl ProductForm {
+    /// Whether the box is ticked (a ticked box sends any value).
     pub fn is_active(&self) -> bool {
         !self.is_active.is_empty()
     }
@@ -75,14 +54,11 @@ pub struct CategoryForm {
     pub csrf: String,
 }
 
-/// One row of the admin's product table (inactive products included).
-pub struct AdminProductRow {
-    pub id: i32,
-    pub name: String,
-    pub category: String,
-    pub price: String,
-    pub stock: i32,
-    pub is_active: bool,
+impl CategoryForm {
+    /// A category's current values, as its edit form shows them.
+    pub fn from_model(c: crate::models::category::Model) -> Self {
+        CategoryForm { name: c.name, slug: c.slug, description: c.description, csrf: String::new() }
+    }
 }
 
 #[derive(Template)]
@@ -90,7 +66,7 @@ pub struct AdminProductRow {
 pub struct ProductsPage {
     pub shell: Shell,
     pub q: String,
-    pub products: Vec<AdminProductRow>,
+    pub products: Vec<ProductView>,
     pub count: u64,
     pub page: u32,
     pub page_count: u32,

@@ -1,20 +1,29 @@
 //! The route table (tests/api/support/route_table.rs) is checked against
 //! the router itself, so a new route cannot be left out of it:
-//! - its paths are exactly the `.route("...")` paths in the source (outside
-//!   test modules), and a router built any other way (`nest`,
-//!   `route_service`, a path that is not a literal) fails the check until
-//!   this scan learns it;
+//! - its paths are exactly the paths the source routes (outside test
+//!   modules): each `.route("...")`, and each `#[utoipa::path(path = "...")]`
+//!   of a file that lists its handlers in `routes!`; under the prefix of the
+//!   `.nest("/prefix", module::…)` (or, in a `mod.rs`, `.nest("/prefix", …)`)
+//!   that mounts the file's folder; and each API path also without its
+//!   trailing slash, which the router adds. A router built any other way
+//!   (`nest_service`, `route_service`, a path that is not a literal) fails
+//!   the check until this scan learns it;
 //! - on each path, every method the table does not list answers 405 (and
 //!   so is not served).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::support::route_table::{Listener, METHODS, ROUTES, app_serving_every_route, fill, origin, paths};
 use crate::support::visitor::signed_in_with;
 
-/// Every `.route("...")` path under `src/` (outside `#[cfg(test)]`
-/// modules), with the listener its file serves; an error names any router
-/// call this scan cannot read.
+/// The string literal that `rest` starts with (after blanks).
+fn literal(rest: &str) -> Option<String> {
+    rest.trim_start().strip_prefix('"').and_then(|r| r.split_once('"')).map(|(s, _)| s.to_owned())
+}
+
+/// Every routed path under `src/` (outside `#[cfg(test)]` modules), with
+/// the listener its file serves; an error names any router call this scan
+/// cannot read.
 fn routes_in_source() -> Result<Vec<(Listener, String)>, String> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
@@ -29,26 +38,70 @@ fn routes_in_source() -> Result<Vec<(Listener, String)>, String> {
             }
         }
     }
-    let mut found = Vec::new();
+    let mut sources = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-        let code = text.split("#[cfg(test)]\nmod tests").next().unwrap_or("");
-        let name = file.strip_prefix(&src).unwrap_or(&file).display().to_string();
+        let code = text.split("#[cfg(test)]\nmod tests").next().unwrap_or("").to_owned();
+        sources.push((file, code));
+    }
+    // Which folder each `.nest` mounts, under which prefix.
+    let mut prefixes: Vec<(PathBuf, String)> = Vec::new();
+    for (file, code) in &sources {
+        let name = file.strip_prefix(&src).unwrap_or(file).display().to_string();
+        for (at, _) in code.match_indices(".nest(") {
+            let rest = &code[at + ".nest(".len()..];
+            let prefix =
+                literal(rest).ok_or_else(|| format!("src/{name}: a `.nest(` whose prefix is not a literal"))?;
+            let mounted = rest.split_once(',').map(|(_, m)| m.trim_start()).unwrap_or("");
+            let folder = match mounted.split_once("::") {
+                Some((module, _)) if module.chars().all(|c| c.is_alphanumeric() || c == '_') => {
+                    file.parent().unwrap().join(module)
+                }
+                _ if file.ends_with("mod.rs") => file.parent().unwrap().to_path_buf(),
+                _ => return Err(format!("src/{name}: a `.nest(` this scan cannot follow")),
+            };
+            prefixes.push((folder, prefix));
+        }
+    }
+    let mut found = Vec::new();
+    for (file, code) in &sources {
+        let name = file.strip_prefix(&src).unwrap_or(file).display().to_string();
         let on = if name == "metrics.rs" { Listener::Metrics } else { Listener::Shop };
-        for unread in [".nest(", ".nest_service(", ".route_service("] {
+        for unread in [".nest_service(", ".route_service("] {
             if code.contains(unread) {
                 return Err(format!(
                     "src/{name} builds routes with `{unread}`: teach the route table's scan to read it"
                 ));
             }
         }
+        let prefix: String =
+            prefixes.iter().filter(|(folder, _)| file.starts_with(folder)).map(|(_, p)| p.as_str()).collect();
+        let mut paths = Vec::new();
         for (at, _) in code.match_indices(".route(") {
-            let rest = code[at + ".route(".len()..].trim_start();
-            let path = rest
-                .strip_prefix('"')
-                .and_then(|r| r.split_once('"'))
-                .map(|(path, _)| path.to_owned())
+            let path = literal(&code[at + ".route(".len()..])
                 .ok_or_else(|| format!("src/{name}: a `.route(` whose path is not a string literal"))?;
+            paths.push(path);
+        }
+        if code.contains("routes!(") {
+            for (at, _) in code.match_indices("#[utoipa::path(") {
+                let attribute = &code[at..];
+                let attribute = &attribute[..attribute.find(")]").unwrap_or(attribute.len())];
+                let path = attribute
+                    .split_once("path = ")
+                    .and_then(|(_, rest)| literal(rest))
+                    .ok_or_else(|| format!("src/{name}: a `#[utoipa::path(` without a literal path"))?;
+                paths.push(path);
+            }
+        }
+        for path in paths {
+            let path = match (prefix.as_str(), path.as_str()) {
+                ("", path) => path.to_owned(),
+                (prefix, "/") => prefix.to_owned(),
+                (prefix, path) => format!("{prefix}{path}"),
+            };
+            if let Some(bare) = path.strip_prefix("/api/").and_then(|p| p.strip_suffix('/')) {
+                found.push((on, format!("/api/{bare}")));
+            }
             found.push((on, path));
         }
     }

@@ -1,0 +1,174 @@
+//! The admin's products: a searchable list, and the create, edit and delete
+//! forms. A form is parsed once into a [`NewProduct`]; a refused one is shown
+//! again with what was typed and a message per field.
+
+use axum::Router;
+use axum::extract::{RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use sea_orm::{DatabaseConnection, EntityTrait};
+
+use super::{form_status, refused_fields, saved};
+use crate::auth::AuthSession;
+use crate::domain::product::{self as fields, NewProduct, ProductChanges};
+use crate::domain::{FieldErrors, Money, PageRequest, QueryPairs, SearchQuery};
+use crate::error::{AppError, PageError};
+use crate::models::{product, product_entity};
+use crate::routes::extract::{CsrfForm, FormBody, Id, Writer, require_csrf};
+use crate::services::{catalog, writes};
+use crate::state::AppState;
+use crate::views::admin::{ProductForm, ProductFormPage, ProductsPage};
+use crate::views::pages::Shell;
+use crate::views::render;
+
+const PER_PAGE: u32 = 25;
+const LIST: &str = "/admin/products";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/products", get(list).post(create))
+        .route("/products/new", get(new))
+        .route("/products/{id}", post(update))
+        .route("/products/{id}/edit", get(edit))
+        .route("/products/{id}/delete", post(delete))
+}
+
+impl TryFrom<&ProductForm> for NewProduct {
+    type Error = FieldErrors;
+
+    fn try_from(form: &ProductForm) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let changes = ProductChanges {
+            name: fields::name(&form.name, &mut errors),
+            slug: fields::slug(&form.slug, &form.name, &mut errors),
+            description: fields::description(&form.description, &mut errors),
+            price: fields::price(Money::parse(&form.price), &mut errors),
+            stock: fields::stock(form.stock.trim().parse().ok(), &mut errors),
+            category_id: fields::category_id(form.category_id.trim().parse().ok(), &mut errors),
+            is_active: Some(form.is_active()),
+        };
+        changes.complete(errors)
+    }
+}
+
+async fn list(
+    State(db): State<DatabaseConnection>,
+    auth: AuthSession,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, PageError> {
+    let query = QueryPairs::parse(raw.as_deref());
+    let search =
+        SearchQuery::parse(query.get("q").unwrap_or_default()).map_err(|e| AppError::bad_param("q", e.to_string()))?;
+    let page = query.get("page").map(PageRequest::parse_page).transpose();
+    let page = page
+        .and_then(|page| PageRequest::new(page.unwrap_or(1), PER_PAGE))
+        .map_err(|e| AppError::bad_param("page", e.to_string()))?;
+    let (count, products) = catalog::admin_products(&db, search.as_ref(), page).await?;
+    let q = search.as_ref().map(|s| s.to_string()).unwrap_or_default();
+    let link = |n: u32| {
+        let mut ser = form_urlencoded::Serializer::new(String::new());
+        if !q.is_empty() {
+            ser.append_pair("q", &q);
+        }
+        ser.append_pair("page", &n.to_string());
+        format!("{LIST}?{}", ser.finish())
+    };
+    let page_count = page.page_count(count);
+    let page_page = ProductsPage {
+        shell: Shell::for_visitor(&auth, "Admin · Products").await,
+        products,
+        count,
+        page: page.page(),
+        page_count,
+        previous: (page.page() > 1).then(|| link(page.page() - 1)),
+        next: (page.page() < page_count).then(|| link(page.page() + 1)),
+        q,
+    };
+    Ok(render(&page_page))
+}
+
+async fn form_page(
+    db: &DatabaseConnection,
+    auth: &AuthSession,
+    id: Option<i32>,
+    form: ProductForm,
+    errors: FieldErrors,
+) -> Result<Response, PageError> {
+    let title = if id.is_some() { "Admin · Edit product" } else { "Admin · New product" };
+    let status = form_status(&errors);
+    let page = ProductFormPage {
+        shell: Shell::for_visitor(auth, title).await,
+        id,
+        csrf: auth.form_token().await?,
+        form,
+        errors,
+        categories: catalog::categories(db).await?,
+    };
+    Ok((status, render(&page)).into_response())
+}
+
+async fn new(State(db): State<DatabaseConnection>, auth: AuthSession) -> Result<Response, PageError> {
+    let form = ProductForm { stock: "0".into(), is_active: "1".into(), ..Default::default() };
+    form_page(&db, &auth, None, form, FieldErrors::default()).await
+}
+
+async fn edit(State(db): State<DatabaseConnection>, auth: AuthSession, Id(id): Id) -> Result<Response, PageError> {
+    let p = product_entity::Entity::find_by_id(id)
+        .one(&db)
+        .await
+        .map_err(AppError::from)?
+        .ok_or_else(AppError::not_found)?;
+    form_page(&db, &auth, Some(id), ProductForm::from_model(p), FieldErrors::default()).await
+}
+
+async fn create(
+    Writer { db, cache }: Writer,
+    auth: AuthSession,
+    FormBody(form): FormBody<ProductForm>,
+) -> Result<Response, PageError> {
+    require_csrf(&auth, &form.csrf).await?;
+    save(&db, &auth, None, form, |new| writes::create_product(&db, &cache, new)).await
+}
+
+async fn update(
+    Writer { db, cache }: Writer,
+    auth: AuthSession,
+    Id(id): Id,
+    FormBody(form): FormBody<ProductForm>,
+) -> Result<Response, PageError> {
+    require_csrf(&auth, &form.csrf).await?;
+    save(&db, &auth, Some(id), form, |new| writes::update_product(&db, &cache, id, new.into())).await
+}
+
+/// Parses the form and runs `write` with it; back to the list when it is
+/// saved, back to the form with its messages when it is not.
+async fn save<W>(
+    db: &DatabaseConnection,
+    auth: &AuthSession,
+    id: Option<i32>,
+    form: ProductForm,
+    write: impl FnOnce(NewProduct) -> W,
+) -> Result<Response, PageError>
+where
+    W: Future<Output = Result<product::Model, AppError>>,
+{
+    let written = match NewProduct::try_from(&form) {
+        Ok(new) => write(new).await,
+        Err(errors) => return form_page(db, auth, id, form, errors).await,
+    };
+    match written {
+        Ok(p) => saved(auth, &format!("{} “{}”.", if id.is_some() { "Saved" } else { "Created" }, p.name), LIST).await,
+        Err(e) => form_page(db, auth, id, form, refused_fields(e)?).await,
+    }
+}
+
+async fn delete(
+    Writer { db, cache }: Writer,
+    auth: AuthSession,
+    Id(id): Id,
+    FormBody(form): FormBody<CsrfForm>,
+) -> Result<Response, PageError> {
+    require_csrf(&auth, &form.csrf).await?;
+    writes::delete_product(&db, &cache, id).await?;
+    saved(&auth, "Product deleted.", LIST).await
+}

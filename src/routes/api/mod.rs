@@ -1,0 +1,232 @@
+//! The JSON API, compatible with the seed's Django REST Framework URLs,
+//! nested under `/api`: DRF-style pagination, `{"detail", "errors"}` errors,
+//! and trailing slashes optional (the router adds a missing one, see
+//! [`super::canonical_api_path`]). Reads are cached like the pages; writes
+//! take an admin's credentials. The router and the OpenAPI document come
+//! from one list of handlers, so neither can name a route the other lacks.
+
+mod categories;
+mod products;
+
+use std::collections::BTreeMap;
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
+use axum::{Json, Router};
+use bytes::Bytes;
+use serde::Serialize;
+use utoipa::openapi::response::{Response as DocResponse, ResponseBuilder};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr};
+use utoipa::{IntoResponses, Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::cache::{Cache, EntryKey, Filled};
+use crate::error::{AppError, ErrorBody};
+use crate::routes::cached::{CachedBody, JSON};
+use crate::routes::extract::Reads;
+use crate::state::{AppState, PublicUrl};
+use crate::views::api::{CategoryDto, CategoryList, CategoryRefDto, Ordering, ProductDto, ProductList};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Storefront API",
+        description = "Catalog of the storefront shop, compatible with the seed's REST API."
+    ),
+    modifiers(&BearerAuth),
+    components(schemas(
+        ProductList, ProductDto, CategoryRefDto, CategoryList, CategoryDto, ErrorBody, Ordering,
+        products::ProductInputDoc, products::ProductInput,
+        categories::CategoryInputDoc, categories::CategoryInput,
+    ))
+)]
+struct ApiDoc;
+
+/// The API's routes, nested under `/api`, and its OpenAPI document.
+pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let api = OpenApiRouter::new().merge(products::router()).merge(categories::router());
+    let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api", api).split_for_parts();
+    BlankQueryValues.modify(&mut doc);
+    (router, doc)
+}
+
+/// Serves the document, serialized once.
+pub fn document(doc: &utoipa::openapi::OpenApi) -> MethodRouter<AppState> {
+    let served = Bytes::from(serde_json::to_vec(doc).expect("the OpenAPI document serializes"));
+    axum::routing::get(move || {
+        let served = served.clone();
+        async move { ([(header::CONTENT_TYPE, HeaderValue::from_static(JSON))], served) }
+    })
+}
+
+/// Declares the bearer-token scheme the write operations use.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// Marks every query parameter `allowEmptyValue`: queries are read through
+/// `QueryPairs`, which takes a blank value (`?page=`) as an absent one.
+/// Applied once the router has added the paths.
+struct BlankQueryValues;
+
+impl Modify for BlankQueryValues {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::ParameterIn;
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+            let parameters = operations.into_iter().flatten().flat_map(|op| op.parameters.iter_mut().flatten());
+            for parameter in parameters.filter(|p| p.parameter_in == ParameterIn::Query) {
+                // utoipa has no field for this keyword; its extensions are
+                // flattened into the parameter object.
+                parameter.extensions.get_or_insert_with(Default::default).insert("allowEmptyValue".into(), true.into());
+            }
+        }
+    }
+}
+
+/// The refusals a request can be answered with, each in the API's error
+/// shape. One table; each kind of operation documents the statuses it can
+/// give.
+fn refusals(statuses: &[u16]) -> BTreeMap<String, RefOr<DocResponse>> {
+    let described = |status: u16| match status {
+        400 => "A parameter, the id or the body is invalid",
+        401 => "No valid credentials",
+        403 => "Not an admin",
+        404 => "Nothing has this id, or the page is past the last one (\"Invalid page.\")",
+        409 => "The slug is in use, or the category still has products",
+        413 => "Body over 64 KiB",
+        _ => unreachable!("no refusal is documented for {status}"),
+    };
+    let body = || ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build();
+    statuses
+        .iter()
+        .map(|&s| {
+            let response = ResponseBuilder::new().description(described(s)).content("application/json", body());
+            (s.to_string(), RefOr::T(response.build()))
+        })
+        .collect()
+}
+
+/// What a read can refuse with.
+pub struct ReadRefusals;
+/// What a create can refuse with.
+pub struct CreateRefusals;
+/// What a replace or an update can refuse with.
+pub struct ChangeRefusals;
+/// What a delete can refuse with.
+pub struct DeleteRefusals;
+
+impl IntoResponses for ReadRefusals {
+    fn responses() -> BTreeMap<String, RefOr<DocResponse>> {
+        refusals(&[400, 404])
+    }
+}
+
+impl IntoResponses for CreateRefusals {
+    fn responses() -> BTreeMap<String, RefOr<DocResponse>> {
+        refusals(&[400, 401, 403, 409, 413])
+    }
+}
+
+impl IntoResponses for ChangeRefusals {
+    fn responses() -> BTreeMap<String, RefOr<DocResponse>> {
+        refusals(&[400, 401, 403, 404, 409, 413])
+    }
+}
+
+impl IntoResponses for DeleteRefusals {
+    fn responses() -> BTreeMap<String, RefOr<DocResponse>> {
+        refusals(&[400, 401, 403, 404])
+    }
+}
+
+/// Serves `key` from the cache, or runs `load` and serializes its result.
+///
+/// `load` goes to the heap at once: a hit never polls it, and every layer
+/// of middleware would otherwise move its (large) state around with the
+/// request's future.
+fn cached_json<'a, T, Fut>(
+    reads: &'a Reads,
+    key: EntryKey,
+    load: Fut,
+) -> impl std::future::Future<Output = Result<Response, AppError>> + 'a
+where
+    T: Serialize,
+    Fut: std::future::Future<Output = Result<T, AppError>> + 'a,
+{
+    let load = Box::pin(load);
+    async move { cached_json_boxed(&reads.cache, &reads.headers, key, load).await }
+}
+
+async fn cached_json_boxed<T, Fut>(
+    cache: &Cache,
+    headers: &HeaderMap,
+    key: EntryKey,
+    load: std::pin::Pin<Box<Fut>>,
+) -> Result<Response, AppError>
+where
+    T: Serialize,
+    Fut: std::future::Future<Output = Result<T, AppError>>,
+{
+    let cached = cache
+        .get_or_fill(&key, || async {
+            let value = load.await?;
+            let body =
+                serde_json::to_vec(&value).map_err(|e| AppError::Internal(format!("serializing {}: {e}", key.kind)))?;
+            Ok(Filled { body: Bytes::from(body), title: String::new() })
+        })
+        .await?;
+    Ok(CachedBody {
+        body: cached.body,
+        etag: cached.etag,
+        status: cached.status,
+        ttl: cache.ttl(key.ttl),
+        tags: key.tags,
+        content_type: JSON,
+        private: false,
+    }
+    .into_response(headers))
+}
+
+/// An absolute link to `path` with the canonical query string `qs`.
+fn link(base: &PublicUrl, path: &str, qs: String) -> String {
+    if qs.is_empty() { format!("{}{path}", base.as_str()) } else { format!("{}{path}?{qs}", base.as_str()) }
+}
+
+/// A 201 with the new resource's address.
+fn created(location: String, body: impl Serialize) -> Response {
+    let mut headers = HeaderMap::new();
+    if let Ok(v) = location.parse() {
+        headers.insert(header::LOCATION, v);
+    }
+    (StatusCode::CREATED, headers, Json(body)).into_response()
+}
+
+/// The document's schema of a create or replace body: the patch's schema,
+/// with `required` fields and, where given, a property's schema replaced
+/// (a price that may not be null).
+fn complete_schema(
+    patch: RefOr<utoipa::openapi::schema::Schema>,
+    description: &str,
+    required: &[&str],
+    replaced: &[(&str, utoipa::openapi::schema::Object)],
+) -> RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::Schema;
+    let RefOr::T(Schema::Object(mut object)) = patch else { unreachable!("a derived struct schema is an object") };
+    object.description = Some(description.to_owned());
+    object.required = required.iter().map(|f| (*f).to_owned()).collect();
+    for (field, schema) in replaced {
+        object.properties.insert((*field).to_owned(), RefOr::T(Schema::Object(schema.clone())));
+    }
+    RefOr::T(Schema::Object(object))
+}

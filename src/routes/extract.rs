@@ -1,0 +1,233 @@
+//! What handlers take from a request, each parsed once and refused in the
+//! shop's own shapes: forms and JSON bodies, path parameters and ids, the
+//! client's address, and the credentials a write needs (a form's token, an
+//! API admin, a signed-in visitor).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::rejection::{FormRejection, JsonRejection, PathRejection};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, OriginalUri, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use bytes::Bytes;
+use ipnet::IpNet;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use sea_orm::DatabaseConnection;
+
+use crate::auth::{AuthSession, tokens};
+use crate::cache::Cache;
+use crate::error::{AppError, PageError};
+use crate::state::{AppState, PublicUrl};
+
+/// A form body whose rejection (wrong type, bad encoding) is our 400.
+#[derive(axum::extract::FromRequest)]
+#[from_request(via(axum::Form), rejection(PageError))]
+pub struct FormBody<T>(pub T);
+
+impl From<FormRejection> for AppError {
+    fn from(rejection: FormRejection) -> Self {
+        AppError::body_rejected(rejection.status(), rejection.body_text())
+    }
+}
+
+/// A form that carries nothing but its token (logout, deletes).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct CsrfForm {
+    pub csrf: String,
+}
+
+/// A JSON object body whose rejection is answered in the API's error shape.
+/// Only an object: serde also reads a struct from an array, by position, so
+/// `["Lamps"]` would rename a category.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let bytes =
+            Bytes::from_request(Request::from_parts(parts.clone(), body), state).await.map_err(JsonRejection::from)?;
+        let array = bytes.trim_ascii_start().starts_with(b"[");
+        // axum's own checks and messages (content type, syntax, the field at fault) first.
+        let Json(value) = Json::<T>::from_request(Request::from_parts(parts, Body::from(bytes)), state).await?;
+        if array {
+            return Err(AppError::bad_param("body", "Expected a JSON object."));
+        }
+        Ok(JsonBody(value))
+    }
+}
+
+impl From<JsonRejection> for AppError {
+    fn from(rejection: JsonRejection) -> Self {
+        AppError::body_rejected(rejection.status(), rejection.body_text())
+    }
+}
+
+/// A path parameter whose rejection (e.g. bad percent-encoding) is answered in
+/// our error format rather than axum's plain text.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(AppError))]
+pub struct PathParam<T>(pub T);
+
+/// The same for HTML pages: a bad path is answered with the error page.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(PageError))]
+pub struct PagePath<T>(pub T);
+
+impl From<PathRejection> for AppError {
+    fn from(rejection: PathRejection) -> Self {
+        AppError::bad_param("path", rejection.body_text())
+    }
+}
+
+/// The `{id}` of a path: a positive integer. Anything else is, under `/api`,
+/// a 400 naming the parameter (as DRF answers), and on a page the 404 page:
+/// no such thing can exist there.
+pub struct Id(pub i32);
+
+impl<S: Send + Sync> FromRequestParts<S> for Id {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        // Nesting strips `/api` from the URI the router passes on.
+        let original = parts.extensions.get::<OriginalUri>().map(|o| &o.0).unwrap_or(&parts.uri);
+        let api = super::is_api(original.path());
+        let refuse = |e: AppError| if api { e.into_response() } else { e.into_html() };
+        let PathParam(raw) = PathParam::<String>::from_request_parts(parts, state).await.map_err(refuse)?;
+        match raw.parse::<i32>() {
+            Ok(id) if id > 0 => Ok(Id(id)),
+            _ if api => Err(refuse(AppError::bad_param("id", "A valid positive integer is required."))),
+            _ => Err(refuse(AppError::not_found())),
+        }
+    }
+}
+
+/// The client's address, for throttling: the connection's peer, or, when
+/// the peer is a trusted proxy, the nearest address in `X-Forwarded-For`
+/// that is not one (each proxy appends the address it was reached from, so
+/// only the part added by trusted proxies can be believed).
+pub struct ClientIp(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip())
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let forwarded = parts.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
+        Ok(ClientIp(client_ip(peer, forwarded, &state.settings.trusted_proxies)))
+    }
+}
+
+fn client_ip<'a>(peer: IpAddr, forwarded: impl DoubleEndedIterator<Item = &'a str>, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let mut hops = forwarded.rev().flat_map(|header| header.rsplit(',')).map(str::trim);
+    let mut client = peer;
+    for hop in hops.by_ref() {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) => {
+                client = ip;
+                if !is_trusted(&ip) {
+                    break;
+                }
+            }
+            // Garbage: the last address believed so far is the best guess.
+            Err(_) => break,
+        }
+    }
+    client
+}
+
+/// A form post must carry the session's form token.
+pub async fn require_csrf(auth: &AuthSession, presented: &str) -> Result<(), PageError> {
+    if auth.form_token_matches(presented).await? {
+        Ok(())
+    } else {
+        Err(PageError(AppError::Forbidden("The form has expired or did not come from this site. Please try again.")))
+    }
+}
+
+/// Where a visitor who is not signed in goes instead of `path` (and comes
+/// back to after signing in).
+pub fn to_login(path: &str) -> Response {
+    let next: String = form_urlencoded::byte_serialize(path.as_bytes()).collect();
+    Redirect::to(&format!("/login?next={next}")).into_response()
+}
+
+/// What a cached read needs: the database, the cache, the public origin its
+/// links start with, and the request's headers (`If-None-Match`).
+pub struct Reads {
+    pub db: DatabaseConnection,
+    pub cache: Cache,
+    pub base: PublicUrl,
+    pub headers: HeaderMap,
+}
+
+impl FromRequestParts<AppState> for Reads {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (db, cache, base) = (state.db.clone(), state.cache.clone(), state.public_url.clone());
+        Ok(Reads { db, cache, base, headers: parts.headers.clone() })
+    }
+}
+
+/// What a write needs: the database, and the cache it keeps current.
+pub struct Writer {
+    pub db: DatabaseConnection,
+    pub cache: Cache,
+}
+
+impl FromRequestParts<AppState> for Writer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(_: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(Writer { db: state.db.clone(), cache: state.cache.clone() })
+    }
+}
+
+/// An admin, by bearer token or by session cookie with the CSRF header,
+/// with what a write needs: the database, and the cache it keeps current.
+pub struct ApiAdmin {
+    pub db: DatabaseConnection,
+    pub cache: Cache,
+}
+
+impl FromRequestParts<AppState> for ApiAdmin {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let not_admin = AppError::Forbidden("You do not have permission to perform this action.");
+        if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
+            let token = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).ok_or(AppError::Unauthorized)?;
+            let user = tokens::user_for(&state.db, token.trim()).await?.ok_or(AppError::Unauthorized)?;
+            return if user.is_admin { Ok(ApiAdmin::of(state)) } else { Err(not_admin) };
+        }
+        let auth = AuthSession::from_request_parts(parts, state).await?;
+        let user = auth.user().await?.ok_or(AppError::Unauthorized)?;
+        let csrf = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
+        if !auth.session_token_matches(csrf).await? {
+            return Err(AppError::Forbidden("CSRF token missing or incorrect."));
+        }
+        if user.is_admin { Ok(ApiAdmin::of(state)) } else { Err(not_admin) }
+    }
+}
+
+impl ApiAdmin {
+    fn of(state: &AppState) -> Self {
+        ApiAdmin { db: state.db.clone(), cache: state.cache.clone() }
+    }
+}
