@@ -19,11 +19,12 @@ time from process start to the first 200, and the server's RSS.
 
 With --varnish (and, at 32 connections only, with --smoke) two instances
 run behind a Varnish of the script's own, with the project's VCL
-(scripts/varnish.py): the same anonymous URLs are measured as Varnish hits
-and directly against the two instances (one wrk per instance at once, half
-the connections each), side by side. A Varnish run counts only if the URL
-answers `X-Varnish-Cache: HIT` before it and Varnish fetched nothing from
-the apps during it; its speed is reported, not checked.
+(scripts/shoplab/varnish.py): the same anonymous URLs are measured as
+Varnish hits and directly against the two instances (one wrk per instance
+at once, half the connections each), side by side. A Varnish run counts
+only if the URL answers `X-Varnish-Cache: HIT` before it and Varnish
+fetched nothing from the apps during it; its speed is reported, not
+checked.
 
 Every figure is also given as a ratio against the ceiling of the same run,
 because the machine is shared and noisy. The targets are checked at the end;
@@ -55,8 +56,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
-import varnish
-from shoplab import ROOT
+from shoplab import ROOT, varnish
 from shoplab.proc import fail, run, say
 from shoplab.services import Redis, Server, build, http_request, preflight, prepare_database
 

@@ -29,16 +29,17 @@ shared CI machine cannot promise speed) an outage p99 above the uncached
 reference. Results: results/soak-<time>.json and .md (git-ignored).
 
 With --varnish, three instances run behind one Varnish of the script's own
-with the project's VCL (scripts/varnish.py), and purge it after each write
-(VARNISH_PURGE_URLS). Browsing, search and the shoppers go through Varnish;
-the admin's edits go to the instances directly, one after the other. The
-cache Redis is killed and restarted as above: purges must land while Redis
-is away too. The same price check applies to every read through Varnish,
-hits included. On top of the checks above: Varnish answers at least a
-third of the anonymous reads itself (X-Varnish-Cache: HIT), no anonymous
-read shows a signed-in visitor's page, and "caching resumed" means that
-the responses Varnish fetches come from the app's Redis again (no BYPASS)
-in the last window, since Varnish's hits hide the app's own hit rate.
+with the project's VCL (scripts/shoplab/varnish.py), and purge it after
+each write (VARNISH_PURGE_URLS). Browsing, search and the shoppers go
+through Varnish; the admin's edits go to the instances directly, one after
+the other. The cache Redis is killed and restarted as above: purges must
+land while Redis is away too. The same price check applies to every read
+through Varnish, hits included. On top of the checks above: Varnish answers
+at least a third of the anonymous reads itself (X-Varnish-Cache: HIT), no
+anonymous read shows a signed-in visitor's page, and "caching resumed"
+means that the responses Varnish fetches come from the app's Redis again
+(no BYPASS) in the last window, since Varnish's hits hide the app's own hit
+rate.
 
 The binary is built with cargo unless STOREFRONT_BIN names one (see
 scripts/bench.py).
@@ -60,8 +61,7 @@ import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-import varnish
-from shoplab import ROOT, proc, services
+from shoplab import ROOT, proc, services, varnish
 
 PRODUCTS = 2000
 SHOPPERS = 6
