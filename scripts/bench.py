@@ -19,11 +19,12 @@ time from process start to the first 200, and the server's RSS.
 
 With --varnish (and, at 32 connections only, with --smoke) two instances
 run behind a Varnish of the script's own, with the project's VCL
-(scripts/varnish.py): the same anonymous URLs are measured as Varnish hits
-and directly against the two instances (one wrk per instance at once, half
-the connections each), side by side. A Varnish run counts only if the URL
-answers `X-Varnish-Cache: HIT` before it and Varnish fetched nothing from
-the apps during it; its speed is reported, not checked.
+(scripts/shoplab/varnish.py): the same anonymous URLs are measured as
+Varnish hits and directly against the two instances (one wrk per instance
+at once, half the connections each), side by side. A Varnish run counts
+only if the URL answers `X-Varnish-Cache: HIT` before it and Varnish
+fetched nothing from the apps during it; its speed is reported, not
+checked.
 
 Every figure is also given as a ratio against the ceiling of the same run,
 because the machine is shared and noisy. The targets are checked at the end;
@@ -44,14 +45,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import http.client
 import json
 import os
 import platform
 import re
-import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -59,11 +56,9 @@ import time
 import urllib.parse
 from pathlib import Path
 
-import varnish
-
-ROOT = Path(__file__).resolve().parent.parent
-# Where the script was started: STOREFRONT_BIN may be relative to it.
-STARTED_IN = Path.cwd()
+from shoplab import ROOT, varnish
+from shoplab.proc import fail, run, say
+from shoplab.services import Redis, Server, build, http_request, preflight, prepare_database
 
 # The URLs the issue names; {slug} is a product found by the search.
 HIT_URLS = [
@@ -94,159 +89,6 @@ TARGETS = {
     "rss_mb": 150.0,
     "ready_s": 1.0,
 }
-
-
-def say(msg: str) -> None:
-    print(f"bench: {msg}", file=sys.stderr, flush=True)
-
-
-def fail(msg: str) -> None:
-    print(f"bench: {msg}", file=sys.stderr)
-    sys.exit(2)
-
-
-def run(cmd: list[str], env: dict | None = None, input: str | None = None) -> str:
-    done = subprocess.run(cmd, env=env, input=input, capture_output=True, text=True)
-    if done.returncode != 0:
-        fail(f"{' '.join(cmd[:3])} failed ({done.returncode}): {done.stderr.strip()[-500:]}")
-    return done.stdout
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-# ---------------------------------------------------------------- services
-
-
-def preflight(pg_url: str) -> None:
-    if subprocess.run(["pg_isready", "-d", pg_url, "-q"]).returncode != 0:
-        fail(
-            "PostgreSQL is not reachable at "
-            f"{pg_url}; start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
-        )
-    if shutil.which("redis-server") is None:
-        fail("redis-server is not installed; install it with: apt-get install -y redis-server")
-    if shutil.which("wrk") is None:
-        say("installing wrk (Debian package)")
-        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True)
-        run(["apt-get", "install", "-y", "-qq", "wrk"], env=env)
-
-
-class Redis:
-    """A redis-server of the benchmark's own, configured like the cache in
-    docker-compose.yml (LRU, no persistence)."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.start()
-
-    def start(self) -> None:
-        """Starts (or, after `kill`, restarts empty) on the same port."""
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--maxmemory", "2gb", "--maxmemory-policy", "allkeys-lru"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(200):
-            if self.cli("PING", check=False) == "PONG":
-                return
-            time.sleep(0.02)
-        fail("the benchmark's redis-server did not start")
-
-    def kill(self) -> None:
-        """SIGKILL: a crash, its data gone."""
-        self.proc.kill()
-        self.proc.wait()
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}"
-
-    def cli(self, *args: str, check: bool = True) -> str:
-        done = subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True)
-        if check and done.returncode != 0:
-            fail(f"redis-cli {' '.join(args)}: {done.stderr.strip()}")
-        return done.stdout.strip()
-
-    def commands(self) -> int:
-        """Commands served so far, not counting our own INFO calls."""
-        total = 0
-        for line in self.cli("INFO", "commandstats").splitlines():
-            m = re.match(r"cmdstat_(\w+):calls=(\d+)", line)
-            if m and m.group(1) not in ("info", "dbsize", "ping"):
-                total += int(m.group(2))
-        return total
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait()
-
-
-# ------------------------------------------------------------------ server
-
-
-class Server:
-    def __init__(self, binary: Path, env: dict, cache: bool, local: bool = True) -> None:
-        self.port = free_port()
-        # /metrics is served only on a listener of its own.
-        self.metrics_port = free_port()
-        self.env = dict(env, STOREFRONT_ADDR=f"127.0.0.1:{self.port}", METRICS_ADDR=f"127.0.0.1:{self.metrics_port}",
-                        CACHE_ENABLED="true" if cache else "false")
-        if not local:
-            self.env["CACHE_LOCAL_MAX_MB"] = "0"
-        started = time.monotonic()
-        self.proc = subprocess.Popen([str(binary), "serve"], env=self.env, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, text=True)
-        while True:
-            if self.proc.poll() is not None:
-                fail(f"the server exited: {self.proc.stderr.read().strip()[-500:]}")
-            try:
-                if self.get("/api/categories/")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() - started > 30:
-                fail("the server did not answer 200 within 30 s")
-            time.sleep(0.002)
-        self.ready_s = time.monotonic() - started
-
-    def get(self, path: str, headers: dict | None = None, method: str = "GET",
-            body: str | None = None) -> tuple[int, dict, bytes]:
-        return http_request(self.port, path, headers, method, body)
-
-    def metric(self, name: str) -> float:
-        text = http_request(self.metrics_port, "/metrics")[2].decode()
-        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                   if line.startswith(name) and (line[len(name)] in " {"))
-
-    def rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
-def http_request(port: int, path: str, headers: dict | None = None, method: str = "GET",
-                 body: str | None = None) -> tuple[int, dict, bytes]:
-    """One request on a connection of its own: status, headers (lower-cased), body."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        r = conn.getresponse()
-        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
-    finally:
-        conn.close()
 
 
 # --------------------------------------------------------------------- wrk
@@ -366,23 +208,6 @@ async def _burst(port: int, path: str, n: int) -> dict[int, int]:
 
 
 # --------------------------------------------------------------- one size
-
-
-def prepare_database(binary: Path, pg_url: str, size: int, name: str = "") -> tuple[dict, float, str]:
-    name = name or f"storefront_bench_{size}"
-    psql = ["psql", "-X", "-q", "-d", pg_url.rstrip("/") + "/postgres", "-c"]
-    run(psql + [f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"])
-    run(psql + [f"CREATE DATABASE {name}"])
-    env = dict(os.environ, DATABASE_URL=f"{pg_url.rstrip('/')}/{name}", RUST_LOG="warn",
-               STOREFRONT_PASSWORD="bench-password-1234")
-    run([str(binary), "migrate"], env=env)
-    started = time.monotonic()
-    run([str(binary), "seed", "--categories", "20", "--products", str(size), "--seed", "7"], env=env)
-    seed_s = time.monotonic() - started
-    run([str(binary), "user", "create", "--email", "bench@example.com", "--admin"], env=env)
-    out = run([str(binary), "token", "create", "--email", "bench@example.com"], env=env)
-    token = next(line.strip() for line in out.splitlines() if line.strip().startswith("sft_"))
-    return env, seed_s, token
 
 
 def bench_size(binary: Path, pg_url: str, size: int, args: argparse.Namespace) -> dict:
@@ -709,21 +534,6 @@ def markdown(report: dict) -> str:
         met = "yes" if c["ok"] else ("**no**" if c["enforced"] else "no (not enforced in smoke)")
         lines.append(f"| {c['products']:,} | {c['target']} | {c['value']} | {c['limit']} | {met} |")
     return "\n".join(lines) + "\n"
-
-
-def build() -> Path:
-    if given := os.environ.get("STOREFRONT_BIN"):
-        binary = (STARTED_IN / given).resolve()
-        if not (binary.is_file() and os.access(binary, os.X_OK)):
-            fail(f"STOREFRONT_BIN={given}: no executable there")
-        say(f"using {given} (STOREFRONT_BIN), not building")
-        return binary
-    say("building the release binary")
-    done = subprocess.run(["cargo", "build", "--release", "--locked", "--bin", "storefront"], cwd=ROOT)
-    if done.returncode != 0:
-        fail("cargo build --release failed")
-    meta = json.loads(run(["cargo", "metadata", "--format-version", "1", "--no-deps"]))
-    return Path(meta["target_directory"]) / "release" / "storefront"
 
 
 def main() -> None:

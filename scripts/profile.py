@@ -19,12 +19,10 @@ import http.client
 import json
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench  # noqa: E402
+from shoplab import ROOT, proc, services
 
 DEFAULT_URLS = ["/__bench/ceiling?bytes=6624", "/products?q=laptop&page=2", "/api/products/?search=laptop&page=2"]
 
@@ -36,7 +34,7 @@ def requests(port: int, path: str, n: int) -> None:
         r = conn.getresponse()
         r.read()
         if r.status != 200:
-            bench.fail(f"{path} answered {r.status}")
+            proc.fail(f"{path} answered {r.status}")
     conn.close()
 
 
@@ -47,16 +45,16 @@ def main() -> None:
     parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("urls", nargs="*", default=DEFAULT_URLS)
     args = parser.parse_args()
-    bench.preflight(args.postgres)
+    services.preflight(args.postgres)
     if subprocess.run(["which", "valgrind"], capture_output=True).returncode != 0:
-        bench.fail("valgrind is not installed; install it with: apt-get install -y valgrind")
-    binary = bench.build()
-    env, _, _ = bench.prepare_database(binary, args.postgres, args.products)
-    redis = bench.Redis()
-    out = bench.ROOT / "results"
+        proc.fail("valgrind is not installed; install it with: apt-get install -y valgrind")
+    binary = services.build()
+    env, _, _ = services.prepare_database(binary, args.postgres, args.products)
+    redis = services.Redis()
+    out = ROOT / "results"
     out.mkdir(exist_ok=True)
     stem = out / f"callgrind-{time.strftime('%Y%m%d-%H%M%S')}"
-    port = bench.free_port()
+    port = proc.free_port()
     env = dict(env, REDIS_URL=redis.url, CACHE_KEY_PREFIX="profile", STOREFRONT_BENCH_ROUTES="true",
                STOREFRONT_ADDR=f"127.0.0.1:{port}")
     server = subprocess.Popen(
@@ -70,9 +68,9 @@ def main() -> None:
                 break
             except OSError:
                 if time.monotonic() > deadline:
-                    bench.fail("the server did not start under valgrind within 120 s")
+                    proc.fail("the server did not start under valgrind within 120 s")
                 time.sleep(0.2)
-        status, _, body = bench.http_request(port, "/api/products/?search=laptop")
+        status, _, body = services.http_request(port, "/api/products/?search=laptop")
         slug = json.loads(body)["results"][0]["slug"]
         report = []
         for url in [u.replace("{slug}", slug) for u in args.urls]:
@@ -108,7 +106,7 @@ def events(path: Path) -> int:
     for line in path.read_text(errors="replace").splitlines():
         if line.startswith("summary:") or line.startswith("totals:"):
             return int(line.split()[1])
-    bench.fail(f"no totals in {path}")
+    proc.fail(f"no totals in {path}")
     return 0
 
 

@@ -29,16 +29,17 @@ shared CI machine cannot promise speed) an outage p99 above the uncached
 reference. Results: results/soak-<time>.json and .md (git-ignored).
 
 With --varnish, three instances run behind one Varnish of the script's own
-with the project's VCL (scripts/varnish.py), and purge it after each write
-(VARNISH_PURGE_URLS). Browsing, search and the shoppers go through Varnish;
-the admin's edits go to the instances directly, one after the other. The
-cache Redis is killed and restarted as above: purges must land while Redis
-is away too. The same price check applies to every read through Varnish,
-hits included. On top of the checks above: Varnish answers at least a
-third of the anonymous reads itself (X-Varnish-Cache: HIT), no anonymous
-read shows a signed-in visitor's page, and "caching resumed" means that
-the responses Varnish fetches come from the app's Redis again (no BYPASS)
-in the last window, since Varnish's hits hide the app's own hit rate.
+with the project's VCL (scripts/shoplab/varnish.py), and purge it after
+each write (VARNISH_PURGE_URLS). Browsing, search and the shoppers go
+through Varnish; the admin's edits go to the instances directly, one after
+the other. The cache Redis is killed and restarted as above: purges must
+land while Redis is away too. The same price check applies to every read
+through Varnish, hits included. On top of the checks above: Varnish answers
+at least a third of the anonymous reads itself (X-Varnish-Cache: HIT), no
+anonymous read shows a signed-in visitor's page, and "caching resumed"
+means that the responses Varnish fetches come from the app's Redis again
+(no BYPASS) in the last window, since Varnish's hits hide the app's own hit
+rate.
 
 The binary is built with cargo unless STOREFRONT_BIN names one (see
 scripts/bench.py).
@@ -59,11 +60,8 @@ import time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench  # noqa: E402
-import varnish  # noqa: E402
+from shoplab import ROOT, proc, services, varnish
 
 PRODUCTS = 2000
 SHOPPERS = 6
@@ -145,11 +143,11 @@ class Catalog:
     by_slug: dict[str, int]
 
     @staticmethod
-    def load(server: bench.Server) -> "Catalog":
+    def load(server: services.Server) -> "Catalog":
         def api(path: str) -> dict:
             status, _, body = server.get(path)
             if status != 200:
-                bench.fail(f"GET {path} answered {status}")
+                proc.fail(f"GET {path} answered {status}")
             return json.loads(body)
 
         categories = api("/api/categories/?page_size=100")["results"]
@@ -494,23 +492,23 @@ def main() -> None:
     parser.add_argument("--pg", default=os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432"))
     args = parser.parse_args()
 
-    bench.preflight(args.pg)
+    services.preflight(args.pg)
     if args.varnish:
         varnish.preflight()
-    binary = bench.build()
+    binary = services.build()
     say(f"seeding {PRODUCTS} products")
-    env, _, token = bench.prepare_database(binary, args.pg, PRODUCTS, name="storefront_soak")
+    env, _, token = services.prepare_database(binary, args.pg, PRODUCTS, name="storefront_soak")
     for n in range(SHOPPERS):
-        bench.run([str(binary), "user", "create", "--email", f"shopper{n}@example.com"],
-                  env=dict(env, STOREFRONT_PASSWORD=PASSWORD))
-    cache_redis, session_redis = bench.Redis(), bench.Redis()
+        proc.run([str(binary), "user", "create", "--email", f"shopper{n}@example.com"],
+                 env=dict(env, STOREFRONT_PASSWORD=PASSWORD))
+    cache_redis, session_redis = services.Redis(), services.Redis()
     env = dict(env, REDIS_URL=cache_redis.url, SESSION_REDIS_URL=session_redis.url, RUST_LOG="warn")
-    servers: list[bench.Server] = []
+    servers: list[services.Server] = []
     # Varnish's port first: the instances are told at start where to purge.
     edge = varnish.Varnish() if args.varnish else None
     app_env = dict(env, VARNISH_PURGE_URLS=edge.url) if edge else env
     try:
-        servers = [bench.Server(binary, app_env, cache=True) for _ in range(EDGE_INSTANCES if edge else 2)]
+        servers = [services.Server(binary, app_env, cache=True) for _ in range(EDGE_INSTANCES if edge else 2)]
         ports = [s.port for s in servers]
         if edge:
             edge.start(ports)
@@ -520,7 +518,7 @@ def main() -> None:
         client = Client()
 
         # The uncached reference: the same reads, cache off.
-        uncached = bench.Server(binary, env, cache=False)
+        uncached = services.Server(binary, env, cache=False)
         reference = Run(client, [uncached.port], catalog, Ledger(), [], token)
         reference.job = lambda n, due: reference.read(reference.rng.choice(reference.reads), uncached.port, due,
                                                       "browse")
@@ -548,7 +546,7 @@ def main() -> None:
                 for _ in range(2 * len(Shopper.STEPS)):
                     _, _, ok, note = shopper.turn(client)
                     if not ok:
-                        bench.fail(f"warm-up: {note}")
+                        proc.fail(f"warm-up: {note}")
 
             list(pool.map(rounds, shoppers))
         # Pages past the end of a short search answer 404, as they should;
@@ -565,7 +563,7 @@ def main() -> None:
         run.drive(args.rate, warm_s)
         warm_errors = [o for o in run.outcomes if not o.ok]
         if warm_errors:
-            bench.fail(f"warm-up: {len(warm_errors)} errors, first: {warm_errors[0].note}")
+            proc.fail(f"warm-up: {len(warm_errors)} errors, first: {warm_errors[0].note}")
         run.outcomes = []
         rss_start = [s.rss_mb() for s in servers]
 
@@ -647,7 +645,7 @@ def main() -> None:
         checks.append(("outage p99", f"{report['outage_p99_ms']} ms against {limit:.1f} ms", p99(outage) <= limit))
     report["checks"] = [{"name": n, "detail": d, "ok": ok} for n, d, ok in checks]
 
-    out = bench.ROOT / "results"
+    out = ROOT / "results"
     out.mkdir(exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     (out / f"soak-{stamp}.json").write_text(json.dumps(report, indent=2))

@@ -26,7 +26,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from . import ROOT
+from .proc import free_port
+
 VCL = ROOT / "deploy" / "varnish" / "storefront.vcl"
 # The VCL's backend block, as written for a single app on port 3000.
 BACKEND = re.compile(r"^backend app \{\n.*?^\}\n", re.M | re.S)
@@ -57,9 +59,10 @@ def vcl_for(ports: list[int]) -> str:
     text = VCL.read_text()
     blocks = BACKEND.findall(text)
     if len(blocks) != 1 or PORT not in blocks[0]:
-        fail(f"{VCL.relative_to(ROOT)} no longer declares one `backend app` on port 3000; update scripts/varnish.py")
+        fail(f"{VCL.relative_to(ROOT)} no longer declares one `backend app` on port 3000; "
+             "update scripts/shoplab/varnish.py")
     if "backend_hint" in text or "vcl_init" in text:
-        fail(f"{VCL.relative_to(ROOT)} now chooses its backend itself; update scripts/varnish.py")
+        fail(f"{VCL.relative_to(ROOT)} now chooses its backend itself; update scripts/shoplab/varnish.py")
     if len(ports) == 1:
         return text.replace(PORT, f'.port = "{ports[0]}";')
     backends = "".join(f'backend app{n} {{\n    .host = "127.0.0.1";\n    .port = "{port}";\n}}\n\n'
@@ -71,7 +74,7 @@ def vcl_for(ports: list[int]) -> str:
             "sub vcl_recv {\n    set req.backend_hint = apps.backend();\n}\n")
     text = BACKEND.sub(lambda _: backends + init + recv, text)
     if "import xkey;" not in text:
-        fail(f"{VCL.relative_to(ROOT)} no longer imports xkey; update scripts/varnish.py")
+        fail(f"{VCL.relative_to(ROOT)} no longer imports xkey; update scripts/shoplab/varnish.py")
     return text.replace("import xkey;", "import xkey;\nimport directors;", 1)
 
 
@@ -81,9 +84,7 @@ class Varnish:
     start; `start` then puts Varnish in front of them."""
 
     def __init__(self) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="storefront-varnish-"))
         self.proc: subprocess.Popen | None = None
         atexit.register(self.stop)
