@@ -49,7 +49,7 @@ use cursor::Cursor;
 pub use edge::as_edge_fetch;
 pub use entry::{CacheStatus, Cached, Filled};
 use flight::Flights;
-pub use flush::FlushError;
+pub use flush::{FlushError, Flusher};
 pub use keys::{EntryKey, Keys, TtlClass};
 use local::Local;
 pub use tags::Tag;
@@ -87,15 +87,8 @@ struct Inner {
     local: Option<(Arc<Local>, Nodes)>,
     /// Without Redis: the whole cache, in this process.
     memory: Option<Arc<Local>>,
-    /// The in-process cache's place in the outbox.
-    memory_cursor: std::sync::Mutex<Option<Cursor>>,
-    /// The `cache_cursors` row of this instance's edge caches.
-    edge_cursor: String,
-    /// Held while the outbox is applied.
-    flushing: tokio::sync::Mutex<()>,
-    db: DatabaseConnection,
-    /// The edge caches to purge after writes, if any.
-    edges: Option<edge::Edges>,
+    /// Applies the outbox to this cache, its in-process layer and the edges.
+    flusher: Flusher,
     breaker: Breaker,
     flights: Flights<Result<Cached, AppError>>,
     counters: CacheCounters,
@@ -147,19 +140,16 @@ impl Cache {
         local: Option<(Arc<Local>, Nodes)>,
         memory: Option<Arc<Local>>,
     ) -> Result<Self, String> {
+        let edges = edge::Edges::new(&settings.purge_urls, EDGE_TIMEOUT)?;
         Ok(Cache {
-            inner: Arc::new(Inner {
+            inner: Arc::new_cyclic(|inner| Inner {
                 keys: Keys::new(&settings.key_prefix, &settings.version),
                 settings: settings.clone(),
                 redis,
                 nodes,
                 local,
                 memory,
-                memory_cursor: std::sync::Mutex::new(None),
-                edge_cursor: edge::cursor_name(&settings.key_prefix, &settings.purge_urls),
-                flushing: tokio::sync::Mutex::new(()),
-                db,
-                edges: edge::Edges::new(&settings.purge_urls, EDGE_TIMEOUT)?,
+                flusher: Flusher::new(inner.clone(), settings, db, edges),
                 breaker: Breaker::new(settings.breaker_cooldown),
                 flights: Flights::default(),
                 counters: CacheCounters::default(),
@@ -174,6 +164,17 @@ impl Cache {
 
     pub fn counters(&self) -> &CacheCounters {
         &self.inner.counters
+    }
+
+    /// What applies the outbox: now, or on a beat in the background.
+    pub fn flusher(&self) -> &Flusher {
+        &self.inner.flusher
+    }
+
+    /// Applies the outbox now; the same as `flusher().flush()`, the call a
+    /// write makes after its commit.
+    pub async fn flush_outbox(&self) -> Result<usize, FlushError> {
+        self.inner.flusher.flush().await
     }
 
     /// Whether Redis is used.

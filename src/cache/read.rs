@@ -178,7 +178,7 @@ impl Cache {
         if permit == Permit::Probe {
             // Back from an outage: apply the invalidations recorded meanwhile
             // before serving anything cached.
-            match self.flush_outbox().await {
+            match self.flusher().flush().await {
                 // Redis is current; an edge that missed a purge is retried
                 // by the flusher, and must not keep Redis from being used.
                 Ok(_) | Err(FlushError::Edge(_)) => {}
