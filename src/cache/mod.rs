@@ -42,7 +42,6 @@ use rand::Rng;
 use sea_orm::DatabaseConnection;
 
 use crate::config::CacheSettings;
-use crate::error::AppError;
 pub use breaker::Breaker;
 use conn::{Conn, Nodes, Query};
 use cursor::Cursor;
@@ -52,6 +51,7 @@ use flight::Flights;
 pub use flush::{FlushError, Flusher};
 pub use keys::{EntryKey, Keys, TtlClass};
 use local::Local;
+pub use read::FillError;
 pub use tags::Tag;
 use tags::random_version;
 
@@ -90,7 +90,7 @@ struct Inner {
     /// Applies the outbox to this cache, its in-process layer and the edges.
     flusher: Flusher,
     breaker: Breaker,
-    flights: Flights<Result<Cached, AppError>>,
+    flights: Flights<Result<Cached, FillError>>,
     counters: CacheCounters,
     fill_hook: std::sync::RwLock<Option<FillHook>>,
 }
