@@ -71,7 +71,9 @@ pub struct CacheCounters {
 }
 
 /// Called between a fill's database read and its store; tests use it to
-/// interleave a write there.
+/// interleave a write there. Only with the `test-seams` feature, which the
+/// integration tests turn on: a release build has no hook to call.
+#[cfg(feature = "test-seams")]
 pub type FillHook = Arc<dyn Fn(&str) -> futures_util::future::BoxFuture<'static, ()> + Send + Sync>;
 
 struct Inner {
@@ -92,6 +94,7 @@ struct Inner {
     breaker: Breaker,
     flights: Flights<Result<Cached, FillError>>,
     counters: CacheCounters,
+    #[cfg(feature = "test-seams")]
     fill_hook: std::sync::RwLock<Option<FillHook>>,
 }
 
@@ -153,6 +156,7 @@ impl Cache {
                 breaker: Breaker::new(settings.breaker_cooldown),
                 flights: Flights::default(),
                 counters: CacheCounters::default(),
+                #[cfg(feature = "test-seams")]
                 fill_hook: std::sync::RwLock::new(None),
             }),
         })
@@ -192,9 +196,19 @@ impl Cache {
         self.enabled() && self.inner.breaker.is_closed()
     }
 
-    #[doc(hidden)]
+    /// Sets (or, with `None`, removes) the hook every fill runs before its
+    /// store.
+    #[cfg(feature = "test-seams")]
     pub fn set_fill_hook(&self, hook: Option<FillHook>) {
         *self.inner.fill_hook.write().unwrap_or_else(|p| p.into_inner()) = hook;
+    }
+
+    #[cfg(feature = "test-seams")]
+    async fn run_fill_hook(&self, key: &str) {
+        let hook = self.inner.fill_hook.read().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(hook) = hook {
+            hook(key).await;
+        }
     }
 
     pub fn ttl(&self, class: TtlClass) -> Duration {
