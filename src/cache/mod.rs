@@ -10,8 +10,11 @@
 //!   filled from data older than a write is stored under old versions and
 //!   never served (no stale fill).
 //! - Writes record their tags in an outbox in the same transaction; the tags
-//!   are applied after commit, and again by a background flusher until
-//!   every cache over the database has taken them ([`flush`]: never lost).
+//!   are applied after commit, and again in the background until every
+//!   cache over the database has taken them: never lost. A [`Flusher`]
+//!   ([`flush`]), owned by the cache, does that; it holds the database, the
+//!   edge caches and the cursors, and writes to Redis through
+//!   [`Cache`]'s own invalidation.
 //! - Every Redis call is bounded by a timeout, and a circuit breaker skips a
 //!   failing Redis entirely: the shop then answers from the database.
 //! - In front of Redis, an in-process layer ([`local`]) serves hot entries
@@ -19,6 +22,11 @@
 //! - Without Redis ([`Cache::in_process`]) that layer is the whole cache:
 //!   entries and tag versions both live in this process, exact within it,
 //!   and other processes' writes reach it through the outbox.
+//! - The cache knows nothing of HTTP: a fill's error comes back as a
+//!   [`FillError`], the same one to every request that waited on the fill,
+//!   and the caller turns it back into its own error type.
+//! - The hook tests use to pause a fill (`FillHook`) exists only with the
+//!   `test-seams` feature, which `cargo test` turns on.
 
 mod breaker;
 pub mod conn;
