@@ -128,7 +128,7 @@ pub async fn run(command: Command, mut settings: Settings) -> Result<(), CliErro
             let started = std::time::Instant::now();
             seed::load(&db, plan, reset).await.map_err(failed)?;
             let cache = Cache::new(&settings.cache, db.clone()).map_err(CliError::Failed)?;
-            if let Err(e) = cache.flush_outbox().await {
+            if let Err(e) = cache.flusher().flush().await {
                 eprintln!("storefront: the cache could not be told yet ({e}); a running server will apply it");
             }
             println!(
@@ -195,7 +195,7 @@ pub async fn run(command: Command, mut settings: Settings) -> Result<(), CliErro
                 CacheAction::Stats => cache_stats(&state).await,
                 CacheAction::Warm { products } => cache_warm(state, products).await,
                 CacheAction::Clear => {
-                    state.cache.clear().await.map_err(|e| CliError::Failed(format!("cache clear: {e}")))?;
+                    state.cache.flusher().clear().await.map_err(|e| CliError::Failed(format!("cache clear: {e}")))?;
                     println!("every cached entry under {:?} is now stale", state.cache.keys().prefix());
                     Ok(())
                 }
@@ -228,7 +228,7 @@ async fn cache_stats(state: &AppState) -> Result<(), CliError> {
     println!("redis memory  {used}");
     // Invalidations recorded that a cache this instance serves has yet to
     // apply (the flusher of a running server applies them).
-    let pending = cache.pending().await.map_err(|e| CliError::Failed(format!("cache stats: {e}")))?;
+    let pending = cache.flusher().pending().await.map_err(|e| CliError::Failed(format!("cache stats: {e}")))?;
     let pending: Vec<String> = pending.iter().map(|(cache, n)| format!("{cache} {n}")).collect();
     println!("pending       {}", pending.join(", "));
     Ok(())

@@ -163,6 +163,13 @@ impl From<sea_orm::DbErr> for AppError {
     }
 }
 
+/// A cached fill failed: the `AppError` the fill returned, unchanged.
+impl From<crate::cache::FillError> for AppError {
+    fn from(err: crate::cache::FillError) -> Self {
+        err.downcast_ref::<AppError>().cloned().unwrap_or_else(|| AppError::Internal(err.to_string()))
+    }
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         self.log();

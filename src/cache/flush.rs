@@ -13,15 +13,17 @@
 //!   that no longer holds the old entry; the edges are purged even when
 //!   Redis fails (while Redis is skipped, refetches come from the database).
 
+use std::sync::{Mutex, Weak};
 use std::time::Duration;
 
-use sea_orm::DbErr;
+use sea_orm::{DatabaseConnection, DbErr};
 
 use super::cursor::{Cursor, Row};
 use super::local::Local;
 use super::outbox;
 use super::tags::Tag;
-use super::{Cache, edge};
+use super::{Cache, Inner, edge};
+use crate::config::CacheSettings;
 
 /// Rows read per query.
 const BATCH: u64 = 500;
@@ -55,16 +57,63 @@ fn tags_of(rows: &[&Row]) -> Vec<Tag> {
     tags
 }
 
-impl Cache {
-    fn sinks(&self) -> Vec<Sink<'_>> {
+/// Applies the outbox to every cache this instance serves, now
+/// ([`Flusher::flush`]) or on a beat ([`Flusher::spawn`]). It owns what only
+/// the outbox needs: the database, the edge caches and the cursors kept
+/// outside Redis. The [`Cache`] owns it, and it writes to Redis through the
+/// cache's own invalidation.
+pub struct Flusher {
+    /// The cache that owns this flusher (weak, or neither would be dropped).
+    cache: Weak<Inner>,
+    db: DatabaseConnection,
+    /// The edge caches to purge after writes, if any.
+    edges: Option<edge::Edges>,
+    /// The in-process cache's place in the outbox.
+    memory_cursor: Mutex<Option<Cursor>>,
+    /// The `cache_cursors` row of this instance's edge caches.
+    edge_cursor: String,
+    /// Held while the outbox is applied.
+    flushing: tokio::sync::Mutex<()>,
+    /// How often [`Flusher::spawn`]'s task runs.
+    interval: Duration,
+    /// How long applied rows stay for caches that are away.
+    retention: Duration,
+}
+
+impl Flusher {
+    pub(super) fn new(
+        cache: Weak<Inner>,
+        settings: &CacheSettings,
+        db: DatabaseConnection,
+        edges: Option<edge::Edges>,
+    ) -> Self {
+        Flusher {
+            cache,
+            db,
+            edges,
+            memory_cursor: Mutex::new(None),
+            edge_cursor: edge::cursor_name(&settings.key_prefix, &settings.purge_urls),
+            flushing: tokio::sync::Mutex::new(()),
+            interval: settings.outbox_interval,
+            retention: settings.outbox_retention,
+        }
+    }
+
+    /// The cache this flusher belongs to. A flusher is only reachable
+    /// through its cache ([`Cache::flusher`]), so the cache is alive.
+    fn cache(&self) -> Cache {
+        Cache { inner: self.cache.upgrade().expect("a flusher is reached through its live cache") }
+    }
+
+    fn sinks<'a>(&'a self, cache: &'a Cache) -> Vec<Sink<'a>> {
         let mut sinks = Vec::new();
-        if self.enabled() {
+        if cache.enabled() {
             sinks.push(Sink::Redis);
         }
-        if let Some(memory) = &self.inner.memory {
+        if let Some(memory) = &cache.inner.memory {
             sinks.push(Sink::Memory(memory));
         }
-        if let Some(edges) = &self.inner.edges {
+        if let Some(edges) = &self.edges {
             sinks.push(Sink::Edges(edges));
         }
         sinks
@@ -75,13 +124,14 @@ impl Cache {
     /// Returns how many rows were applied (counted once per cache). The
     /// first error is returned after every cache was tried.
     #[tracing::instrument(name = "cache.flush_outbox", level = "debug", skip_all)]
-    pub async fn flush_outbox(&self) -> Result<usize, FlushError> {
+    pub async fn flush(&self) -> Result<usize, FlushError> {
         // One flush at a time per instance: a second would only redo it.
-        let _one = self.inner.flushing.lock().await;
+        let _one = self.flushing.lock().await;
+        let cache = self.cache();
         let mut applied = 0;
         let mut first_error = None;
-        for sink in self.sinks() {
-            match self.flush_into(sink).await {
+        for sink in self.sinks(&cache) {
+            match self.flush_into(&cache, sink).await {
                 Ok(n) => applied += n,
                 Err(e) => {
                     tracing::debug!(cache = sink.name(), error = %e, "outbox not applied");
@@ -96,9 +146,9 @@ impl Cache {
     }
 
     #[tracing::instrument(name = "cache.flush_into", level = "debug", skip_all, fields(cache = sink.name()))]
-    async fn flush_into(&self, sink: Sink<'_>) -> Result<usize, FlushError> {
-        let db = &self.inner.db;
-        let (mut cursor, start) = match self.load_cursor(sink).await? {
+    async fn flush_into(&self, cache: &Cache, sink: Sink<'_>) -> Result<usize, FlushError> {
+        let db = &self.db;
+        let (mut cursor, start) = match self.load_cursor(cache, sink).await? {
             Some(cursor) => {
                 let start = cursor.position;
                 (cursor, Some(start))
@@ -109,7 +159,7 @@ impl Cache {
                 // position committed before that.
                 let cursor = Cursor::at(outbox::settled(db).await.map_err(database)?);
                 tracing::info!(cache = sink.name(), "no outbox cursor: retiring every cached entry once");
-                self.apply(sink, &[Tag::All], &cursor).await?;
+                self.apply(cache, sink, &[Tag::All], &cursor).await?;
                 (cursor, None)
             }
         };
@@ -129,7 +179,7 @@ impl Cache {
             // are applied and read again harmlessly. It is written when
             // its applied set shrinks, so it never lags behind for long.
             if !pending.is_empty() || next.applied != cursor.applied {
-                self.apply(sink, &tags_of(&pending), &next).await?;
+                self.apply(cache, sink, &tags_of(&pending), &next).await?;
                 applied += pending.len();
             }
             cursor = next;
@@ -142,34 +192,34 @@ impl Cache {
             && outbox::pruned_through(db).await.map_err(database)? >= start
         {
             tracing::warn!(cache = sink.name(), "away longer than the outbox retention: retiring every cached entry");
-            self.apply(sink, &[Tag::All], &cursor).await?;
+            self.apply(cache, sink, &[Tag::All], &cursor).await?;
         }
         Ok(applied)
     }
 
-    async fn load_cursor(&self, sink: Sink<'_>) -> Result<Option<Cursor>, FlushError> {
+    async fn load_cursor(&self, cache: &Cache, sink: Sink<'_>) -> Result<Option<Cursor>, FlushError> {
         match sink {
             Sink::Redis => {
                 let mut get = redis::pipe();
-                get.cmd("GET").arg(self.inner.keys.outbox_cursor());
-                let (raw,): (Option<String>,) = self.call(&get).await.map_err(|e| FlushError::Redis(e.to_string()))?;
+                get.cmd("GET").arg(cache.inner.keys.outbox_cursor());
+                let (raw,): (Option<String>,) = cache.call(&get).await.map_err(|e| FlushError::Redis(e.to_string()))?;
                 Ok(raw.as_deref().and_then(Cursor::decode))
             }
-            Sink::Memory(_) => Ok(self.inner.memory_cursor.lock().unwrap_or_else(|p| p.into_inner()).clone()),
-            Sink::Edges(_) => outbox::load_cursor(&self.inner.db, &self.inner.edge_cursor).await.map_err(database),
+            Sink::Memory(_) => Ok(self.memory_cursor.lock().unwrap_or_else(|p| p.into_inner()).clone()),
+            Sink::Edges(_) => outbox::load_cursor(&self.db, &self.edge_cursor).await.map_err(database),
         }
     }
 
     /// Applies `tags` to `sink`, then stores its new cursor.
-    async fn apply(&self, sink: Sink<'_>, tags: &[Tag], cursor: &Cursor) -> Result<(), FlushError> {
+    async fn apply(&self, cache: &Cache, sink: Sink<'_>, tags: &[Tag], cursor: &Cursor) -> Result<(), FlushError> {
         match sink {
             Sink::Redis => {
-                self.invalidate_redis(tags, Some(cursor)).await.map_err(|e| FlushError::Redis(e.to_string()))
+                cache.invalidate_redis(tags, Some(cursor)).await.map_err(|e| FlushError::Redis(e.to_string()))
             }
             Sink::Memory(memory) => {
                 memory.forget(tags);
-                self.count_invalidations(tags);
-                *self.inner.memory_cursor.lock().unwrap_or_else(|p| p.into_inner()) = Some(cursor.clone());
+                cache.count_invalidations(tags);
+                *self.memory_cursor.lock().unwrap_or_else(|p| p.into_inner()) = Some(cursor.clone());
                 Ok(())
             }
             Sink::Edges(edges) => {
@@ -177,7 +227,7 @@ impl Cache {
                     edges.purge(tags).await.map_err(FlushError::Edge)?;
                     edges.purge_again_after(tags.to_vec(), edge::REPURGE_AFTER);
                 }
-                outbox::save_cursor(&self.inner.db, &self.inner.edge_cursor, cursor).await.map_err(database)
+                outbox::save_cursor(&self.db, &self.edge_cursor, cursor).await.map_err(database)
             }
         }
     }
@@ -187,13 +237,14 @@ impl Cache {
     /// cursor has every row left to apply.
     #[tracing::instrument(name = "cache.pending", skip_all)]
     pub async fn pending(&self) -> Result<Vec<(&'static str, usize)>, FlushError> {
+        let cache = self.cache();
         let mut counts = Vec::new();
-        for sink in self.sinks() {
-            let cursor = self.load_cursor(sink).await?;
+        for sink in self.sinks(&cache) {
+            let cursor = self.load_cursor(&cache, sink).await?;
             let from = cursor.as_ref().map_or(i64::MIN, |c| c.position);
             let (mut count, mut after) = (0, None);
             loop {
-                let rows = outbox::rows_from(&self.inner.db, from, after, BATCH).await.map_err(database)?;
+                let rows = outbox::rows_from(&self.db, from, after, BATCH).await.map_err(database)?;
                 count += rows.iter().filter(|r| cursor.as_ref().is_none_or(|c| c.is_pending(r))).count();
                 after = rows.last().map(|r| (r.position, r.id));
                 if rows.len() < BATCH as usize {
@@ -211,24 +262,25 @@ impl Cache {
     /// outbox, so what cannot be applied now is applied later.
     #[tracing::instrument(name = "cache.clear", skip_all)]
     pub async fn clear(&self) -> Result<(), FlushError> {
-        outbox::record(&self.inner.db, &[Tag::All]).await.map_err(|e| FlushError::Database(e.to_string()))?;
-        self.flush_outbox().await.map(|_| ())
+        outbox::record(&self.db, &[Tag::All]).await.map_err(|e| FlushError::Database(e.to_string()))?;
+        self.flush().await.map(|_| ())
     }
 
     /// Retries pending invalidations forever, every `outbox_interval`, and
     /// reports new hit/miss counts on the same beat.
-    pub fn spawn_outbox_flusher(&self) -> tokio::task::JoinHandle<()> {
-        let cache = self.clone();
+    pub fn spawn(&self) -> tokio::task::JoinHandle<()> {
+        let cache = self.cache();
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(cache.inner.settings.outbox_interval);
+            let flusher = cache.flusher();
+            let mut tick = tokio::time::interval(flusher.interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut pruned_at: Option<std::time::Instant> = None;
-            let prune_every = PRUNE_EVERY.min(cache.inner.settings.outbox_retention / 4);
+            let prune_every = PRUNE_EVERY.min(flusher.retention / 4);
             loop {
                 tick.tick().await;
                 if pruned_at.is_none_or(|at| at.elapsed() >= prune_every) {
                     pruned_at = Some(std::time::Instant::now());
-                    match cache.prune_outbox().await {
+                    match flusher.prune().await {
                         Ok(0) => {}
                         Ok(n) => tracing::debug!(rows = n, "outbox rows past the retention window deleted"),
                         Err(e) => tracing::warn!(error = %e, "outbox not pruned"),
@@ -243,7 +295,7 @@ impl Cache {
                 // An open breaker is probed by the next request, which
                 // flushes before serving anything cached.
                 if cache.inner.breaker.is_closed()
-                    && let Err(e) = cache.flush_outbox().await
+                    && let Err(e) = flusher.flush().await
                 {
                     tracing::debug!(error = %e, "outbox flush deferred");
                 }
@@ -253,8 +305,8 @@ impl Cache {
 
     /// Deletes outbox rows older than the retention window.
     #[tracing::instrument(name = "cache.prune_outbox", level = "debug", skip_all)]
-    pub async fn prune_outbox(&self) -> Result<u64, FlushError> {
-        outbox::prune(&self.inner.db, self.inner.settings.outbox_retention).await.map_err(database)
+    pub async fn prune(&self) -> Result<u64, FlushError> {
+        outbox::prune(&self.db, self.retention).await.map_err(database)
     }
 }
 

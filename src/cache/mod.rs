@@ -10,8 +10,11 @@
 //!   filled from data older than a write is stored under old versions and
 //!   never served (no stale fill).
 //! - Writes record their tags in an outbox in the same transaction; the tags
-//!   are applied after commit, and again by a background flusher until
-//!   every cache over the database has taken them ([`flush`]: never lost).
+//!   are applied after commit, and again in the background until every
+//!   cache over the database has taken them: never lost. A [`Flusher`]
+//!   ([`flush`]), owned by the cache, does that; it holds the database, the
+//!   edge caches and the cursors, and writes to Redis through
+//!   [`Cache`]'s own invalidation.
 //! - Every Redis call is bounded by a timeout, and a circuit breaker skips a
 //!   failing Redis entirely: the shop then answers from the database.
 //! - In front of Redis, an in-process layer ([`local`]) serves hot entries
@@ -19,6 +22,11 @@
 //! - Without Redis ([`Cache::in_process`]) that layer is the whole cache:
 //!   entries and tag versions both live in this process, exact within it,
 //!   and other processes' writes reach it through the outbox.
+//! - The cache knows nothing of HTTP: a fill's error comes back as a
+//!   [`FillError`], the same one to every request that waited on the fill,
+//!   and the caller turns it back into its own error type.
+//! - The hook tests use to pause a fill (`FillHook`) exists only with the
+//!   `test-seams` feature, which `cargo test` turns on.
 
 mod breaker;
 pub mod conn;
@@ -42,16 +50,16 @@ use rand::Rng;
 use sea_orm::DatabaseConnection;
 
 use crate::config::CacheSettings;
-use crate::error::AppError;
 pub use breaker::Breaker;
 use conn::{Conn, Nodes, Query};
 use cursor::Cursor;
 pub use edge::as_edge_fetch;
 pub use entry::{CacheStatus, Cached, Filled};
 use flight::Flights;
-pub use flush::FlushError;
+pub use flush::{FlushError, Flusher};
 pub use keys::{EntryKey, Keys, TtlClass};
 use local::Local;
+pub use read::FillError;
 pub use tags::Tag;
 use tags::random_version;
 
@@ -71,7 +79,9 @@ pub struct CacheCounters {
 }
 
 /// Called between a fill's database read and its store; tests use it to
-/// interleave a write there.
+/// interleave a write there. Only with the `test-seams` feature, which the
+/// integration tests turn on: a release build has no hook to call.
+#[cfg(feature = "test-seams")]
 pub type FillHook = Arc<dyn Fn(&str) -> futures_util::future::BoxFuture<'static, ()> + Send + Sync>;
 
 struct Inner {
@@ -87,18 +97,12 @@ struct Inner {
     local: Option<(Arc<Local>, Nodes)>,
     /// Without Redis: the whole cache, in this process.
     memory: Option<Arc<Local>>,
-    /// The in-process cache's place in the outbox.
-    memory_cursor: std::sync::Mutex<Option<Cursor>>,
-    /// The `cache_cursors` row of this instance's edge caches.
-    edge_cursor: String,
-    /// Held while the outbox is applied.
-    flushing: tokio::sync::Mutex<()>,
-    db: DatabaseConnection,
-    /// The edge caches to purge after writes, if any.
-    edges: Option<edge::Edges>,
+    /// Applies the outbox to this cache, its in-process layer and the edges.
+    flusher: Flusher,
     breaker: Breaker,
-    flights: Flights<Result<Cached, AppError>>,
+    flights: Flights<Result<Cached, FillError>>,
     counters: CacheCounters,
+    #[cfg(feature = "test-seams")]
     fill_hook: std::sync::RwLock<Option<FillHook>>,
 }
 
@@ -147,22 +151,20 @@ impl Cache {
         local: Option<(Arc<Local>, Nodes)>,
         memory: Option<Arc<Local>>,
     ) -> Result<Self, String> {
+        let edges = edge::Edges::new(&settings.purge_urls, EDGE_TIMEOUT)?;
         Ok(Cache {
-            inner: Arc::new(Inner {
+            inner: Arc::new_cyclic(|inner| Inner {
                 keys: Keys::new(&settings.key_prefix, &settings.version),
                 settings: settings.clone(),
                 redis,
                 nodes,
                 local,
                 memory,
-                memory_cursor: std::sync::Mutex::new(None),
-                edge_cursor: edge::cursor_name(&settings.key_prefix, &settings.purge_urls),
-                flushing: tokio::sync::Mutex::new(()),
-                db,
-                edges: edge::Edges::new(&settings.purge_urls, EDGE_TIMEOUT)?,
+                flusher: Flusher::new(inner.clone(), settings, db, edges),
                 breaker: Breaker::new(settings.breaker_cooldown),
                 flights: Flights::default(),
                 counters: CacheCounters::default(),
+                #[cfg(feature = "test-seams")]
                 fill_hook: std::sync::RwLock::new(None),
             }),
         })
@@ -174,6 +176,17 @@ impl Cache {
 
     pub fn counters(&self) -> &CacheCounters {
         &self.inner.counters
+    }
+
+    /// What applies the outbox: now, or on a beat in the background.
+    pub fn flusher(&self) -> &Flusher {
+        &self.inner.flusher
+    }
+
+    /// Applies the outbox now; the same as `flusher().flush()`, the call a
+    /// write makes after its commit.
+    pub async fn flush_outbox(&self) -> Result<usize, FlushError> {
+        self.inner.flusher.flush().await
     }
 
     /// Whether Redis is used.
@@ -191,9 +204,19 @@ impl Cache {
         self.enabled() && self.inner.breaker.is_closed()
     }
 
-    #[doc(hidden)]
+    /// Sets (or, with `None`, removes) the hook every fill runs before its
+    /// store.
+    #[cfg(feature = "test-seams")]
     pub fn set_fill_hook(&self, hook: Option<FillHook>) {
         *self.inner.fill_hook.write().unwrap_or_else(|p| p.into_inner()) = hook;
+    }
+
+    #[cfg(feature = "test-seams")]
+    async fn run_fill_hook(&self, key: &str) {
+        let hook = self.inner.fill_hook.read().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(hook) = hook {
+            hook(key).await;
+        }
     }
 
     pub fn ttl(&self, class: TtlClass) -> Duration {

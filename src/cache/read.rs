@@ -2,7 +2,9 @@
 //! tags' current versions in one round trip, or filled once per key and
 //! version set (see the module above for why it stays exact).
 
+use std::fmt;
 use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
@@ -14,7 +16,33 @@ use super::keys::EntryKey;
 use super::local::Local;
 use super::tags::{parse_version, random_version};
 use super::{Cache, CacheError, FlushError};
-use crate::error::AppError;
+
+/// Why a fill failed: the fill's own error, shared by every request that
+/// waited on that fill. The cache never looks inside it; the caller gets
+/// its own error type back with [`FillError::downcast_ref`].
+#[derive(Clone, Debug)]
+pub struct FillError(Arc<dyn std::error::Error + Send + Sync>);
+
+// Like `anyhow::Error`, this is not itself a `std::error::Error`, so that
+// any error converts into it with `?` inside a fill.
+impl<E: std::error::Error + Send + Sync + 'static> From<E> for FillError {
+    fn from(error: E) -> Self {
+        FillError(Arc::new(error))
+    }
+}
+
+impl FillError {
+    /// The fill's error, if it is an `E`.
+    pub fn downcast_ref<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        self.0.downcast_ref()
+    }
+}
+
+impl fmt::Display for FillError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
 
 fn count_request(kind: &'static str, result: &'static str) {
     metrics::counter!("storefront_cache_requests_total", "kind" => kind, "result" => result).increment(1);
@@ -23,10 +51,10 @@ fn count_request(kind: &'static str, result: &'static str) {
 impl Cache {
     /// Serves `entry` from Redis, or fills it with `fill` and stores it.
     #[tracing::instrument(name = "cache.get_or_fill", level = "debug", skip_all, fields(key = %entry.key))]
-    pub async fn get_or_fill<F, Fut>(&self, entry: &EntryKey, fill: F) -> Result<Cached, AppError>
+    pub async fn get_or_fill<F, Fut>(&self, entry: &EntryKey, fill: F) -> Result<Cached, FillError>
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Filled, AppError>>,
+        Fut: Future<Output = Result<Filled, FillError>>,
     {
         let counters = &self.inner.counters;
         let record = |result: &'static str| count_request(entry.kind, result);
@@ -97,31 +125,29 @@ impl Cache {
         .await
     }
 
-    /// Runs a fill, timed and counted, then the test hook.
-    async fn fill<F, Fut>(&self, entry: &EntryKey, fill: F) -> Result<Filled, AppError>
+    /// Runs a fill, timed and counted, then (in tests) the fill hook.
+    async fn fill<F, Fut>(&self, entry: &EntryKey, fill: F) -> Result<Filled, FillError>
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Filled, AppError>>,
+        Fut: Future<Output = Result<Filled, FillError>>,
     {
         let started = std::time::Instant::now();
         let filled = fill().await?;
         self.inner.counters.fills.fetch_add(1, Ordering::Relaxed);
         metrics::histogram!("storefront_cache_fill_seconds", "kind" => entry.kind)
             .record(started.elapsed().as_secs_f64());
-        let hook = self.inner.fill_hook.read().unwrap_or_else(|p| p.into_inner()).clone();
-        if let Some(hook) = hook {
-            hook(&entry.key).await;
-        }
+        #[cfg(feature = "test-seams")]
+        self.run_fill_hook(&entry.key).await;
         Ok(filled)
     }
 
     /// [`Cache::get_or_fill`] without Redis. The versions are taken before
     /// the fill, as with Redis, so a fill that raced a write is stored
     /// under versions the write has already replaced, and never served.
-    async fn serve_in_process<F, Fut>(&self, memory: &Local, entry: &EntryKey, fill: F) -> Result<Cached, AppError>
+    async fn serve_in_process<F, Fut>(&self, memory: &Local, entry: &EntryKey, fill: F) -> Result<Cached, FillError>
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Filled, AppError>>,
+        Fut: Future<Output = Result<Filled, FillError>>,
     {
         let counters = &self.inner.counters;
         let record = |result: &'static str| count_request(entry.kind, result);
@@ -178,7 +204,7 @@ impl Cache {
         if permit == Permit::Probe {
             // Back from an outage: apply the invalidations recorded meanwhile
             // before serving anything cached.
-            match self.flush_outbox().await {
+            match self.flusher().flush().await {
                 // Redis is current; an edge that missed a purge is retried
                 // by the flusher, and must not keep Redis from being used.
                 Ok(_) | Err(FlushError::Edge(_)) => {}

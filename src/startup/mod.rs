@@ -241,12 +241,12 @@ impl Application {
         // Pending invalidations (from before a crash, or from an outage) are
         // applied before the first request, then retried in the background.
         tokio::select! {
-            flushed = self.state.cache.flush_outbox() => if let Err(e) = flushed {
+            flushed = self.state.cache.flusher().flush() => if let Err(e) = flushed {
                 tracing::warn!(error = %e, "pending cache invalidations deferred");
             },
             () = stop.received() => return Ok(()),
         }
-        let flusher = self.state.cache.spawn_outbox_flusher();
+        let flusher = self.state.cache.flusher().spawn();
         let tracker = self.state.cache.spawn_tracker();
         let upkeep = crate::metrics::spawn_upkeep();
         let sweeper = self.sweeps.map(crate::stores::spawn_sweeper);

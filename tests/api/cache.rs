@@ -238,7 +238,7 @@ on_both_backends! {
         txn.rollback().await.unwrap();
         // ...so they vanish with it, and the entry stays valid.
         assert_eq!(cache_outbox::Entity::find().count(&app.db).await.unwrap(), before);
-        app.cache().flush_outbox().await.unwrap();
+        app.cache().flusher().flush().await.unwrap();
         assert_eq!(x_cache(&app, &path).await, "HIT");
         assert_eq!(price_of(&app, p.id).await, "1499.99");
     }

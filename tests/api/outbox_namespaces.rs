@@ -102,7 +102,7 @@ async fn wait_for(what: &str, within: Duration, mut done: impl AsyncFnMut() -> b
 }
 
 async fn nothing_pending(app: &TestApp) -> bool {
-    app.cache().pending().await.is_ok_and(|counts| counts.iter().all(|&(_, n)| n == 0))
+    app.cache().flusher().pending().await.is_ok_and(|counts| counts.iter().all(|&(_, n)| n == 0))
 }
 
 fn old_price(p: &FixtureProduct) -> String {
@@ -131,7 +131,7 @@ async fn a_cache_whose_redis_comes_back_with_old_entries_catches_up_on_what_anot
         always_current(&b, &paths, "42.42", &old_price(&p), Duration::from_secs(3)).await,
         "B caches again once its Redis is back"
     );
-    assert!(nothing_pending(&b).await, "B's Redis has every row: {:?}", b.cache().pending().await);
+    assert!(nothing_pending(&b).await, "B's Redis has every row: {:?}", b.cache().flusher().pending().await);
 }
 
 /// Two deployments (blue and green) on one Redis, each with its own prefix.
@@ -198,9 +198,9 @@ async fn a_row_committed_after_a_later_one_was_applied_is_applied_too() {
     model.update(&txn).await.unwrap();
     let later = writes::update_product(&app.db, app.cache(), fast.id, price_change(4646));
     tokio::time::timeout(Duration::from_secs(10), later).await.expect("the later write is not blocked").unwrap();
-    app.cache().flush_outbox().await.unwrap();
+    app.cache().flusher().flush().await.unwrap();
     txn.commit().await.unwrap();
 
-    app.cache().flush_outbox().await.unwrap();
+    app.cache().flusher().flush().await.unwrap();
     assert!(always_current(&app, &paths, "45.45", &old_price(&slow), Duration::from_millis(300)).await);
 }

@@ -202,7 +202,7 @@ async fn app_behind_varnish(purge: String, varnish_port: u16) -> (TestApp, Varni
 /// the test's pages when they get through.
 async fn outbox_drained(app: &TestApp) {
     let started = Instant::now();
-    while app.cache().pending().await.unwrap().iter().any(|&(_, n)| n > 0) {
+    while app.cache().flusher().pending().await.unwrap().iter().any(|&(_, n)| n > 0) {
         assert!(started.elapsed() < Duration::from_secs(10), "the outbox does not drain");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -250,7 +250,7 @@ async fn a_purge_that_cannot_reach_varnish_is_retried_until_it_does() {
     proxy.cut();
     set_price(&app, &token, product.id, "777.00").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let pending = app.cache().pending().await.unwrap();
+    let pending = app.cache().flusher().pending().await.unwrap();
     // Redis took them, and retrying the purge must not empty Redis again;
     // the edges have the missed purge still to apply.
     assert_eq!(pending[0], ("redis", 0), "{pending:?}");
@@ -272,7 +272,7 @@ async fn clearing_the_cache_empties_varnish_too() {
         edge(&client, &url).await;
         assert_eq!(edge(&client, &url).await.0, "HIT", "{path}");
     }
-    app.cache().clear().await.expect("cache clear");
+    app.cache().flusher().clear().await.expect("cache clear");
     for path in &urls {
         let url = format!("{}{path}", varnish.address);
         assert_eq!(edge(&client, &url).await.0, "MISS", "{path} after cache clear");
