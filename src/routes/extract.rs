@@ -35,11 +35,38 @@ impl From<FormRejection> for AppError {
     }
 }
 
+/// A form that carries the token of the session it was shown to.
+pub trait FormToken {
+    fn token(&self) -> &str;
+}
+
+/// A form post from this site: the visitor's session, and the form once
+/// its token is checked (a 403 page otherwise).
+pub struct CheckedForm<T>(pub AuthSession, pub T);
+
+impl<T: DeserializeOwned + FormToken + Send> FromRequest<AppState> for CheckedForm<T> {
+    type Rejection = PageError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let auth = AuthSession::from_request_parts(&mut parts, state).await?;
+        let FormBody(form) = FormBody::<T>::from_request(Request::from_parts(parts, body), state).await?;
+        require_csrf(&auth, form.token()).await?;
+        Ok(CheckedForm(auth, form))
+    }
+}
+
 /// A form that carries nothing but its token (logout, deletes).
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct CsrfForm {
     pub csrf: String,
+}
+
+impl FormToken for CsrfForm {
+    fn token(&self) -> &str {
+        &self.csrf
+    }
 }
 
 /// A JSON object body whose rejection is answered in the API's error shape.

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{RawQuery, State};
+use axum::extract::RawQuery;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
@@ -17,7 +17,7 @@ use crate::cache::{Cache, CacheStatus, EntryKey, Filled, Tag};
 use crate::domain::{Dialect, ListingQuery, QueryPairs, Slug};
 use crate::error::{AppError, PageError};
 use crate::routes::cached::{CachedBody, HTML};
-use crate::routes::extract::PagePath;
+use crate::routes::extract::{PagePath, Reads};
 use crate::services::{catalog, listings};
 use crate::state::AppState;
 use crate::views::fragments::{
@@ -123,12 +123,7 @@ async fn category_list(db: &DatabaseConnection) -> Result<(Fragment, String), Ap
     Ok((render_fragment(&CategoryList { categories: &cats })?, String::new()))
 }
 
-async fn home(
-    State(db): State<DatabaseConnection>,
-    State(cache): State<Cache>,
-    headers: HeaderMap,
-    auth: AuthSession,
-) -> Result<Response, PageError> {
+async fn home(Reads { db, cache, headers, .. }: Reads, auth: AuthSession) -> Result<Response, PageError> {
     let mut parts = Parts::new(&cache);
     let (categories, _) = parts.fragment(cache.keys().category_list(), category_list(&db)).await?;
     let (newest, _) = parts
@@ -140,12 +135,7 @@ async fn home(
     parts.respond(&headers, &auth, &HomePage { shell: Shell::for_visitor(&auth, "Home").await, categories, newest })
 }
 
-async fn categories(
-    State(db): State<DatabaseConnection>,
-    State(cache): State<Cache>,
-    headers: HeaderMap,
-    auth: AuthSession,
-) -> Result<Response, PageError> {
+async fn categories(Reads { db, cache, headers, .. }: Reads, auth: AuthSession) -> Result<Response, PageError> {
     let mut parts = Parts::new(&cache);
     let (list, _) = parts.fragment(cache.keys().category_list(), category_list(&db)).await?;
     parts.respond(&headers, &auth, &CategoriesPage { shell: Shell::for_visitor(&auth, "Categories").await, list })
@@ -156,9 +146,7 @@ fn parse_listing(raw: Option<String>) -> Result<ListingQuery, AppError> {
 }
 
 async fn category(
-    State(db): State<DatabaseConnection>,
-    State(cache): State<Cache>,
-    headers: HeaderMap,
+    Reads { db, cache, headers, .. }: Reads,
     auth: AuthSession,
     PagePath(slug): PagePath<String>,
     RawQuery(raw): RawQuery,
@@ -190,9 +178,7 @@ async fn category(
 }
 
 async fn products(
-    State(db): State<DatabaseConnection>,
-    State(cache): State<Cache>,
-    headers: HeaderMap,
+    Reads { db, cache, headers, .. }: Reads,
     auth: AuthSession,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, PageError> {
@@ -221,9 +207,7 @@ async fn products(
 }
 
 async fn product(
-    State(db): State<DatabaseConnection>,
-    State(cache): State<Cache>,
-    headers: HeaderMap,
+    Reads { db, cache, headers, .. }: Reads,
     auth: AuthSession,
     PagePath(slug): PagePath<String>,
 ) -> Result<Response, PageError> {

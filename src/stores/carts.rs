@@ -51,11 +51,18 @@ impl DbCarts {
         Ok(txn)
     }
 
-    /// The line's quantity (`None` without one) and the cart's line count.
-    async fn line_and_count(txn: &DatabaseTransaction, cart: &str, product: i32) -> Result<(Option<u32>, u64), DbErr> {
-        let line = cart_line::Entity::find_by_id((cart.to_owned(), product)).one(txn).await?;
-        let count = cart_line::Entity::find().filter(cart_line::Column::CartId.eq(cart)).count(txn).await?;
-        Ok((line.map(|l| u32::try_from(l.quantity).unwrap_or(0)), count))
+    /// Opens the change of one line: the transaction and the line's
+    /// quantity (0 without one), or `None`, with nothing changed, when the
+    /// line would be new and the cart already holds all the lines it may.
+    async fn open_line(&self, cart: &str, product: i32, now: i64) -> Result<Option<(DatabaseTransaction, u32)>, DbErr> {
+        let txn = self.begin(cart, now).await?;
+        let line = cart_line::Entity::find_by_id((cart.to_owned(), product)).one(&txn).await?;
+        let lines = cart_line::Entity::find().filter(cart_line::Column::CartId.eq(cart)).count(&txn).await?;
+        if line.is_none() && lines >= MAX_CART_LINES as u64 {
+            txn.rollback().await?;
+            return Ok(None);
+        }
+        Ok(Some((txn, line.map_or(0, |l| u32::try_from(l.quantity).unwrap_or(0)))))
     }
 
     /// Writes a line's quantity and pushes the cart's end back, then commits.
@@ -88,13 +95,7 @@ impl DbCarts {
 
     pub async fn add(&self, cart: &str, product: i32, quantity: u32, limit: u32) -> Result<LineChange, DbErr> {
         let now = now_ms();
-        let txn = self.begin(cart, now).await?;
-        let (current, lines) = Self::line_and_count(&txn, cart, product).await?;
-        if current.is_none() && lines >= MAX_CART_LINES as u64 {
-            txn.rollback().await?;
-            return Ok(LineChange::CartFull);
-        }
-        let current = current.unwrap_or(0);
+        let Some((txn, current)) = self.open_line(cart, product, now).await? else { return Ok(LineChange::CartFull) };
         if current.saturating_add(quantity) > limit {
             txn.rollback().await?;
             return Ok(LineChange::OverLimit(current));
@@ -110,12 +111,7 @@ impl DbCarts {
             return Ok(LineChange::Done(0));
         }
         let now = now_ms();
-        let txn = self.begin(cart, now).await?;
-        let (current, lines) = Self::line_and_count(&txn, cart, product).await?;
-        if current.is_none() && lines >= MAX_CART_LINES as u64 {
-            txn.rollback().await?;
-            return Ok(LineChange::CartFull);
-        }
+        let Some((txn, _)) = self.open_line(cart, product, now).await? else { return Ok(LineChange::CartFull) };
         self.write_line(txn, cart, product, quantity, now).await?;
         Ok(LineChange::Done(quantity))
     }

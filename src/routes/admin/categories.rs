@@ -12,7 +12,7 @@ use crate::domain::FieldErrors;
 use crate::domain::product::{self as fields, NewCategory};
 use crate::error::{AppError, PageError};
 use crate::models::{category, category_entity};
-use crate::routes::extract::{CsrfForm, FormBody, Id, Writer, require_csrf};
+use crate::routes::extract::{CheckedForm, CsrfForm, FormToken, Id, Writer};
 use crate::services::{catalog, writes};
 use crate::state::AppState;
 use crate::views::admin::{CategoriesPage, CategoryForm, CategoryFormPage};
@@ -28,6 +28,12 @@ pub fn router() -> Router<AppState> {
         .route("/categories/{id}", post(update))
         .route("/categories/{id}/edit", get(edit))
         .route("/categories/{id}/delete", post(delete))
+}
+
+impl FormToken for CategoryForm {
+    fn token(&self) -> &str {
+        &self.csrf
+    }
 }
 
 impl TryFrom<&CategoryForm> for NewCategory {
@@ -79,20 +85,16 @@ async fn edit(State(db): State<DatabaseConnection>, auth: AuthSession, Id(id): I
 
 async fn create(
     Writer { db, cache }: Writer,
-    auth: AuthSession,
-    FormBody(form): FormBody<CategoryForm>,
+    CheckedForm(auth, form): CheckedForm<CategoryForm>,
 ) -> Result<Response, PageError> {
-    require_csrf(&auth, &form.csrf).await?;
     save(&auth, None, form, |new| writes::create_category(&db, &cache, new)).await
 }
 
 async fn update(
     Writer { db, cache }: Writer,
-    auth: AuthSession,
     Id(id): Id,
-    FormBody(form): FormBody<CategoryForm>,
+    CheckedForm(auth, form): CheckedForm<CategoryForm>,
 ) -> Result<Response, PageError> {
-    require_csrf(&auth, &form.csrf).await?;
     save(&auth, Some(id), form, |new| writes::update_category(&db, &cache, id, new.into())).await
 }
 
@@ -120,11 +122,9 @@ where
 /// A category that still has products stays, and its form says why.
 async fn delete(
     Writer { db, cache }: Writer,
-    auth: AuthSession,
     Id(id): Id,
-    FormBody(form): FormBody<CsrfForm>,
+    CheckedForm(auth, _): CheckedForm<CsrfForm>,
 ) -> Result<Response, PageError> {
-    require_csrf(&auth, &form.csrf).await?;
     match writes::delete_category(&db, &cache, id).await {
         Ok(()) => saved(&auth, "Category deleted.", LIST).await,
         Err(e) => {

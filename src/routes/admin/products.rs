@@ -14,7 +14,7 @@ use crate::domain::product::{self as fields, NewProduct, ProductChanges};
 use crate::domain::{FieldErrors, Money, PageRequest, QueryPairs, SearchQuery};
 use crate::error::{AppError, PageError};
 use crate::models::{product, product_entity};
-use crate::routes::extract::{CsrfForm, FormBody, Id, Writer, require_csrf};
+use crate::routes::extract::{CheckedForm, CsrfForm, FormToken, Id, Writer};
 use crate::services::{catalog, writes};
 use crate::state::AppState;
 use crate::views::admin::{ProductForm, ProductFormPage, ProductsPage};
@@ -31,6 +31,12 @@ pub fn router() -> Router<AppState> {
         .route("/products/{id}", post(update))
         .route("/products/{id}/edit", get(edit))
         .route("/products/{id}/delete", post(delete))
+}
+
+impl FormToken for ProductForm {
+    fn token(&self) -> &str {
+        &self.csrf
+    }
 }
 
 impl TryFrom<&ProductForm> for NewProduct {
@@ -123,20 +129,16 @@ async fn edit(State(db): State<DatabaseConnection>, auth: AuthSession, Id(id): I
 
 async fn create(
     Writer { db, cache }: Writer,
-    auth: AuthSession,
-    FormBody(form): FormBody<ProductForm>,
+    CheckedForm(auth, form): CheckedForm<ProductForm>,
 ) -> Result<Response, PageError> {
-    require_csrf(&auth, &form.csrf).await?;
     save(&db, &auth, None, form, |new| writes::create_product(&db, &cache, new)).await
 }
 
 async fn update(
     Writer { db, cache }: Writer,
-    auth: AuthSession,
     Id(id): Id,
-    FormBody(form): FormBody<ProductForm>,
+    CheckedForm(auth, form): CheckedForm<ProductForm>,
 ) -> Result<Response, PageError> {
-    require_csrf(&auth, &form.csrf).await?;
     save(&db, &auth, Some(id), form, |new| writes::update_product(&db, &cache, id, new.into())).await
 }
 
@@ -164,11 +166,9 @@ where
 
 async fn delete(
     Writer { db, cache }: Writer,
-    auth: AuthSession,
     Id(id): Id,
-    FormBody(form): FormBody<CsrfForm>,
+    CheckedForm(auth, _): CheckedForm<CsrfForm>,
 ) -> Result<Response, PageError> {
-    require_csrf(&auth, &form.csrf).await?;
     writes::delete_product(&db, &cache, id).await?;
     saved(&auth, "Product deleted.", LIST).await
 }
