@@ -1,6 +1,6 @@
 //! HTTP routes: thin handlers that parse input, call a service and pick a
 //! view, one module per area: the shop's pages, accounts and the cart at
-//! the top, the API nested under `/api` and the admin under `/admin`, each
+//! the top, the API under `/api` and the admin nested under `/admin`, each
 //! by resource. What handlers extract from a request is in [`extract`];
 //! the layers every answer passes through are composed here.
 

@@ -91,7 +91,8 @@ async fn category_dto(db: &DatabaseConnection, id: i32) -> Result<CategoryDto, A
     Ok(CategoryDto::from(&catalog::category_by_id(db, id).await?))
 }
 
-#[utoipa::path(get, path = "/categories/", tag = "categories", params(PageParams),
+#[utoipa::path(get, path = "/api/categories/", tag = "categories",
+    params(PageParams),
     responses((status = 200, description = "A page of categories, by name", body = CategoryList), ReadRefusals))]
 async fn list_categories(reads: Reads, RawQuery(raw): RawQuery) -> Result<Response, AppError> {
     let page = page_request(&QueryPairs::parse(raw.as_deref()), "page_size").map_err(AppError::BadRequest)?;
@@ -127,14 +128,18 @@ fn page_query(page: PageRequest) -> String {
     query.canonical_query(Dialect::Api)
 }
 
-#[utoipa::path(get, path = "/categories/{id}/", tag = "categories", params(("id" = i32, Path, description = "Category id", minimum = 1)),
-    responses((status = 200, description = "A category with its count of active products", body = CategoryDto), ReadRefusals))]
+#[utoipa::path(get, path = "/api/categories/{id}/", tag = "categories",
+    params(("id" = i32, Path, description = "Category id", minimum = 1)),
+    responses(
+        (status = 200, description = "A category with its count of active products", body = CategoryDto),
+        ReadRefusals,
+    ))]
 async fn get_category(reads: Reads, Id(id): Id) -> Result<Response, AppError> {
     let category = catalog::category_by_id(&reads.db, id);
     cached_json(&reads, reads.cache.keys().api_category(id), async { Ok(CategoryDto::from(&category.await?)) }).await
 }
 
-#[utoipa::path(post, path = "/categories/", tag = "categories", request_body = CategoryInputDoc,
+#[utoipa::path(post, path = "/api/categories/", tag = "categories", request_body = CategoryInputDoc,
     security(("bearer" = [])),
     responses((status = 201, description = "Created", body = CategoryDto), CreateRefusals))]
 async fn create_category(
@@ -160,7 +165,7 @@ async fn change_category(
     Ok(Json(category_dto(db, id).await?))
 }
 
-#[utoipa::path(put, path = "/categories/{id}/", tag = "categories", request_body = CategoryInputDoc,
+#[utoipa::path(put, path = "/api/categories/{id}/", tag = "categories", request_body = CategoryInputDoc,
     params(("id" = i32, Path, minimum = 1)), security(("bearer" = [])),
     responses((status = 200, description = "Replaced", body = CategoryDto), ChangeRefusals))]
 async fn put_category(
@@ -171,7 +176,7 @@ async fn put_category(
     change_category(&db, &cache, id, input, true).await
 }
 
-#[utoipa::path(patch, path = "/categories/{id}/", tag = "categories", request_body = CategoryInput,
+#[utoipa::path(patch, path = "/api/categories/{id}/", tag = "categories", request_body = CategoryInput,
     params(("id" = i32, Path, minimum = 1)), security(("bearer" = [])),
     responses((status = 200, description = "Updated", body = CategoryDto), ChangeRefusals))]
 async fn patch_category(
@@ -183,7 +188,7 @@ async fn patch_category(
 }
 
 /// A category that still has products is refused with a 409.
-#[utoipa::path(delete, path = "/categories/{id}/", tag = "categories",
+#[utoipa::path(delete, path = "/api/categories/{id}/", tag = "categories",
     params(("id" = i32, Path, minimum = 1)), security(("bearer" = [])),
     responses((status = 204, description = "Deleted"), DeleteRefusals,
         (status = 409, description = "The category still has products", body = ErrorBody)))]

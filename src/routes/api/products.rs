@@ -167,7 +167,8 @@ fn invalid(errors: FieldErrors) -> AppError {
     AppError::BadRequest(errors)
 }
 
-#[utoipa::path(get, path = "/products/", tag = "products", params(ProductListParams),
+#[utoipa::path(get, path = "/api/products/", tag = "products",
+    params(ProductListParams),
     responses((status = 200, description = "A page of active products", body = ProductList), ReadRefusals))]
 async fn list_products(reads: Reads, RawQuery(raw): RawQuery) -> Result<Response, AppError> {
     // Invalid input is refused before the cache is touched.
@@ -187,14 +188,15 @@ async fn list_products(reads: Reads, RawQuery(raw): RawQuery) -> Result<Response
     .await
 }
 
-#[utoipa::path(get, path = "/products/{id}/", tag = "products", params(("id" = i32, Path, description = "Product id", minimum = 1)),
+#[utoipa::path(get, path = "/api/products/{id}/", tag = "products",
+    params(("id" = i32, Path, description = "Product id", minimum = 1)),
     responses((status = 200, description = "An active product", body = ProductDto), ReadRefusals))]
 async fn get_product(reads: Reads, Id(id): Id) -> Result<Response, AppError> {
     let product = catalog::product_by_id(&reads.db, id);
     cached_json(&reads, reads.cache.keys().api_product(id), async { Ok(ProductDto::from(&product.await?)) }).await
 }
 
-#[utoipa::path(post, path = "/products/", tag = "products", request_body = ProductInputDoc,
+#[utoipa::path(post, path = "/api/products/", tag = "products", request_body = ProductInputDoc,
     security(("bearer" = [])),
     responses((status = 201, description = "Created", body = ProductDto), CreateRefusals))]
 async fn create_product(
@@ -207,7 +209,7 @@ async fn create_product(
     Ok(created(location, product_dto(&db, p).await?))
 }
 
-#[utoipa::path(put, path = "/products/{id}/", tag = "products", request_body = ProductInputDoc,
+#[utoipa::path(put, path = "/api/products/{id}/", tag = "products", request_body = ProductInputDoc,
     params(("id" = i32, Path, minimum = 1)), security(("bearer" = [])),
     responses((status = 200, description = "Replaced", body = ProductDto), ChangeRefusals))]
 async fn put_product(
@@ -221,7 +223,7 @@ async fn put_product(
     Ok(Json(product_dto(&db, p).await?))
 }
 
-#[utoipa::path(patch, path = "/products/{id}/", tag = "products", request_body = ProductInput,
+#[utoipa::path(patch, path = "/api/products/{id}/", tag = "products", request_body = ProductInput,
     params(("id" = i32, Path, minimum = 1)), security(("bearer" = [])),
     responses((status = 200, description = "Updated", body = ProductDto), ChangeRefusals))]
 async fn patch_product(
@@ -235,7 +237,7 @@ async fn patch_product(
     Ok(Json(product_dto(&db, p).await?))
 }
 
-#[utoipa::path(delete, path = "/products/{id}/", tag = "products",
+#[utoipa::path(delete, path = "/api/products/{id}/", tag = "products",
     params(("id" = i32, Path, minimum = 1)), security(("bearer" = [])),
     responses((status = 204, description = "Deleted"), DeleteRefusals))]
 async fn delete_product(ApiAdmin { db, cache }: ApiAdmin, Id(id): Id) -> Result<StatusCode, AppError> {
