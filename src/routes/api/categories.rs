@@ -187,7 +187,7 @@ async fn patch_category(
     change_category(&db, &cache, id, input, false).await
 }
 
-/// A category that still has products is refused with a 409.
+// A category that still has products is refused with a 409.
 #[utoipa::path(delete, path = "/api/categories/{id}/", tag = "categories",
     params(("id" = i32, Path, minimum = 1)), security(("bearer" = [])),
     responses((status = 204, description = "Deleted"), DeleteRefusals,

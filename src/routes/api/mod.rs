@@ -226,10 +226,23 @@ fn complete_schema(
     required: &[&str],
     replaced: &[(&str, utoipa::openapi::schema::Object)],
 ) -> RefOr<utoipa::openapi::schema::Schema> {
-    use utoipa::openapi::schema::Schema;
+    use utoipa::openapi::schema::{Schema, SchemaType, Type};
     let RefOr::T(Schema::Object(mut object)) = patch else { unreachable!("a derived struct schema is an object") };
     object.description = Some(description.to_owned());
     object.required = required.iter().map(|f| (*f).to_owned()).collect();
+    for (field, property) in object.properties.iter_mut() {
+        let RefOr::T(Schema::Object(property)) = property else { continue };
+        // An absent field is not null on a create: it is derived or empty.
+        property.default = None;
+        // A required field may not be null.
+        if required.contains(&field.as_str())
+            && let SchemaType::Array(types) = &property.schema_type
+        {
+            let mut types: Vec<Type> = types.iter().filter(|t| **t != Type::Null).cloned().collect();
+            property.schema_type =
+                if types.len() == 1 { SchemaType::Type(types.remove(0)) } else { SchemaType::Array(types) };
+        }
+    }
     for (field, schema) in replaced {
         object.properties.insert((*field).to_owned(), RefOr::T(Schema::Object(schema.clone())));
     }
