@@ -2,12 +2,15 @@
 //! each runs in a transaction in which the model hooks record the cache tags
 //! it affects (see `cache::outbox`); after commit the tags are applied. Bulk
 //! statements, which SeaORM runs without hooks, record their tags explicitly.
+//! The rules every edge shares are checked here, in the write's transaction:
+//! a product's category exists, and a category that still has products stays.
 
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, IntoActiveModel, QueryFilter, TransactionTrait,
+    EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
 };
 
 use crate::cache::{Cache, Tag, outbox};
@@ -24,7 +27,14 @@ async fn write<T, F>(db: &DatabaseConnection, cache: &Cache, write: F) -> Result
 where
     F: for<'t> FnOnce(&'t DatabaseTransaction) -> futures_util::future::BoxFuture<'t, Result<T, AppError>>,
 {
-    let txn = db.begin().await?;
+    // On SQLite the write lock is taken at BEGIN: a transaction that reads
+    // first (a rule, the current row) and writes after could otherwise fail
+    // to upgrade when another writer got in between. PostgreSQL ignores it.
+    let immediate = TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    };
+    let txn = db.begin_with_options(immediate).await?;
     let value = write(&txn).await?;
     txn.commit().await?;
     if let Err(e) = cache.flush_outbox().await {
@@ -105,10 +115,18 @@ pub async fn update_category(
 pub async fn delete_category(db: &DatabaseConnection, cache: &Cache, id: i32) -> Result<(), AppError> {
     write(db, cache, |txn| {
         Box::pin(async move {
-            let current = category_entity::Entity::find_by_id(id).one(txn).await?.ok_or_else(AppError::not_found)?;
+            // Locked, so no product can be added to it until this commits.
+            let current = category_entity::Entity::find_by_id(id)
+                .lock_exclusive()
+                .one(txn)
+                .await?
+                .ok_or_else(AppError::not_found)?;
             let products = product::count_in_category(txn, id).await?;
             if products > 0 {
-                let message = format!("“{}” still has {products} product(s): move or delete them first.", current.name);
+                let message = format!(
+                    "The category “{}” still has {products} product(s): move or delete them first.",
+                    current.name
+                );
                 return Err(AppError::Conflict(FieldErrors::single("category", message)));
             }
             current.into_active_model().delete(txn).await?;
@@ -133,10 +151,14 @@ pub async fn create_product(
     .await
 }
 
-/// A product's category must exist; checked in the write's transaction so
-/// the answer is a field error, not the foreign key's.
+/// A product's category must exist; checked in the write's transaction,
+/// holding the category (a delete waits for this write, and then sees the
+/// product) so the answer is a field error, not the foreign key's. Locked
+/// for update, not share: the trigger that keeps the category's product
+/// count updates this row anyway, and two writers holding it shared would
+/// deadlock on that update.
 async fn require_category(txn: &DatabaseTransaction, id: i32) -> Result<(), AppError> {
-    match category_entity::Entity::find_by_id(id).one(txn).await? {
+    match category_entity::Entity::find_by_id(id).lock_exclusive().one(txn).await? {
         Some(_) => Ok(()),
         None => Err(AppError::BadRequest(FieldErrors::single("category_id", NO_SUCH_CATEGORY))),
     }

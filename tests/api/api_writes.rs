@@ -192,6 +192,53 @@ on_both_backends! {
         let (_, invalid) = send(&app, reqwest::Method::POST, "/api/products/", Some(&token), Some(json!({}))).await;
         assert_conforms_to(&doc, "/api/products/", "post", 400, &invalid);
     }
+
+    // A category deleted while products are added to it, all released at
+    // once: the delete and each create either succeed or are refused in the
+    // API's words, never a 500, and no product is left in a category that
+    // is gone (the rules hold under the write's locks).
+    async fn a_category_deleted_while_products_are_added_stays_consistent(app: TestApp) {
+        let token = token_for(&app, "root@example.com", true).await;
+        let (status, lamps) = send(&app, reqwest::Method::POST, "/api/categories/", Some(&token), Some(json!({"name": "Lamps"}))).await;
+        assert_eq!(status, StatusCode::CREATED, "{lamps}");
+        let id = lamps["id"].as_i64().unwrap();
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(9));
+        let creates = (0..8).map(|n| {
+            let (client, barrier, token) = (app.client.clone(), barrier.clone(), token.clone());
+            let url = app.url("/api/products/");
+            let body = json!({"name": format!("Brass Lamp {n}"), "price": "10", "stock": 1, "category_id": id});
+            tokio::spawn(async move {
+                barrier.wait().await;
+                client.post(url).bearer_auth(token).json(&body).send().await.unwrap().status()
+            })
+        });
+        let creates: Vec<_> = creates.collect();
+        let delete = {
+            let (client, barrier, token) = (app.client.clone(), barrier.clone(), token.clone());
+            let url = app.url(&format!("/api/categories/{id}/"));
+            tokio::spawn(async move {
+                barrier.wait().await;
+                client.delete(url).bearer_auth(token).send().await.unwrap().status()
+            })
+        };
+        let created: Vec<StatusCode> =
+            futures_util::future::join_all(creates).await.into_iter().map(Result::unwrap).collect();
+        let deleted = delete.await.unwrap();
+        assert!(created.iter().all(|s| *s == StatusCode::CREATED || *s == StatusCode::BAD_REQUEST), "{created:?}");
+        let made = created.iter().filter(|s| **s == StatusCode::CREATED).count() as u64;
+        match deleted {
+            StatusCode::NO_CONTENT => {
+                assert_eq!(made, 0, "a product was created in a category that was deleted: {created:?}");
+                app.get_json(&format!("/api/categories/{id}/"), 404).await;
+            }
+            StatusCode::CONFLICT => {
+                assert!(made > 0, "the delete was refused with no products: {created:?}");
+                let category = app.get_json(&format!("/api/categories/{id}/"), 200).await;
+                assert_eq!(category["product_count"], made, "{created:?}");
+            }
+            other => panic!("the delete answered {other}; creates: {created:?}"),
+        }
+    }
 }
 
 #[test]
