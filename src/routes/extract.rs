@@ -1,7 +1,7 @@
 //! What handlers take from a request, each parsed once and refused in the
-//! shop's own shapes: forms and JSON bodies, path parameters and ids, the
-//! client's address, and the credentials a write needs (a form's token, an
-//! API admin, a signed-in visitor).
+//! shop's own shapes: forms (with their token checked) and JSON bodies, path
+//! parameters and ids, the client's address, what a cached read or a write
+//! needs from the state, and an API admin's credentials.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
@@ -123,7 +123,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        // Nesting strips `/api` from the URI the router passes on.
+        // Nesting (the admin's) strips its prefix from the URI passed on.
         let original = parts.extensions.get::<OriginalUri>().map(|o| &o.0).unwrap_or(&parts.uri);
         let api = super::is_api(original.path());
         let refuse = |e: AppError| if api { e.into_response() } else { e.into_html() };

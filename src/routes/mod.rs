@@ -145,22 +145,24 @@ async fn not_found(OriginalUri(uri): OriginalUri) -> Response {
 }
 
 /// The API's paths end in a slash, as DRF's do; one sent without it is
-/// served as if it had it (a file name such as `openapi.json` excepted).
+/// served as if it had it (the document, `openapi.json`, excepted). A path
+/// that cannot take one more byte is left as it is.
 /// tower-http's `NormalizePath` would add the slash to every page's path
 /// too, and to the document's name.
 fn canonical_api_path(mut request: axum::extract::Request) -> axum::extract::Request {
     let uri = request.uri();
     let path = uri.path();
-    let last = path.rsplit('/').next().unwrap_or_default();
-    if path.starts_with("/api/") && !path.ends_with('/') && !last.contains('.') {
+    if path.starts_with("/api/") && !path.ends_with('/') && !path.ends_with(".json") {
         let with_slash = match uri.query() {
             Some(query) => format!("{path}/?{query}"),
             None => format!("{path}/"),
         };
         let mut parts = uri.clone().into_parts();
-        parts.path_and_query = with_slash.parse().ok();
-        if let Ok(canonical) = Uri::from_parts(parts) {
-            *request.uri_mut() = canonical;
+        if let Ok(path_and_query) = with_slash.parse() {
+            parts.path_and_query = Some(path_and_query);
+            if let Ok(canonical) = Uri::from_parts(parts) {
+                *request.uri_mut() = canonical;
+            }
         }
     }
     request

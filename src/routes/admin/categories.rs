@@ -9,7 +9,7 @@ use sea_orm::{DatabaseConnection, EntityTrait};
 use super::{form_status, refused_fields, saved};
 use crate::auth::AuthSession;
 use crate::domain::FieldErrors;
-use crate::domain::product::{self as fields, NewCategory};
+use crate::domain::product::{self as parse, NewCategory};
 use crate::error::{AppError, PageError};
 use crate::models::{category, category_entity};
 use crate::routes::extract::{CheckedForm, CsrfForm, FormToken, Id, Writer};
@@ -40,7 +40,7 @@ impl TryFrom<&CategoryForm> for NewCategory {
     type Error = FieldErrors;
 
     fn try_from(form: &CategoryForm) -> Result<Self, FieldErrors> {
-        fields::new_category(&form.name, &form.slug, &form.description)
+        parse::new_category(&form.name, &form.slug, &form.description)
     }
 }
 

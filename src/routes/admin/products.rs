@@ -10,7 +10,7 @@ use sea_orm::{DatabaseConnection, EntityTrait};
 
 use super::{form_status, refused_fields, saved};
 use crate::auth::AuthSession;
-use crate::domain::product::{self as fields, NewProduct, ProductChanges};
+use crate::domain::product::{self as parse, NewProduct, ProductChanges};
 use crate::domain::{FieldErrors, Money, PageRequest, QueryPairs, SearchQuery};
 use crate::error::{AppError, PageError};
 use crate::models::{product, product_entity};
@@ -45,12 +45,12 @@ impl TryFrom<&ProductForm> for NewProduct {
     fn try_from(form: &ProductForm) -> Result<Self, FieldErrors> {
         let mut errors = FieldErrors::default();
         let changes = ProductChanges {
-            name: fields::name(&form.name, &mut errors),
-            slug: fields::slug(&form.slug, &form.name, &mut errors),
-            description: fields::description(&form.description, &mut errors),
-            price: fields::price(Money::parse(&form.price), &mut errors),
-            stock: fields::stock(form.stock.trim().parse().ok(), &mut errors),
-            category_id: fields::category_id(form.category_id.trim().parse().ok(), &mut errors),
+            name: parse::name(&form.name, &mut errors),
+            slug: parse::slug(&form.slug, &form.name, &mut errors),
+            description: parse::description(&form.description, &mut errors),
+            price: parse::price(Money::parse(&form.price), &mut errors),
+            stock: parse::stock(form.stock.trim().parse().ok(), &mut errors),
+            category_id: parse::category_id(form.category_id.trim().parse().ok(), &mut errors),
             is_active: Some(form.is_active()),
         };
         changes.complete(errors)

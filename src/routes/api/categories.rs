@@ -14,7 +14,7 @@ use super::{
     ChangeRefusals, CreateRefusals, DeleteRefusals, ReadRefusals, cached_json, complete_schema, created, link,
 };
 use crate::cache::Cache;
-use crate::domain::product::{self as fields, NewCategory, REQUIRED};
+use crate::domain::product::{self as parse, NewCategory, REQUIRED};
 use crate::domain::{Dialect, FieldErrors, ListingQuery, PageRequest, QueryPairs, page_request};
 use crate::error::{AppError, ErrorBody};
 use crate::models::category_entity;
@@ -75,7 +75,7 @@ impl CategoryInput {
         let name = keep(self.name, |c| &c.name);
         let slug = keep(self.slug, |c| &c.slug);
         let description = keep(self.description, |c| &c.description);
-        fields::new_category(&name, &slug, &description)
+        parse::new_category(&name, &slug, &description)
     }
 }
 

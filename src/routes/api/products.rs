@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 use super::{
     ChangeRefusals, CreateRefusals, DeleteRefusals, ReadRefusals, cached_json, complete_schema, created, link,
 };
-use crate::domain::product::{self as fields, NewProduct, ProductChanges, REQUIRED};
+use crate::domain::product::{self as parse, NewProduct, ProductChanges, REQUIRED};
 use crate::domain::{Dialect, FieldErrors, ListingQuery, Money, QueryPairs};
 use crate::error::AppError;
 use crate::models::{category_entity, product, product_entity};
@@ -117,11 +117,11 @@ impl ProductInput {
     fn changes(self, current_name: &str, errors: &mut FieldErrors) -> ProductChanges {
         let name_for_slug = self.name.clone().unwrap_or_else(|| current_name.to_owned());
         ProductChanges {
-            name: self.name.and_then(|v| fields::name(&v, errors)),
-            slug: self.slug.and_then(|v| fields::slug(&v, &name_for_slug, errors)),
-            description: self.description.and_then(|v| fields::description(&v, errors)),
-            price: self.price.and_then(|v| fields::price(parse_price(&v), errors)),
-            stock: self.stock.and_then(|v| fields::stock(Some(v), errors)),
+            name: self.name.and_then(|v| parse::name(&v, errors)),
+            slug: self.slug.and_then(|v| parse::slug(&v, &name_for_slug, errors)),
+            description: self.description.and_then(|v| parse::description(&v, errors)),
+            price: self.price.and_then(|v| parse::price(parse_price(&v), errors)),
+            stock: self.stock.and_then(|v| parse::stock(Some(v), errors)),
             category_id: self.category_id,
             is_active: self.is_active,
         }
@@ -163,10 +163,6 @@ async fn stored(db: &DatabaseConnection, id: i32) -> Result<product::Model, AppE
     product_entity::Entity::find_by_id(id).one(db).await?.ok_or_else(AppError::not_found)
 }
 
-fn invalid(errors: FieldErrors) -> AppError {
-    AppError::BadRequest(errors)
-}
-
 #[utoipa::path(get, path = "/api/products/", tag = "products",
     params(ProductListParams),
     responses((status = 200, description = "A page of active products", body = ProductList), ReadRefusals))]
@@ -203,7 +199,7 @@ async fn create_product(
     ApiAdmin { db, cache }: ApiAdmin,
     JsonBody(input): JsonBody<ProductInput>,
 ) -> Result<Response, AppError> {
-    let new = NewProduct::try_from(input).map_err(invalid)?;
+    let new = NewProduct::try_from(input).map_err(AppError::BadRequest)?;
     let p = writes::create_product(&db, &cache, new).await?;
     let location = format!("/api/products/{}/", p.id);
     Ok(created(location, product_dto(&db, p).await?))
@@ -218,7 +214,7 @@ async fn put_product(
     JsonBody(input): JsonBody<ProductInput>,
 ) -> Result<Json<ProductDto>, AppError> {
     stored(&db, id).await?;
-    let new = NewProduct::try_from(input).map_err(invalid)?;
+    let new = NewProduct::try_from(input).map_err(AppError::BadRequest)?;
     let p = writes::update_product(&db, &cache, id, new.into()).await?;
     Ok(Json(product_dto(&db, p).await?))
 }
@@ -232,7 +228,7 @@ async fn patch_product(
     JsonBody(input): JsonBody<ProductInput>,
 ) -> Result<Json<ProductDto>, AppError> {
     let current = stored(&db, id).await?;
-    let changes = input.into_changes(&current.name).map_err(invalid)?;
+    let changes = input.into_changes(&current.name).map_err(AppError::BadRequest)?;
     let p = writes::update_product(&db, &cache, id, changes).await?;
     Ok(Json(product_dto(&db, p).await?))
 }
