@@ -123,10 +123,7 @@ impl AppError {
             AppError::Unauthorized => {
                 response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            AppError::Busy(wait) => {
-                let taken = std::mem::take(response);
-                *response = retry_after(taken, *wait);
-            }
+            AppError::Busy(wait) => set_retry_after(response, *wait),
             _ => {}
         }
     }
@@ -182,9 +179,13 @@ impl IntoResponse for AppError {
 /// Says how long to wait before retrying (a 429's window, a 503's backlog),
 /// in whole seconds, at least 1.
 pub fn retry_after(mut response: Response, wait: std::time::Duration) -> Response {
+    set_retry_after(&mut response, wait);
+    response
+}
+
+fn set_retry_after(response: &mut Response, wait: std::time::Duration) {
     let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
     response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(seconds));
-    response
 }
 
 /// An [`AppError`] shown as an HTML page: the error type of page handlers.

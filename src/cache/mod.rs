@@ -183,12 +183,6 @@ impl Cache {
         &self.inner.flusher
     }
 
-    /// Applies the outbox now; the same as `flusher().flush()`, the call a
-    /// write makes after its commit.
-    pub async fn flush_outbox(&self) -> Result<usize, FlushError> {
-        self.inner.flusher.flush().await
-    }
-
     /// Whether Redis is used.
     pub fn enabled(&self) -> bool {
         self.inner.redis.is_some()

@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::extract::rejection::{FormRejection, JsonRejection, PathRejection};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, OriginalUri, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
+use axum::http::{Extensions, HeaderMap, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use bytes::Bytes;
 use ipnet::IpNet;
@@ -123,9 +123,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        // Nesting (the admin's) strips its prefix from the URI passed on.
-        let original = parts.extensions.get::<OriginalUri>().map(|o| &o.0).unwrap_or(&parts.uri);
-        let api = super::is_api(original.path());
+        let api = super::is_api(original_uri(&parts.extensions, &parts.uri).path());
         let refuse = |e: AppError| if api { e.into_response() } else { e.into_html() };
         let PathParam(raw) = PathParam::<String>::from_request_parts(parts, state).await.map_err(refuse)?;
         match raw.parse::<i32>() {
@@ -134,6 +132,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
             _ => Err(refuse(AppError::not_found())),
         }
     }
+}
+
+/// The URI the client sent: nesting (the admin's) strips its prefix from
+/// the one a nested route sees.
+pub fn original_uri<'a>(extensions: &'a Extensions, uri: &'a Uri) -> &'a Uri {
+    extensions.get::<OriginalUri>().map_or(uri, |o| &o.0)
 }
 
 /// The client's address, for throttling: the connection's peer, or, when
@@ -222,16 +226,19 @@ impl FromRequestParts<AppState> for Writer {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(_: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        Ok(Writer { db: state.db.clone(), cache: state.cache.clone() })
+        Ok(Writer::of(state))
+    }
+}
+
+impl Writer {
+    fn of(state: &AppState) -> Self {
+        Writer { db: state.db.clone(), cache: state.cache.clone() }
     }
 }
 
 /// An admin, by bearer token or by session cookie with the CSRF header,
-/// with what a write needs: the database, and the cache it keeps current.
-pub struct ApiAdmin {
-    pub db: DatabaseConnection,
-    pub cache: Cache,
-}
+/// with what a write needs.
+pub struct ApiAdmin(pub Writer);
 
 impl FromRequestParts<AppState> for ApiAdmin {
     type Rejection = AppError;
@@ -241,7 +248,7 @@ impl FromRequestParts<AppState> for ApiAdmin {
         if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
             let token = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).ok_or(AppError::Unauthorized)?;
             let user = tokens::user_for(&state.db, token.trim()).await?.ok_or(AppError::Unauthorized)?;
-            return if user.is_admin { Ok(ApiAdmin::of(state)) } else { Err(not_admin) };
+            return if user.is_admin { Ok(ApiAdmin(Writer::of(state))) } else { Err(not_admin) };
         }
         let auth = AuthSession::from_request_parts(parts, state).await?;
         let user = auth.user().await?.ok_or(AppError::Unauthorized)?;
@@ -249,12 +256,6 @@ impl FromRequestParts<AppState> for ApiAdmin {
         if !auth.session_token_matches(csrf).await? {
             return Err(AppError::Forbidden("CSRF token missing or incorrect."));
         }
-        if user.is_admin { Ok(ApiAdmin::of(state)) } else { Err(not_admin) }
-    }
-}
-
-impl ApiAdmin {
-    fn of(state: &AppState) -> Self {
-        ApiAdmin { db: state.db.clone(), cache: state.cache.clone() }
+        if user.is_admin { Ok(ApiAdmin(Writer::of(state))) } else { Err(not_admin) }
     }
 }

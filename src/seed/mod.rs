@@ -103,7 +103,7 @@ pub async fn catalog_is_empty(db: &impl ConnectionTrait) -> Result<bool, AppErro
 /// Generates and inserts a catalog in one transaction, products in batches;
 /// with `reset`, the existing catalog is deleted first. The whole cache is
 /// marked stale in the same transaction (bulk inserts run no hooks); the
-/// caller applies that after commit with `Cache::flush_outbox`.
+/// caller applies that after commit with `Flusher::flush`.
 pub async fn load(db: &DatabaseConnection, plan: SeedPlan, reset: bool) -> Result<(), AppError> {
     let txn = db.begin().await?;
     if reset {

@@ -91,8 +91,18 @@ pub async fn categories(db: &impl ConnectionTrait) -> Result<Vec<CategorySummary
 
 #[tracing::instrument(name = "catalog.category_by_id", level = "debug", skip_all)]
 pub async fn category_by_id(db: &impl ConnectionTrait, id: i32) -> Result<CategorySummary, AppError> {
-    let c = category_entity::Entity::find_by_id(id).one(db).await?.ok_or_else(AppError::not_found)?;
-    Ok(summary(c))
+    Ok(summary(stored_category(db, id).await?))
+}
+
+/// A category's row as stored: 404 when there is none.
+pub async fn stored_category(db: &impl ConnectionTrait, id: i32) -> Result<category::Model, AppError> {
+    category_entity::Entity::find_by_id(id).one(db).await?.ok_or_else(AppError::not_found)
+}
+
+/// A product's row as stored, hidden or not (for admins): 404 when there
+/// is none.
+pub async fn stored_product(db: &impl ConnectionTrait, id: i32) -> Result<product::Model, AppError> {
+    product_entity::Entity::find_by_id(id).one(db).await?.ok_or_else(AppError::not_found)
 }
 
 #[tracing::instrument(name = "catalog.category_by_slug", level = "debug", skip_all)]

@@ -19,6 +19,7 @@ use crate::domain::product::NO_SUCH_CATEGORY;
 pub use crate::domain::product::{CategoryChanges, NewCategory, NewProduct, ProductChanges};
 use crate::error::AppError;
 use crate::models::{category, category_entity, product, product_entity};
+use crate::services::catalog;
 
 /// Runs `write` in a transaction, commits, then applies the recorded
 /// invalidations. If Redis cannot take them now they stay in the outbox,
@@ -37,7 +38,7 @@ where
     let txn = db.begin_with_options(immediate).await?;
     let value = write(&txn).await?;
     txn.commit().await?;
-    if let Err(e) = cache.flush_outbox().await {
+    if let Err(e) = cache.flusher().flush().await {
         tracing::warn!(error = %e, "cache invalidation deferred to the outbox flusher");
     }
     Ok(value)
@@ -99,7 +100,7 @@ pub async fn update_category(
 ) -> Result<category::Model, AppError> {
     write(db, cache, |txn| {
         Box::pin(async move {
-            let current = category_entity::Entity::find_by_id(id).one(txn).await?.ok_or_else(AppError::not_found)?;
+            let current = catalog::stored_category(txn, id).await?;
             let mut model = current.into_active_model();
             set(&mut model.name, changes.name);
             set(&mut model.slug, changes.slug.map(|v| v.to_string()));
@@ -173,7 +174,7 @@ pub async fn update_product(
 ) -> Result<product::Model, AppError> {
     write(db, cache, |txn| {
         Box::pin(async move {
-            let current = product_entity::Entity::find_by_id(id).one(txn).await?.ok_or_else(AppError::not_found)?;
+            let current = catalog::stored_product(txn, id).await?;
             let mut model = current.into_active_model();
             if let Some(v) = changes.category_id {
                 require_category(txn, v).await?;
@@ -195,7 +196,7 @@ pub async fn update_product(
 pub async fn delete_product(db: &DatabaseConnection, cache: &Cache, id: i32) -> Result<(), AppError> {
     write(db, cache, |txn| {
         Box::pin(async move {
-            let current = product_entity::Entity::find_by_id(id).one(txn).await?.ok_or_else(AppError::not_found)?;
+            let current = catalog::stored_product(txn, id).await?;
             current.into_active_model().delete(txn).await?;
             Ok(())
         })

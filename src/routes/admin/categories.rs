@@ -4,14 +4,14 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use sea_orm::{DatabaseConnection, EntityTrait};
+use sea_orm::DatabaseConnection;
 
 use super::{form_status, refused_fields, saved};
 use crate::auth::AuthSession;
 use crate::domain::FieldErrors;
 use crate::domain::product::{self as parse, NewCategory};
 use crate::error::{AppError, PageError};
-use crate::models::{category, category_entity};
+use crate::models::category;
 use crate::routes::extract::{CheckedForm, CsrfForm, FormToken, Id, Writer};
 use crate::services::{catalog, writes};
 use crate::state::AppState;
@@ -70,16 +70,12 @@ async fn form_page(
     Ok((status, render(&page)).into_response())
 }
 
-async fn stored(db: &DatabaseConnection, id: i32) -> Result<category::Model, AppError> {
-    category_entity::Entity::find_by_id(id).one(db).await?.ok_or_else(AppError::not_found)
-}
-
 async fn new(auth: AuthSession) -> Result<Response, PageError> {
     form_page(&auth, None, CategoryForm::default(), FieldErrors::default()).await
 }
 
 async fn edit(State(db): State<DatabaseConnection>, auth: AuthSession, Id(id): Id) -> Result<Response, PageError> {
-    let form = CategoryForm::from_model(stored(&db, id).await?);
+    let form = CategoryForm::from_model(catalog::stored_category(&db, id).await?);
     form_page(&auth, Some(id), form, FieldErrors::default()).await
 }
 
@@ -129,7 +125,7 @@ async fn delete(
         Ok(()) => saved(&auth, "Category deleted.", LIST).await,
         Err(e) => {
             let errors = refused_fields(e)?;
-            let form = CategoryForm::from_model(stored(&db, id).await?);
+            let form = CategoryForm::from_model(catalog::stored_category(&db, id).await?);
             form_page(&auth, Some(id), form, errors).await
         }
     }

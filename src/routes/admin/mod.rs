@@ -8,7 +8,7 @@ mod categories;
 mod products;
 
 use axum::Router;
-use axum::extract::{OriginalUri, Request};
+use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -17,7 +17,7 @@ use axum::routing::get;
 use crate::auth::AuthSession;
 use crate::domain::FieldErrors;
 use crate::error::{AppError, PageError};
-use crate::routes::extract::to_login;
+use crate::routes::extract::{original_uri, to_login};
 use crate::state::AppState;
 
 /// The routes under `/admin`.
@@ -35,8 +35,7 @@ async fn require_admin(auth: AuthSession, request: Request, next: Next) -> Respo
         Ok(Some(user)) if user.is_admin => next.run(request).await,
         Ok(Some(_)) => AppError::Forbidden("This page is for the shop's administrators.").into_html(),
         Ok(None) => {
-            // Nesting strips `/admin` from the request's own URI.
-            let original = request.extensions().get::<OriginalUri>().map(|o| &o.0).unwrap_or(request.uri());
+            let original = original_uri(request.extensions(), request.uri());
             to_login(original.path_and_query().map(|p| p.as_str()).unwrap_or("/admin"))
         }
         Err(e) => e.into_html(),

@@ -6,14 +6,14 @@ use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use sea_orm::{DatabaseConnection, EntityTrait};
+use sea_orm::DatabaseConnection;
 
 use super::{form_status, refused_fields, saved};
 use crate::auth::AuthSession;
 use crate::domain::product::{self as parse, NewProduct, ProductChanges};
 use crate::domain::{FieldErrors, Money, PageRequest, QueryPairs, SearchQuery};
 use crate::error::{AppError, PageError};
-use crate::models::{product, product_entity};
+use crate::models::product;
 use crate::routes::extract::{CheckedForm, CsrfForm, FormToken, Id, Writer};
 use crate::services::{catalog, writes};
 use crate::state::AppState;
@@ -119,11 +119,7 @@ async fn new(State(db): State<DatabaseConnection>, auth: AuthSession) -> Result<
 }
 
 async fn edit(State(db): State<DatabaseConnection>, auth: AuthSession, Id(id): Id) -> Result<Response, PageError> {
-    let p = product_entity::Entity::find_by_id(id)
-        .one(&db)
-        .await
-        .map_err(AppError::from)?
-        .ok_or_else(AppError::not_found)?;
+    let p = catalog::stored_product(&db, id).await?;
     form_page(&db, &auth, Some(id), ProductForm::from_model(p), FieldErrors::default()).await
 }
 

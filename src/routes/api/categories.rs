@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::RawQuery;
 use axum::http::StatusCode;
 use axum::response::Response;
-use sea_orm::{DatabaseConnection, EntityTrait};
+use sea_orm::DatabaseConnection;
 use serde::Deserialize;
 use utoipa::{PartialSchema, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -18,7 +18,7 @@ use crate::domain::product::{self as parse, NewCategory, REQUIRED};
 use crate::domain::{Dialect, FieldErrors, ListingQuery, PageRequest, QueryPairs, page_request};
 use crate::error::{AppError, ErrorBody};
 use crate::models::category_entity;
-use crate::routes::extract::{ApiAdmin, Id, JsonBody, Reads};
+use crate::routes::extract::{ApiAdmin, Id, JsonBody, Reads, Writer};
 use crate::services::{catalog, writes};
 use crate::state::{AppState, PublicUrl};
 use crate::views::api::{CategoryDto, CategoryList, PageParams};
@@ -143,7 +143,7 @@ async fn get_category(reads: Reads, Id(id): Id) -> Result<Response, AppError> {
     security(("bearer" = [])),
     responses((status = 201, description = "Created", body = CategoryDto), CreateRefusals))]
 async fn create_category(
-    ApiAdmin { db, cache }: ApiAdmin,
+    ApiAdmin(Writer { db, cache }): ApiAdmin,
     JsonBody(input): JsonBody<CategoryInput>,
 ) -> Result<Response, AppError> {
     let new = NewCategory::try_from(input).map_err(AppError::BadRequest)?;
@@ -159,7 +159,7 @@ async fn change_category(
     input: CategoryInput,
     complete: bool,
 ) -> Result<Json<CategoryDto>, AppError> {
-    let current = category_entity::Entity::find_by_id(id).one(db).await?.ok_or_else(AppError::not_found)?;
+    let current = catalog::stored_category(db, id).await?;
     let new = input.over((!complete).then_some(&current)).map_err(AppError::BadRequest)?;
     writes::update_category(db, cache, id, new.into()).await?;
     Ok(Json(category_dto(db, id).await?))
@@ -169,7 +169,7 @@ async fn change_category(
     params(("id" = i32, Path, minimum = 1)), security(("bearer" = [])),
     responses((status = 200, description = "Replaced", body = CategoryDto), ChangeRefusals))]
 async fn put_category(
-    ApiAdmin { db, cache }: ApiAdmin,
+    ApiAdmin(Writer { db, cache }): ApiAdmin,
     Id(id): Id,
     JsonBody(input): JsonBody<CategoryInput>,
 ) -> Result<Json<CategoryDto>, AppError> {
@@ -180,7 +180,7 @@ async fn put_category(
     params(("id" = i32, Path, minimum = 1)), security(("bearer" = [])),
     responses((status = 200, description = "Updated", body = CategoryDto), ChangeRefusals))]
 async fn patch_category(
-    ApiAdmin { db, cache }: ApiAdmin,
+    ApiAdmin(Writer { db, cache }): ApiAdmin,
     Id(id): Id,
     JsonBody(input): JsonBody<CategoryInput>,
 ) -> Result<Json<CategoryDto>, AppError> {
@@ -192,7 +192,7 @@ async fn patch_category(
     params(("id" = i32, Path, minimum = 1)), security(("bearer" = [])),
     responses((status = 204, description = "Deleted"), DeleteRefusals,
         (status = 409, description = "The category still has products", body = ErrorBody)))]
-async fn delete_category(ApiAdmin { db, cache }: ApiAdmin, Id(id): Id) -> Result<StatusCode, AppError> {
+async fn delete_category(ApiAdmin(Writer { db, cache }): ApiAdmin, Id(id): Id) -> Result<StatusCode, AppError> {
     writes::delete_category(&db, &cache, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::RawQuery;
 use axum::http::StatusCode;
 use axum::response::Response;
-use sea_orm::{DatabaseConnection, EntityTrait};
+use sea_orm::DatabaseConnection;
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::openapi::schema::{Object, ObjectBuilder, SchemaType, Type};
@@ -20,8 +20,8 @@ use super::{
 use crate::domain::product::{self as parse, NewProduct, ProductChanges, REQUIRED};
 use crate::domain::{Dialect, FieldErrors, ListingQuery, Money, QueryPairs};
 use crate::error::AppError;
-use crate::models::{category_entity, product, product_entity};
-use crate::routes::extract::{ApiAdmin, Id, JsonBody, Reads};
+use crate::models::product;
+use crate::routes::extract::{ApiAdmin, Id, JsonBody, Reads, Writer};
 use crate::services::catalog::{self, ProductView};
 use crate::services::{listings, writes};
 use crate::state::AppState;
@@ -155,12 +155,8 @@ impl TryFrom<ProductInput> for NewProduct {
 
 /// The product as the API shows it, inactive ones included (for admins).
 async fn product_dto(db: &DatabaseConnection, p: product::Model) -> Result<ProductDto, AppError> {
-    let c = category_entity::Entity::find_by_id(p.category_id).one(db).await?.ok_or_else(AppError::not_found)?;
+    let c = catalog::stored_category(db, p.category_id).await?;
     Ok(ProductDto::from(&ProductView::from_models(p, c)?))
-}
-
-async fn stored(db: &DatabaseConnection, id: i32) -> Result<product::Model, AppError> {
-    product_entity::Entity::find_by_id(id).one(db).await?.ok_or_else(AppError::not_found)
 }
 
 #[utoipa::path(get, path = "/api/products/", tag = "products",
@@ -196,7 +192,7 @@ async fn get_product(reads: Reads, Id(id): Id) -> Result<Response, AppError> {
     security(("bearer" = [])),
     responses((status = 201, description = "Created", body = ProductDto), CreateRefusals))]
 async fn create_product(
-    ApiAdmin { db, cache }: ApiAdmin,
+    ApiAdmin(Writer { db, cache }): ApiAdmin,
     JsonBody(input): JsonBody<ProductInput>,
 ) -> Result<Response, AppError> {
     let new = NewProduct::try_from(input).map_err(AppError::BadRequest)?;
@@ -209,11 +205,11 @@ async fn create_product(
     params(("id" = i32, Path, minimum = 1)), security(("bearer" = [])),
     responses((status = 200, description = "Replaced", body = ProductDto), ChangeRefusals))]
 async fn put_product(
-    ApiAdmin { db, cache }: ApiAdmin,
+    ApiAdmin(Writer { db, cache }): ApiAdmin,
     Id(id): Id,
     JsonBody(input): JsonBody<ProductInput>,
 ) -> Result<Json<ProductDto>, AppError> {
-    stored(&db, id).await?;
+    catalog::stored_product(&db, id).await?;
     let new = NewProduct::try_from(input).map_err(AppError::BadRequest)?;
     let p = writes::update_product(&db, &cache, id, new.into()).await?;
     Ok(Json(product_dto(&db, p).await?))
@@ -223,11 +219,11 @@ async fn put_product(
     params(("id" = i32, Path, minimum = 1)), security(("bearer" = [])),
     responses((status = 200, description = "Updated", body = ProductDto), ChangeRefusals))]
 async fn patch_product(
-    ApiAdmin { db, cache }: ApiAdmin,
+    ApiAdmin(Writer { db, cache }): ApiAdmin,
     Id(id): Id,
     JsonBody(input): JsonBody<ProductInput>,
 ) -> Result<Json<ProductDto>, AppError> {
-    let current = stored(&db, id).await?;
+    let current = catalog::stored_product(&db, id).await?;
     let changes = input.into_changes(&current.name).map_err(AppError::BadRequest)?;
     let p = writes::update_product(&db, &cache, id, changes).await?;
     Ok(Json(product_dto(&db, p).await?))
@@ -236,7 +232,7 @@ async fn patch_product(
 #[utoipa::path(delete, path = "/api/products/{id}/", tag = "products",
     params(("id" = i32, Path, minimum = 1)), security(("bearer" = [])),
     responses((status = 204, description = "Deleted"), DeleteRefusals))]
-async fn delete_product(ApiAdmin { db, cache }: ApiAdmin, Id(id): Id) -> Result<StatusCode, AppError> {
+async fn delete_product(ApiAdmin(Writer { db, cache }): ApiAdmin, Id(id): Id) -> Result<StatusCode, AppError> {
     writes::delete_product(&db, &cache, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
