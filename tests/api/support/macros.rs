@@ -5,20 +5,21 @@
 /// Runs a scenario once on each backend: `mod name { fn sqlite; fn postgres }`.
 #[macro_export]
 macro_rules! on_both_backends {
+    // The test that runs the module's `scenario` on one backend.
+    (@test $test:ident, $backend:ident) => {
+        #[tokio::test]
+        async fn $test() {
+            scenario($crate::support::TestApp::spawn($crate::support::Backend::$backend).await).await
+        }
+    };
     ($(async fn $name:ident($app:ident: TestApp) $body:block)*) => {
         $(
             mod $name {
                 #[allow(unused_imports)]
                 use super::*;
                 async fn scenario($app: $crate::support::TestApp) $body
-                #[tokio::test]
-                async fn sqlite() {
-                    scenario($crate::support::TestApp::spawn($crate::support::Backend::Sqlite).await).await
-                }
-                #[tokio::test]
-                async fn postgres() {
-                    scenario($crate::support::TestApp::spawn($crate::support::Backend::Postgres).await).await
-                }
+                $crate::on_both_backends!(@test sqlite, Sqlite);
+                $crate::on_both_backends!(@test postgres, Postgres);
             }
         )*
     };
@@ -31,36 +32,28 @@ macro_rules! on_both_backends {
 /// come from there).
 #[macro_export]
 macro_rules! on_both_backends_and_stores {
+    // The test that runs the module's `scenario` on one backend, with the
+    // sessions in its database.
+    (@database_store $test:ident, $backend:ident) => {
+        #[tokio::test]
+        async fn $test() {
+            let app = $crate::support::TestApp::spawn_configured(
+                $crate::support::Backend::$backend,
+                $crate::support::store::database_store,
+            );
+            scenario(app.await).await
+        }
+    };
     ($(async fn $name:ident($app:ident: TestApp) $body:block)*) => {
         $(
             mod $name {
                 #[allow(unused_imports)]
                 use super::*;
                 async fn scenario($app: $crate::support::TestApp) $body
-                #[tokio::test]
-                async fn sqlite() {
-                    scenario($crate::support::TestApp::spawn($crate::support::Backend::Sqlite).await).await
-                }
-                #[tokio::test]
-                async fn postgres() {
-                    scenario($crate::support::TestApp::spawn($crate::support::Backend::Postgres).await).await
-                }
-                #[tokio::test]
-                async fn sqlite_database_store() {
-                    let app = $crate::support::TestApp::spawn_configured(
-                        $crate::support::Backend::Sqlite,
-                        $crate::support::store::database_store,
-                    );
-                    scenario(app.await).await
-                }
-                #[tokio::test]
-                async fn postgres_database_store() {
-                    let app = $crate::support::TestApp::spawn_configured(
-                        $crate::support::Backend::Postgres,
-                        $crate::support::store::database_store,
-                    );
-                    scenario(app.await).await
-                }
+                $crate::on_both_backends!(@test sqlite, Sqlite);
+                $crate::on_both_backends!(@test postgres, Postgres);
+                $crate::on_both_backends_and_stores!(@database_store sqlite_database_store, Sqlite);
+                $crate::on_both_backends_and_stores!(@database_store postgres_database_store, Postgres);
             }
         )*
     };
