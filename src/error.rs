@@ -22,6 +22,10 @@ pub enum AppError {
     /// still has products): per-field messages.
     #[error("conflict")]
     Conflict(FieldErrors),
+    /// Well-formed, but not something this request may do (an
+    /// idempotency key sent again with another request).
+    #[error("unprocessable: {0}")]
+    Unprocessable(&'static str),
     /// Nothing here; the detail is safe to show (`"Not found."`, `"Invalid page."`).
     #[error("not found: {0}")]
     NotFound(&'static str),
@@ -81,6 +85,7 @@ impl AppError {
         match self {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
@@ -95,7 +100,9 @@ impl AppError {
         let (detail, errors) = match self {
             AppError::BadRequest(errors) => ("Invalid input.", errors.as_map().clone()),
             AppError::Conflict(errors) => ("Conflict with existing data.", errors.as_map().clone()),
-            AppError::NotFound(detail) | AppError::Forbidden(detail) => (*detail, BTreeMap::new()),
+            AppError::NotFound(detail) | AppError::Forbidden(detail) | AppError::Unprocessable(detail) => {
+                (*detail, BTreeMap::new())
+            }
             AppError::Unauthorized => {
                 ("Authentication credentials were not provided or are not valid.", BTreeMap::new())
             }

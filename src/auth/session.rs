@@ -320,6 +320,16 @@ impl AuthSession {
         Ok(Some(id))
     }
 
+    /// The key this session's orders are filed under: a hash of its cart
+    /// id, which the session keeps from its first add until it ends (a
+    /// sign-in keeps it, a sign-out ends it). Orders store the hash, not the
+    /// id, so what an order row holds cannot open the cart.
+    pub async fn owner_key(&self, create: bool) -> Result<Option<String>, AppError> {
+        use sha2::{Digest, Sha256};
+        let cart = self.cart_id(create).await?;
+        Ok(cart.map(|id| crate::domain::order::hex(&Sha256::digest(format!("order-owner:{id}").as_bytes()))))
+    }
+
     /// The cart now holds something: the session keeps the inactivity
     /// timeout from here on.
     pub async fn cart_kept(&self) -> Result<(), AppError> {

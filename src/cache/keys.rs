@@ -112,8 +112,15 @@ impl Keys {
         EntryKey { key: format!("{}:{}:{kind}:{}", self.prefix, self.version, bounded(discriminator)), kind, tags, ttl }
     }
 
+    /// What a listing's membership depends on: the lists, and whether its
+    /// products are in stock when it shows only those. Which products it
+    /// holds are pinned by the fill (see `Cache::pin`).
+    fn listing_tags(q: &ListingQuery) -> Vec<Tag> {
+        if q.filter.in_stock { vec![Tag::Lists, Tag::InStock] } else { vec![Tag::Lists] }
+    }
+
     pub fn api_product_list(&self, q: &ListingQuery) -> EntryKey {
-        self.entry("api-products", &q.canonical_query(Dialect::Api), vec![Tag::Lists], TtlClass::ProductLists)
+        self.entry("api-products", &q.canonical_query(Dialect::Api), Self::listing_tags(q), TtlClass::ProductLists)
     }
 
     pub fn api_product(&self, id: i32) -> EntryKey {
@@ -138,14 +145,16 @@ impl Keys {
     }
 
     pub fn product_listing(&self, q: &ListingQuery) -> EntryKey {
-        self.entry("html-products", &q.canonical_query(Dialect::Html), vec![Tag::Lists], TtlClass::ProductLists)
+        self.entry("html-products", &q.canonical_query(Dialect::Html), Self::listing_tags(q), TtlClass::ProductLists)
     }
 
     /// A category's page: header, filters and grid. Its count and name come
     /// from `Categories`, its products from `Lists`.
     pub fn category_listing(&self, slug: &str, q: &ListingQuery) -> EntryKey {
         let discriminator = format!("{slug}?{}", q.canonical_query(Dialect::Html));
-        self.entry("html-category", &discriminator, vec![Tag::Lists, Tag::Categories], TtlClass::ProductLists)
+        let mut tags = Self::listing_tags(q);
+        tags.push(Tag::Categories);
+        self.entry("html-category", &discriminator, tags, TtlClass::ProductLists)
     }
 
     pub fn product_page(&self, slug: &str) -> EntryKey {

@@ -7,6 +7,8 @@ use std::fmt;
 
 use rand::Rng;
 
+use crate::domain::product::Availability;
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Tag {
     /// Every entry: `storefront cache clear`.
@@ -21,6 +23,11 @@ pub enum Tag {
     Product(i32),
     /// One product, by slug (the HTML detail page).
     ProductSlug(String),
+    /// One product's availability band as a listing card shows it (in
+    /// stock, only N left, sold out): pinned by each listing that shows it.
+    Band(i32),
+    /// Listings filtered to products in stock: which products they hold.
+    InStock,
 }
 
 impl Tag {
@@ -38,6 +45,8 @@ impl Tag {
             Tag::CategoryNames => "category-names",
             Tag::Product(_) => "product",
             Tag::ProductSlug(_) => "product-slug",
+            Tag::Band(_) => "band",
+            Tag::InStock => "in-stock",
         }
     }
 
@@ -47,11 +56,14 @@ impl Tag {
             "lists" => Tag::Lists,
             "categories" => Tag::Categories,
             "category-names" => Tag::CategoryNames,
+            "in-stock" => Tag::InStock,
             other => {
                 if let Some(slug) = other.strip_prefix("product-slug-") {
                     Tag::ProductSlug(slug.to_owned())
                 } else if let Some(id) = other.strip_prefix("product-") {
                     Tag::Product(id.parse().ok()?)
+                } else if let Some(id) = other.strip_prefix("band-") {
+                    Tag::Band(id.parse().ok()?)
                 } else {
                     return None;
                 }
@@ -64,6 +76,23 @@ impl Tag {
     pub fn for_product(id: i32, slugs: &[&str]) -> Vec<Tag> {
         let mut tags = vec![Tag::Lists, Tag::Categories, Tag::Product(id)];
         tags.extend(slugs.iter().map(|s| Tag::ProductSlug((*s).to_owned())));
+        tags
+    }
+
+    /// What a change of stock alone affects (an order, a cancellation, an
+    /// edit of nothing but the stock), by what each entry shows: the
+    /// product's own entries (its page shows the count, the API shows
+    /// `stock` wherever it lists the product); the listings that show its
+    /// band, only when the band changes; the in-stock listings, only when it
+    /// comes into or goes out of stock. Never the lists' order or counts.
+    pub fn for_stock(id: i32, slug: &str, old: i32, new: i32) -> Vec<Tag> {
+        let mut tags = vec![Tag::Product(id), Tag::ProductSlug(slug.to_owned())];
+        if Availability::of(old) != Availability::of(new) {
+            tags.push(Tag::Band(id));
+        }
+        if (old > 0) != (new > 0) {
+            tags.push(Tag::InStock);
+        }
         tags
     }
 
@@ -82,7 +111,17 @@ impl fmt::Display for Tag {
             Tag::CategoryNames => f.write_str("category-names"),
             Tag::Product(id) => write!(f, "product-{id}"),
             Tag::ProductSlug(slug) => write!(f, "product-slug-{slug}"),
+            Tag::Band(id) => write!(f, "band-{id}"),
+            Tag::InStock => f.write_str("in-stock"),
         }
+    }
+}
+
+impl super::Cache {
+    /// Whether orders retire every listing (CACHE_NAIVE_STOCK_INVALIDATION,
+    /// the benchmark's point of comparison) instead of what they change.
+    pub fn naive_stock_invalidation(&self) -> bool {
+        self.inner.settings.naive_stock_invalidation
     }
 }
 
@@ -110,10 +149,25 @@ mod tests {
             Tag::CategoryNames,
             Tag::Product(42),
             Tag::ProductSlug("slug-7".into()),
+            Tag::Band(3),
+            Tag::InStock,
         ] {
             assert_eq!(Tag::parse(&tag.name()), Some(tag));
         }
         assert_eq!(Tag::parse("product-x"), None);
         assert_eq!(Tag::parse("nonsense"), None);
+    }
+
+    #[test]
+    fn a_stock_change_retires_bands_and_in_stock_lists_only_when_they_change() {
+        let own = vec![Tag::Product(1), Tag::ProductSlug("p".into())];
+        assert_eq!(Tag::for_stock(1, "p", 63, 62), own, "63 -> 62 shows the same band");
+        let low = Tag::for_stock(1, "p", 6, 5);
+        assert_eq!(low, [own.clone(), vec![Tag::Band(1)]].concat(), "into 'only 5 left'");
+        assert_eq!(Tag::for_stock(1, "p", 1, 0), [own.clone(), vec![Tag::Band(1), Tag::InStock]].concat());
+        assert_eq!(Tag::for_stock(1, "p", 0, 10), [own, vec![Tag::Band(1), Tag::InStock]].concat(), "restocked");
+        for tags in [Tag::for_stock(1, "p", 63, 62), Tag::for_stock(1, "p", 1, 0)] {
+            assert!(!tags.contains(&Tag::Lists) && !tags.contains(&Tag::Categories), "{tags:?}");
+        }
     }
 }

@@ -53,6 +53,10 @@ pub struct CacheSettings {
     /// (comma- or space-separated, e.g. `http://varnish-1:80`); none by
     /// default.
     pub purge_urls: Vec<String>,
+    /// CACHE_NAIVE_STOCK_INVALIDATION: `true` makes every order retire the
+    /// product and every listing, as shops that purge by product and
+    /// category do. Only for the benchmark's comparison; never in a shop.
+    pub naive_stock_invalidation: bool,
 }
 
 impl Default for CacheSettings {
@@ -72,6 +76,7 @@ impl Default for CacheSettings {
             outbox_retention: Duration::from_secs(24 * 3600),
             local_max_bytes: 64 * 1024 * 1024,
             purge_urls: Vec::new(),
+            naive_stock_invalidation: false,
         }
     }
 }
@@ -84,6 +89,7 @@ pub(super) fn read(env: &Env) -> Result<CacheSettings, ConfigError> {
     }
     c.wait_replicas = env.number_in("REDIS_WAIT_REPLICAS", "a number of replicas", 0..=5)?.unwrap_or(c.wait_replicas);
     c.enabled = env.flag("CACHE_ENABLED")?.unwrap_or(c.enabled);
+    c.naive_stock_invalidation = env.flag("CACHE_NAIVE_STOCK_INVALIDATION")?.unwrap_or(c.naive_stock_invalidation);
     if let Some(prefix) = env.read("CACHE_KEY_PREFIX", |v| key_part(v, 64))? {
         c.key_prefix = prefix;
     }

@@ -5,6 +5,7 @@
 pub mod fields;
 pub mod listing;
 pub mod money;
+pub mod order;
 pub mod page;
 pub mod product;
 pub mod search;

@@ -89,6 +89,29 @@ impl From<NewCategory> for CategoryChanges {
     }
 }
 
+/// Stock at or below this shows as "only N left" on a listing card.
+pub const LOW_STOCK: i32 = 5;
+
+/// What a listing card shows of a product's stock: a band, not the count,
+/// so that selling one of many changes no listing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Availability {
+    InStock,
+    /// Only this many left (1 to [`LOW_STOCK`]).
+    Low(i32),
+    SoldOut,
+}
+
+impl Availability {
+    pub fn of(stock: i32) -> Availability {
+        match stock {
+            s if s <= 0 => Availability::SoldOut,
+            s if s <= LOW_STOCK => Availability::Low(s),
+            _ => Availability::InStock,
+        }
+    }
+}
+
 pub const REQUIRED: &str = "This field is required.";
 /// PostgreSQL text cannot hold NUL (inserting one is a 500 there), so it is
 /// refused on both backends, with DRF's message.

@@ -22,24 +22,27 @@ impl ActiveModelBehavior for ActiveModel {
         if self.updated_at.is_not_set() || !insert {
             self.updated_at = ActiveValue::Set(now);
         }
-        // A new slug leaves the page under the old one to be invalidated.
+        // An update records what it changes here, while the old row can be
+        // read: what an entry shows decides whether it is retired.
         if !insert
-            && let (Some(id), ActiveValue::Set(new_slug)) = (self.id.try_as_ref(), &self.slug)
+            && let Some(id) = self.id.try_as_ref()
             && let Some(old) = Entity::find_by_id(*id).one(db).await?
-            && &old.slug != new_slug
         {
-            outbox::record(db, &[Tag::ProductSlug(old.slug)]).await?;
+            outbox::record(db, &self.tags_changed_from(&old)).await?;
         }
         Ok(self)
     }
 
     /// The tags are recorded on the write's own connection, so they commit
-    /// (or roll back) with it; they reach the cache after commit.
-    async fn after_save<C>(model: Model, db: &C, _insert: bool) -> Result<Model, DbErr>
+    /// (or roll back) with it; they reach the cache after commit. A new
+    /// product changes the lists and its category's count.
+    async fn after_save<C>(model: Model, db: &C, insert: bool) -> Result<Model, DbErr>
     where
         C: ConnectionTrait,
     {
-        outbox::record(db, &Tag::for_product(model.id, &[&model.slug])).await?;
+        if insert {
+            outbox::record(db, &Tag::for_product(model.id, &[&model.slug])).await?;
+        }
         Ok(model)
     }
 
@@ -53,6 +56,45 @@ impl ActiveModelBehavior for ActiveModel {
             outbox::record(db, &Tag::for_product(old.id, &[&old.slug])).await?;
         }
         Ok(self)
+    }
+}
+
+/// Whether `value` sets something other than `old`.
+fn changes<T: PartialEq + Into<sea_orm::Value>>(value: &ActiveValue<T>, old: &T) -> bool {
+    matches!(value, ActiveValue::Set(v) if v != old)
+}
+
+impl ActiveModel {
+    /// The tags an update from `old` to this affects. A change of stock
+    /// alone is retired by projection ([`Tag::for_stock`]); any other
+    /// change reorders or refilters lists, so it retires them all, and the
+    /// category counts only when it moves the product in or out of one.
+    fn tags_changed_from(&self, old: &Model) -> Vec<Tag> {
+        let counts = changes(&self.is_active, &old.is_active) || changes(&self.category_id, &old.category_id);
+        let listed = counts
+            || changes(&self.name, &old.name)
+            || changes(&self.slug, &old.slug)
+            || changes(&self.description, &old.description)
+            || changes(&self.price_cents, &old.price_cents)
+            || changes(&self.created_at, &old.created_at);
+        let new_stock = match &self.stock {
+            ActiveValue::Set(v) | ActiveValue::Unchanged(v) => *v,
+            ActiveValue::NotSet => old.stock,
+        };
+        if !listed {
+            return Tag::for_stock(old.id, &old.slug, old.stock, new_stock);
+        }
+        let new_slug = match &self.slug {
+            ActiveValue::Set(v) | ActiveValue::Unchanged(v) => v.as_str(),
+            ActiveValue::NotSet => old.slug.as_str(),
+        };
+        // Under its old slug and its new one: the page under the old goes.
+        let slugs: &[&str] = if new_slug == old.slug { &[new_slug] } else { &[&old.slug, new_slug] };
+        let mut tags = Tag::for_product(old.id, slugs);
+        if !counts {
+            tags.retain(|t| *t != Tag::Categories);
+        }
+        tags
     }
 }
 

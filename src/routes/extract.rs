@@ -22,6 +22,8 @@ use sea_orm::DatabaseConnection;
 use crate::auth::{AuthSession, tokens};
 use crate::cache::Cache;
 use crate::error::{AppError, PageError};
+use crate::models::_entities::user;
+use crate::services::orders::Owner;
 use crate::state::{AppState, PublicUrl};
 
 /// A form body whose rejection (wrong type, bad encoding) is our 400.
@@ -257,5 +259,65 @@ impl FromRequestParts<AppState> for ApiAdmin {
             return Err(AppError::Forbidden("CSRF token missing or incorrect."));
         }
         if user.is_admin { Ok(ApiAdmin(Writer::of(state))) } else { Err(not_admin) }
+    }
+}
+
+/// Who calls the API: a bearer token's user, a visitor with a session
+/// cookie (signed in or not), or nobody. Unlike [`ApiAdmin`], anyone may
+/// be one; a handler asks what it needs (an owner, an admin, the CSRF
+/// header of a session's write).
+pub enum ApiCaller {
+    Token(user::Model),
+    Session { auth: AuthSession, csrf: Option<String> },
+    Anonymous,
+}
+
+impl FromRequestParts<AppState> for ApiCaller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
+            let token = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).ok_or(AppError::Unauthorized)?;
+            let user = tokens::user_for(&state.db, token.trim()).await?.ok_or(AppError::Unauthorized)?;
+            return Ok(ApiCaller::Token(user));
+        }
+        let auth = AuthSession::from_request_parts(parts, state).await?;
+        if !auth.has_cookie() {
+            return Ok(ApiCaller::Anonymous);
+        }
+        let csrf = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        Ok(ApiCaller::Session { auth, csrf })
+    }
+}
+
+impl ApiCaller {
+    /// The signed-in user, if any, and whether they are an admin.
+    pub async fn user(&self) -> Result<Option<(i32, bool)>, AppError> {
+        Ok(match self {
+            ApiCaller::Token(user) => Some((user.id, user.is_admin)),
+            ApiCaller::Session { auth, .. } => auth.user().await?.map(|u| (u.id, u.is_admin)),
+            ApiCaller::Anonymous => None,
+        })
+    }
+
+    /// Who this caller is as an orders' owner; `create` gives a session
+    /// without a key one (placing an order does).
+    pub async fn owner(&self, create: bool) -> Result<Owner, AppError> {
+        let user_id = self.user().await?.map(|(id, _)| id);
+        let session_key = match self {
+            ApiCaller::Session { auth, .. } => auth.owner_key(create).await?,
+            _ => None,
+        };
+        Ok(Owner { user_id, session_key })
+    }
+
+    /// A write from a session must carry its form token in `X-CSRF-Token`
+    /// (a page another site shows could otherwise post with the cookie).
+    pub async fn require_csrf(&self) -> Result<(), AppError> {
+        let ApiCaller::Session { auth, csrf } = self else { return Ok(()) };
+        match csrf {
+            Some(token) if auth.form_token_matches(token).await? => Ok(()),
+            _ => Err(AppError::Forbidden("CSRF token missing or incorrect.")),
+        }
     }
 }

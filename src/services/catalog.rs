@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 
+use crate::domain::product::Availability;
 use crate::domain::{Money, PageRequest, SearchQuery};
 use crate::error::AppError;
 use crate::models::{category, category_entity, product, product_entity};
@@ -64,6 +65,16 @@ impl ProductView {
 
     pub fn in_stock(&self) -> bool {
         self.stock > 0
+    }
+
+    /// What a listing card says of the stock: a band, never the count
+    /// above [`crate::domain::product::LOW_STOCK`].
+    pub fn availability(&self) -> String {
+        match Availability::of(self.stock) {
+            Availability::InStock => "In stock".to_owned(),
+            Availability::Low(n) => format!("Only {n} left"),
+            Availability::SoldOut => "Sold out".to_owned(),
+        }
     }
 }
 

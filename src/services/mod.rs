@@ -4,6 +4,7 @@
 pub mod cart;
 pub mod catalog;
 pub mod listings;
+pub mod orders;
 pub mod writes;
 
 pub use catalog::{CategoryRef, CategorySummary, ProductView};

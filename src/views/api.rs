@@ -5,6 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::domain::order::OrderStatus;
+use crate::services::orders::OrderView;
 use crate::services::{CategoryRef, CategorySummary, ProductView};
 
 /// A category as embedded in a product.
@@ -162,6 +164,116 @@ pub struct ProductListParams {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
+    /// 1-based page number.
+    #[param(minimum = 1)]
+    page: Option<u32>,
+    /// Items per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    page_size: Option<u32>,
+}
+
+/// Where an order goes, as the API shows and takes it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ShippingDto {
+    pub name: String,
+    pub line1: String,
+    pub line2: String,
+    pub city: String,
+    pub postal_code: String,
+    /// ISO 3166-1 alpha-2.
+    #[schema(example = "FR", pattern = "^[A-Z]{2}$")]
+    pub country: String,
+}
+
+/// A line of an order: what was bought, at the price it was bought at.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderLineDto {
+    /// The product, or null once it has been deleted.
+    #[schema(required = true)]
+    pub product_id: Option<i32>,
+    /// The product's name when the order was placed.
+    pub name: String,
+    /// The price when the order was placed: a decimal string.
+    #[schema(example = "19.99", pattern = r"^[0-9]+\.[0-9]{2}$")]
+    pub unit_price: String,
+    #[schema(minimum = 1)]
+    pub quantity: u32,
+    #[schema(example = "39.98", pattern = r"^[0-9]+\.[0-9]{2}$")]
+    pub line_total: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderDto {
+    /// `SF-` and 10 base32 characters.
+    #[schema(example = "SF-7K2M9QX4TD", pattern = "^SF-[0-9A-HJKMNP-TV-Z]{10}$")]
+    pub number: String,
+    pub status: OrderStatus,
+    pub email: String,
+    pub shipping: ShippingDto,
+    pub lines: Vec<OrderLineDto>,
+    #[schema(example = "39.98", pattern = r"^[0-9]+\.[0-9]{2}$")]
+    pub total: String,
+    /// RFC 3339.
+    pub created_at: DateTime<Utc>,
+    /// RFC 3339.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A page of orders, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderList {
+    #[schema(minimum = 0)]
+    pub count: u64,
+    #[schema(required = true)]
+    pub next: Option<String>,
+    #[schema(required = true)]
+    pub previous: Option<String>,
+    pub results: Vec<OrderDto>,
+}
+
+impl From<&OrderView> for OrderDto {
+    fn from(o: &OrderView) -> Self {
+        OrderDto {
+            number: o.number.clone(),
+            status: o.status,
+            email: o.email.clone(),
+            shipping: ShippingDto {
+                name: o.ship_name.clone(),
+                line1: o.ship_line1.clone(),
+                line2: o.ship_line2.clone(),
+                city: o.ship_city.clone(),
+                postal_code: o.ship_postal_code.clone(),
+                country: o.ship_country.clone(),
+            },
+            lines: o
+                .lines
+                .iter()
+                .map(|l| OrderLineDto {
+                    product_id: l.product_id,
+                    name: l.name.clone(),
+                    unit_price: l.unit_price.to_string(),
+                    quantity: l.quantity,
+                    line_total: l.line_total.to_string(),
+                })
+                .collect(),
+            total: o.total.to_string(),
+            created_at: o.created_at,
+            updated_at: o.updated_at,
+        }
+    }
+}
+
+/// Query parameters of `GET /api/orders/`.
+#[allow(dead_code)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OrderListParams {
+    /// Only orders in this state.
+    #[param(inline)]
+    status: Option<OrderStatus>,
+    /// An order number, or part of an email address.
+    #[param(max_length = 200)]
+    search: Option<String>,
     /// 1-based page number.
     #[param(minimum = 1)]
     page: Option<u32>,

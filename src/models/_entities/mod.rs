@@ -10,6 +10,8 @@ pub mod cart;
 pub mod cart_claim;
 pub mod cart_line;
 pub mod category;
+pub mod order;
+pub mod order_line;
 pub mod product;
 pub mod session;
 pub mod throttle_counter;

@@ -11,6 +11,7 @@
 //! instructions per API cache hit, 10% (scripts/profile.py).
 
 mod categories;
+mod orders;
 mod products;
 
 use std::collections::BTreeMap;
@@ -27,11 +28,15 @@ use utoipa::{IntoResponses, Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::cache::{Cache, EntryKey, Filled};
+use crate::domain::order::OrderStatus;
 use crate::error::{AppError, ErrorBody};
 use crate::routes::cached::{CachedBody, JSON};
 use crate::routes::extract::Reads;
 use crate::state::{AppState, PublicUrl};
-use crate::views::api::{CategoryDto, CategoryList, CategoryRefDto, Ordering, ProductDto, ProductList};
+use crate::views::api::{
+    CategoryDto, CategoryList, CategoryRefDto, OrderDto, OrderLineDto, OrderList, Ordering, ProductDto, ProductList,
+    ShippingDto,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -44,13 +49,18 @@ use crate::views::api::{CategoryDto, CategoryList, CategoryRefDto, Ordering, Pro
         ProductList, ProductDto, CategoryRefDto, CategoryList, CategoryDto, ErrorBody, Ordering,
         products::ProductInputDoc, products::ProductInput,
         categories::CategoryInputDoc, categories::CategoryInput,
+        OrderDto, OrderLineDto, ShippingDto, OrderList, OrderStatus,
+        orders::OrderInput, orders::ShippingInput, orders::LineInput, orders::StatusInput,
     ))
 )]
 struct ApiDoc;
 
 /// The API's routes and its OpenAPI document.
 pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    let api = OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(products::router()).merge(categories::router());
+    let api = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(products::router())
+        .merge(categories::router())
+        .merge(orders::router());
     let (router, mut doc) = api.split_for_parts();
     BlankQueryValues.modify(&mut doc);
     (router, doc)
@@ -108,8 +118,11 @@ fn refusals(statuses: &[u16]) -> BTreeMap<String, RefOr<DocResponse>> {
         401 => "No valid credentials",
         403 => "Not an admin",
         404 => "Nothing has this id, or the page is past the last one (\"Invalid page.\")",
-        409 => "The slug is in use, or the category still has products",
+        409 => {
+            "In conflict with what is stored: a slug in use, a category that still has products, stock too short for an order, or a move an order's state does not allow"
+        }
         413 => "Body over 64 KiB",
+        422 => "The Idempotency-Key was sent before with a different request",
         _ => unreachable!("no refusal is documented for {status}"),
     };
     let body = || ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build();
@@ -130,6 +143,30 @@ pub struct CreateRefusals;
 pub struct ChangeRefusals;
 /// What a delete can refuse with.
 pub struct DeleteRefusals;
+/// What placing an order can refuse with.
+pub struct OrderCreateRefusals;
+/// What reading one order can refuse with.
+pub struct OrderReadRefusals;
+/// What an admin's read can refuse with.
+pub struct AdminReadRefusals;
+
+impl IntoResponses for AdminReadRefusals {
+    fn responses() -> BTreeMap<String, RefOr<DocResponse>> {
+        refusals(&[400, 401, 403, 404])
+    }
+}
+
+impl IntoResponses for OrderCreateRefusals {
+    fn responses() -> BTreeMap<String, RefOr<DocResponse>> {
+        refusals(&[400, 401, 403, 409, 413, 422])
+    }
+}
+
+impl IntoResponses for OrderReadRefusals {
+    fn responses() -> BTreeMap<String, RefOr<DocResponse>> {
+        refusals(&[401, 404])
+    }
+}
 
 impl IntoResponses for ReadRefusals {
     fn responses() -> BTreeMap<String, RefOr<DocResponse>> {
