@@ -21,6 +21,7 @@ mod embedded;
 mod hostile;
 mod local_cache;
 mod openapi;
+mod orders;
 mod outbox_namespaces;
 mod redis_cluster;
 mod route_table;
