@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod api;
 pub mod fragments;
+pub mod mail;
 pub mod pages;
 
 use askama::Template;
