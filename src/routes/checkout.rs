@@ -79,7 +79,8 @@ async fn show(State(db): State<DatabaseConnection>, auth: AuthSession) -> Result
         return back_to_cart(&auth).await;
     };
     let email = auth.user().await?.map(|u| u.email).unwrap_or_default();
-    let form = CheckoutForm { token: checkout_token(&db, &owner_key).await?, email, ..CheckoutForm::default() };
+    let form =
+        CheckoutForm { checkout_token: checkout_token(&db, &owner_key).await?, email, ..CheckoutForm::default() };
     form_page(&db, &auth, &lines, form, FieldErrors::default(), StatusCode::OK).await
 }
 
@@ -166,7 +167,7 @@ async fn place(
 ) -> Result<Response, PageError> {
     let lines = cart_lines(&auth).await?;
     let user_id = auth.user().await?.map(|u| u.id);
-    let key = Some(form.token.trim()).filter(|t| !t.is_empty()).map(IdempotencyKey::of_checkout);
+    let key = Some(form.checkout_token.trim()).filter(|t| !t.is_empty()).map(IdempotencyKey::of_checkout);
     if lines.is_empty() {
         // A form sent again after its order emptied the cart (a second tab,
         // a resubmit) is that order.
@@ -182,7 +183,7 @@ async fn place(
     }
     let Some(Ok(key)) = key else {
         let owner_key = auth.owner_key(true).await?.ok_or_else(|| AppError::Internal("owner key".into()))?;
-        let fresh = CheckoutForm { token: checkout_token(&db, &owner_key).await?, ..form };
+        let fresh = CheckoutForm { checkout_token: checkout_token(&db, &owner_key).await?, ..form };
         let errors = FieldErrors::single("token", "This form was incomplete. Check the order and place it again.");
         return form_page(&db, &auth, &lines, fresh, errors, StatusCode::BAD_REQUEST).await;
     };

@@ -133,8 +133,9 @@ pub struct CartLine {
 pub struct CheckoutForm {
     pub csrf: String,
     /// Names this checkout: the same in every tab opened on the same cart
-    /// (see `routes::checkout`).
-    pub token: String,
+    /// (see `routes::checkout`). Sent as `token`.
+    #[serde(rename = "token")]
+    pub checkout_token: String,
     pub email: String,
     pub name: String,
     pub line1: String,
