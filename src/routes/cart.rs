@@ -18,7 +18,7 @@ use crate::routes::extract::{ClientIp, FormBody, require_csrf};
 use crate::services::cart::{LineChange, MAX_CART_LINES, MAX_QUANTITY};
 use crate::services::catalog;
 use crate::state::AppState;
-use crate::views::pages::{CartLine, CartPage, Shell};
+use crate::views::pages::{CartLine, CartPage, Shell, stock_note};
 use crate::views::render;
 
 pub fn router() -> Router<AppState> {
@@ -88,6 +88,8 @@ async fn cart_page(
                 price: p.price.to_string(),
                 quantity,
                 total: Money::from_cents(total).map(|m| m.to_string()).unwrap_or_default(),
+                // Stock may have gone since the line was added.
+                stock_note: if i64::from(quantity) > i64::from(p.stock) { stock_note(p.stock) } else { String::new() },
             });
         }
     }

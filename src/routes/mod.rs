@@ -1,7 +1,7 @@
 //! HTTP routes: thin handlers that parse input, call a service and pick a
-//! view, one module per area: the shop's pages, accounts and the cart at
-//! the top, the API under `/api` and the admin nested under `/admin`, each
-//! by resource. What handlers extract from a request is in [`extract`];
+//! view, one module per area: the shop's pages, accounts, the cart and
+//! checkout at the top, the API under `/api` and the admin nested under
+//! `/admin`, each by resource. What handlers extract from a request is in [`extract`];
 //! the layers every answer passes through are composed here.
 
 mod admin;
@@ -12,6 +12,7 @@ mod bench;
 pub mod cache_policy;
 pub mod cached;
 mod cart;
+mod checkout;
 mod cross_site;
 pub mod extract;
 mod health;
@@ -44,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::router())
         .merge(auth::router())
         .merge(cart::router())
+        .merge(checkout::router())
         .nest("/admin", admin::router(state.clone()))
         .merge(api)
         .route("/api/openapi.json", api::document(&doc))

@@ -386,6 +386,24 @@ async fn lines_of(db: &impl ConnectionTrait, order_id: i32) -> Result<Vec<order_
         .await
 }
 
+/// The order `key` placed for `owner`, if any: what a checkout form sent
+/// again after its cart was emptied (a second tab, a resubmit) names.
+#[tracing::instrument(name = "orders.placed_under", skip_all)]
+pub async fn placed_under(
+    db: &DatabaseConnection,
+    owner: &Owner,
+    key: &IdempotencyKey,
+) -> Result<Option<OrderView>, AppError> {
+    let found = order::Entity::find()
+        .filter(order::Column::IdempotencyScope.eq(owner.scope()))
+        .filter(order::Column::IdempotencyKey.eq(key.as_str()))
+        .one(db)
+        .await?;
+    let Some(found) = found else { return Ok(None) };
+    let lines = lines_of(db, found.id).await?;
+    Ok(Some(OrderView::from_models(found, lines)?))
+}
+
 /// How many orders a session has placed: what tells one checkout from the
 /// next (see `routes::checkout`).
 pub async fn placed_by_session(db: &impl ConnectionTrait, session_key: &str) -> Result<u64, AppError> {

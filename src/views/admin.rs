@@ -6,8 +6,10 @@ use serde::Deserialize;
 
 use super::pages::Shell;
 use crate::domain::FieldErrors;
+use crate::domain::order::OrderStatus;
 use crate::services::CategorySummary;
 use crate::services::catalog::ProductView;
+use crate::services::orders::OrderView;
 
 /// A product form as typed (kept when it is shown again with errors).
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -100,4 +102,31 @@ pub struct CategoryFormPage {
     pub csrf: String,
     pub form: CategoryForm,
     pub errors: FieldErrors,
+}
+
+#[derive(Template)]
+#[template(path = "admin/orders.html")]
+pub struct OrdersPage {
+    pub shell: Shell,
+    /// The status filtered on, `""` for all.
+    pub status: String,
+    pub statuses: [OrderStatus; 4],
+    pub q: String,
+    pub orders: Vec<OrderView>,
+    pub count: u64,
+    pub page: u32,
+    pub page_count: u32,
+    pub previous: Option<String>,
+    pub next: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/order.html")]
+pub struct OrderDetailPage {
+    pub shell: Shell,
+    pub csrf: String,
+    pub order: OrderView,
+    pub country: String,
+    /// Why the last move was refused, if it was.
+    pub error: String,
 }

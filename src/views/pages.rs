@@ -5,6 +5,9 @@ use askama::Template;
 
 use super::Fragment;
 use crate::auth::{AuthSession, SessionUser};
+use crate::domain::FieldErrors;
+use crate::domain::order::{Country, OrderStatus};
+use crate::services::orders::OrderView;
 
 /// What the layout needs: the page title, the header's search box, and the
 /// visitor (signed-in user, their CSRF token for the logout form, a flash
@@ -101,16 +104,6 @@ pub struct ErrorPage {
     pub errors: Vec<(String, Vec<String>)>,
 }
 
-/// One line of the cart page.
-pub struct CartLine {
-    pub product_id: i32,
-    pub name: String,
-    pub slug: String,
-    pub price: String,
-    pub quantity: u32,
-    pub total: String,
-}
-
 #[derive(Template)]
 #[template(path = "pages/cart.html")]
 pub struct CartPage {
@@ -119,4 +112,91 @@ pub struct CartPage {
     pub lines: Vec<CartLine>,
     pub subtotal: String,
     pub error: String,
+}
+
+/// One line of the cart page.
+pub struct CartLine {
+    pub product_id: i32,
+    pub name: String,
+    pub slug: String,
+    pub price: String,
+    pub quantity: u32,
+    pub total: String,
+    /// "Only 2 left" or "Sold out" when the quantity is now over the stock;
+    /// empty otherwise.
+    pub stock_note: String,
+}
+
+/// The checkout form as typed (kept when it is shown again with errors).
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct CheckoutForm {
+    pub csrf: String,
+    /// Names this checkout: the same in every tab opened on the same cart
+    /// (see `routes::checkout`). Sent as `token`.
+    #[serde(rename = "token")]
+    pub checkout_token: String,
+    pub email: String,
+    pub name: String,
+    pub line1: String,
+    pub line2: String,
+    pub city: String,
+    pub postal_code: String,
+    pub country: String,
+}
+
+/// One line of the checkout, at the current price, with what stands in its way.
+pub struct CheckoutLine {
+    pub name: String,
+    pub slug: String,
+    pub price: String,
+    pub quantity: u32,
+    pub total: String,
+    /// Why the line cannot be ordered as it is (short stock, withdrawn).
+    pub problems: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "pages/checkout.html")]
+pub struct CheckoutPage {
+    pub shell: Shell,
+    pub form: CheckoutForm,
+    pub errors: FieldErrors,
+    /// Messages for the whole form (not beside one field or line).
+    pub notices: Vec<String>,
+    pub lines: Vec<CheckoutLine>,
+    pub total: String,
+    pub countries: Vec<Country>,
+    /// The code of the country chosen before, if it is one.
+    pub country: String,
+}
+
+/// What a line asking for more than is left is told.
+pub fn stock_note(stock: i32) -> String {
+    if stock <= 0 { "Sold out".to_owned() } else { format!("Only {stock} left") }
+}
+
+/// An order's country by name, or its code if it has none.
+pub fn country_name(code: &str) -> &str {
+    Country::parse(code).map(Country::name).unwrap_or(code)
+}
+
+#[derive(Template)]
+#[template(path = "pages/order.html")]
+pub struct OrderPage {
+    pub shell: Shell,
+    pub order: OrderView,
+    pub country: String,
+}
+
+#[derive(Template)]
+#[template(path = "pages/orders.html")]
+pub struct AccountOrdersPage {
+    pub shell: Shell,
+    pub orders: Vec<OrderView>,
+    pub count: u64,
+    pub page: u32,
+    pub page_count: u32,
+    pub previous: Option<String>,
+    pub next: Option<String>,
 }

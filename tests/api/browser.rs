@@ -1,7 +1,8 @@
 //! End to end in a real browser: headless Chromium driven over WebDriver
 //! (Debian's chromium and chromium-driver; nothing is downloaded). An admin
 //! signs in through the form and changes a price; the public pages and the
-//! API show it at once, to the admin and to a second, anonymous browser.
+//! API show it at once, to the admin and to a second, anonymous browser. A
+//! shopper checks out through the forms and the admin ships the order.
 //! Screenshots go to artifacts/ (not committed).
 
 use std::path::PathBuf;
@@ -183,6 +184,60 @@ async fn an_admin_price_change_shows_in_every_browser_at_once() {
     let cart = shopper.wait_for("Your cart").await;
     assert!(cart.contains("Steel Laptop 13") && cart.contains("$1555.54"), "the cart shows the new price");
     shopper.screenshot("cart").await;
+    admin.close().await;
+    shopper.close().await;
+}
+
+#[tokio::test]
+async fn a_shopper_checks_out_and_the_admin_ships_the_order() {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    app.create_user("admin@example.com", "admin password", true).await;
+    let p = app.fixture.product("Laptop Sleeve").clone();
+    let http = reqwest::Client::new();
+    let driver = start_driver(&http).await;
+    let shopper = Browser::open(&http, &driver).await;
+    let admin = Browser::open(&http, &driver).await;
+
+    shopper.goto(&app.url(&format!("/products/{}", p.slug))).await;
+    shopper.fill("#quantity", "2").await;
+    shopper.click(".add-to-cart button").await;
+    shopper.wait_for("Your cart").await;
+    shopper.screenshot("checkout-1-cart").await;
+    shopper.click(".checkout-link a").await;
+    shopper.wait_for("Place order").await;
+    shopper.fill("#email", "ann@example.com").await;
+    shopper.fill("#name", "Ann Lee").await;
+    shopper.fill("#line1", "1 Rue de la Paix").await;
+    shopper.fill("#city", "Paris").await;
+    shopper.fill("#postal_code", "75002").await;
+    shopper.click("#country option[value=FR]").await;
+    shopper.screenshot("checkout-2-form").await;
+    shopper.click(".checkout-form button[type=submit]").await;
+    let confirmation = shopper.wait_for("Thank you!").await;
+    assert!(confirmation.contains("pay on delivery") && confirmation.contains("$59.00"), "{confirmation}");
+    let at = confirmation.find("SF-").expect("an order number");
+    let number = confirmation[at..at + 13].to_owned();
+    shopper.screenshot("checkout-3-confirmation").await;
+
+    admin.goto(&app.url("/admin/orders")).await;
+    admin.wait_for("name=\"next\" value=\"/admin/orders\"").await;
+    admin.fill("#email", "admin@example.com").await;
+    admin.fill("#password", "admin password").await;
+    admin.click(".auth-form button[type=submit]").await;
+    admin.wait_for(&number).await;
+    admin.screenshot("checkout-4-admin-orders").await;
+    admin.click(".order-row a").await;
+    admin.wait_for("Mark paid").await;
+    admin.click("#to-paid").await;
+    admin.wait_for(&format!("Order {number} is now paid.")).await;
+    admin.screenshot("checkout-5-admin-paid").await;
+    admin.click("#to-shipped").await;
+    admin.wait_for(&format!("Order {number} is now shipped.")).await;
+    admin.screenshot("checkout-6-admin-shipped").await;
+
+    shopper.goto(&app.url(&format!("/orders/{number}"))).await;
+    shopper.wait_for("Shipped: it is on its way.").await;
+    shopper.screenshot("checkout-7-shipped").await;
     admin.close().await;
     shopper.close().await;
 }

@@ -13,6 +13,7 @@ mod cache_policy;
 mod cart;
 mod catalog_api;
 mod catalog_pages;
+mod checkout;
 mod cli;
 mod credentials;
 mod database_outage;

@@ -1,10 +1,11 @@
 //! The admin: products and categories, with create, edit and delete forms,
-//! nested under `/admin`. Only admins get in (the guard is a route layer):
+//! and orders with their status moves, nested under `/admin`. Only admins get in (the guard is a route layer):
 //! visitors are sent to log in, shoppers get a 403 page. Every write goes
 //! through `services::writes`, so the cache and every public page see it on
 //! the very next request.
 
 mod categories;
+mod orders;
 mod products;
 
 use axum::Router;
@@ -26,6 +27,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/", get(|| async { Redirect::to("/admin/products") }))
         .merge(products::router())
         .merge(categories::router())
+        .merge(orders::router())
         .route_layer(middleware::from_fn_with_state(state, require_admin))
 }
 

@@ -74,6 +74,11 @@ pub const ROUTES: &[Route] = &[
     shop("POST", "/cart/add", Anyone, Visitor),
     shop("POST", "/cart/update", Anyone, Visitor),
     shop("POST", "/cart/remove", Anyone, Visitor),
+    // Checkout and orders.
+    shop("GET", "/checkout", Anyone, Visitor),
+    shop("POST", "/checkout", Anyone, Visitor),
+    shop("GET", "/orders/{number}", Anyone, Visitor),
+    shop("GET", "/account/orders", SignedIn, Visitor),
     // The admin.
     shop("GET", "/admin", Admin, Visitor),
     shop("GET", "/admin/products", Admin, Visitor),
@@ -88,6 +93,9 @@ pub const ROUTES: &[Route] = &[
     shop("POST", "/admin/categories/{id}", Admin, Visitor),
     shop("GET", "/admin/categories/{id}/edit", Admin, Visitor),
     shop("POST", "/admin/categories/{id}/delete", Admin, Visitor),
+    shop("GET", "/admin/orders", Admin, Visitor),
+    shop("GET", "/admin/orders/{number}", Admin, Visitor),
+    shop("POST", "/admin/orders/{number}/status", Admin, Visitor),
     // The API: reads for anyone, writes for admins.
     shop("GET", "/api/products/", Anyone, Everyone),
     shop("GET", "/api/products", Anyone, Everyone),
