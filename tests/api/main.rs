@@ -23,6 +23,7 @@ mod hostile;
 mod local_cache;
 mod openapi;
 mod orders;
+mod orders_cache;
 mod outbox_namespaces;
 mod redis_cluster;
 mod route_table;

@@ -21,6 +21,9 @@ pub enum Audience {
     Anyone,
     SignedIn,
     Admin,
+    /// Whoever placed the order the path names (and an admin, where the
+    /// route is also an admin's); everyone else is told it is not there.
+    Owner,
 }
 
 /// Who may keep a route's successful answer.
@@ -51,7 +54,7 @@ const fn shop(method: &'static str, path: &'static str, audience: Audience, shar
     Route { method, path, on: Listener::Shop, audience, sharing }
 }
 
-use Audience::{Admin, Anyone, SignedIn};
+use Audience::{Admin, Anyone, Owner, SignedIn};
 use Sharing::{CatalogPage, Everyone, Nobody, Visitor};
 
 pub const ROUTES: &[Route] = &[
@@ -77,7 +80,7 @@ pub const ROUTES: &[Route] = &[
     // Checkout and orders.
     shop("GET", "/checkout", Anyone, Visitor),
     shop("POST", "/checkout", Anyone, Visitor),
-    shop("GET", "/orders/{number}", Anyone, Visitor),
+    shop("GET", "/orders/{number}", Owner, Visitor),
     shop("GET", "/account/orders", SignedIn, Visitor),
     // The admin.
     shop("GET", "/admin", Admin, Visitor),
@@ -109,6 +112,14 @@ pub const ROUTES: &[Route] = &[
     shop("PATCH", "/api/products/{id}", Admin, Nobody),
     shop("DELETE", "/api/products/{id}/", Admin, Nobody),
     shop("DELETE", "/api/products/{id}", Admin, Nobody),
+    shop("POST", "/api/orders/", Anyone, Visitor),
+    shop("POST", "/api/orders", Anyone, Visitor),
+    shop("GET", "/api/orders/", Admin, Visitor),
+    shop("GET", "/api/orders", Admin, Visitor),
+    shop("GET", "/api/orders/{number}/", Owner, Visitor),
+    shop("GET", "/api/orders/{number}", Owner, Visitor),
+    shop("PATCH", "/api/orders/{number}/", Admin, Nobody),
+    shop("PATCH", "/api/orders/{number}", Admin, Nobody),
     shop("GET", "/api/categories/", Anyone, Everyone),
     shop("GET", "/api/categories", Anyone, Everyone),
     shop("POST", "/api/categories/", Admin, Nobody),
@@ -159,9 +170,10 @@ pub fn paths() -> Vec<(Listener, &'static str)> {
     paths
 }
 
-/// `path` with its `{id}` and `{slug}` filled: the product's for product
-/// routes, the category's for category routes.
-pub fn fill(path: &str, product: (i32, &str), category: (i32, &str)) -> String {
+/// `path` with its `{id}` and `{slug}` filled (the product's for product
+/// routes, the category's for category routes) and its `{number}` (an
+/// order's).
+pub fn fill(path: &str, product: (i32, &str), category: (i32, &str), order: &str) -> String {
     let (id, slug) = if path.contains("/categories/") { category } else { product };
-    path.replace("{id}", &id.to_string()).replace("{slug}", slug)
+    path.replace("{id}", &id.to_string()).replace("{slug}", slug).replace("{number}", order)
 }
