@@ -14,6 +14,7 @@ mod m20261124_000007_outbox_edge_purge;
 mod m20261201_000008_auth_hardening;
 mod m20261201_000009_outbox_cursors;
 mod m20261201_000010_embedded_stores;
+mod m20261205_000011_mail_outbox;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000008_auth_hardening::Migration),
             Box::new(m20261201_000009_outbox_cursors::Migration),
             Box::new(m20261201_000010_embedded_stores::Migration),
+            Box::new(m20261205_000011_mail_outbox::Migration),
         ]
     }
 }
