@@ -20,6 +20,7 @@ mod database_stores;
 mod embedded;
 mod hostile;
 mod local_cache;
+mod mail;
 mod openapi;
 mod outbox_namespaces;
 mod redis_cluster;
