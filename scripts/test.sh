@@ -5,7 +5,7 @@
 # - PostgreSQL and Redis on localhost are started when they are down;
 # - Debian's chromium and chromium-driver (the browser tests), varnish and
 #   varnish-modules (the edge-cache tests) are installed when missing;
-# - the pinned schemathesis goes into a virtualenv (scripts/install-test-tools.sh).
+# - the pinned schemathesis and aiosmtpd go into a virtualenv (scripts/install-test-tools.sh).
 #
 # Plain `cargo test` works too, on a machine that already has all of that.
 set -euo pipefail

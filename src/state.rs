@@ -14,6 +14,7 @@ use crate::auth::store::AppSessionStore;
 use crate::auth::throttle::Throttle;
 use crate::cache::Cache;
 use crate::config::Settings;
+use crate::mail::Mailer;
 use crate::services::cart::CartStore;
 
 /// The origin for absolute links, e.g. `http://127.0.0.1:3000`.
@@ -62,6 +63,9 @@ pub struct AppState {
     pub sessions: SessionManagerLayer<AppSessionStore>,
     /// The Redis fragment and API cache.
     pub cache: Cache,
+    /// Sends the mail outbox; nudge it after a transaction that enqueued
+    /// mail commits.
+    pub mailer: Mailer,
     /// Settings as loaded at start.
     pub settings: Arc<Settings>,
     /// Origin used in the API's `next` / `previous` links.

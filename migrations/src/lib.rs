@@ -14,6 +14,7 @@ mod m20261124_000007_outbox_edge_purge;
 mod m20261201_000008_auth_hardening;
 mod m20261201_000009_outbox_cursors;
 mod m20261201_000010_embedded_stores;
+mod m20261201_000011_mail_outbox;
 mod m20261201_000012_orders;
 
 pub struct Migrator;
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000008_auth_hardening::Migration),
             Box::new(m20261201_000009_outbox_cursors::Migration),
             Box::new(m20261201_000010_embedded_stores::Migration),
+            Box::new(m20261201_000011_mail_outbox::Migration),
             Box::new(m20261201_000012_orders::Migration),
         ]
     }

@@ -9,10 +9,12 @@
 //! - `server.rs`: listeners, public URL, proxies, timeouts, the hash queue
 //! - `cache.rs`: REDIS_URL, CACHE_*, edge purges; Redis URL lists
 //! - `sessions.rs`: SESSION_*
+//! - `mail.rs`: SMTP_URL, MAIL_*
 
 mod cache;
 mod database;
 mod env;
+mod mail;
 mod server;
 mod sessions;
 
@@ -21,6 +23,7 @@ use std::time::Duration;
 
 pub use cache::{CacheSettings, redis_nodes, redis_url_shown};
 pub use database::{DEFAULT_DATABASE_URL, DatabaseUrl};
+pub use mail::{DEFAULT_MAIL_DIR, DEFAULT_MAIL_FROM, MailSettings, SmtpUrl};
 pub use server::DEFAULT_ADDR;
 pub use sessions::{SessionSettings, SessionStoreKind};
 
@@ -54,6 +57,8 @@ pub struct Settings {
     pub cache: CacheSettings,
     /// Session settings (SESSION_*).
     pub sessions: SessionSettings,
+    /// Mail settings (SMTP_URL, MAIL_*).
+    pub mail: MailSettings,
     /// Set when none of REDIS_URL, SESSION_REDIS_URL and SESSION_STORE is
     /// given: at start the default Redis is asked once, and when none
     /// answers the shop runs embedded (the cache in process; sessions,
@@ -101,6 +106,7 @@ impl Settings {
             cache: CacheSettings::default(),
             embedded_unless_redis_answers: false,
             sessions: SessionSettings::on_redis(CacheSettings::default().redis_url),
+            mail: MailSettings::default(),
             bench_routes: false,
             shutdown_grace: Duration::from_secs(10),
             header_timeout: Duration::from_secs(10),
@@ -122,6 +128,7 @@ impl Settings {
         server::read(&env, &mut settings)?;
         settings.cache = cache::read(&env)?;
         settings.sessions = sessions::read(&env, &settings.cache.redis_url, settings.public_url.as_deref())?;
+        settings.mail = mail::read(&env)?;
         settings.embedded_unless_redis_answers =
             ["REDIS_URL", "SESSION_REDIS_URL", "SESSION_STORE"].into_iter().all(|var| env.string(var).is_none());
         Ok(settings)
@@ -190,6 +197,8 @@ mod tests {
             ("METRICS_ADDR", "127.0.0.1:3000"),
             ("PASSWORD_HASH_QUEUE", "-1"),
             ("SESSION_STORE", "sqlite"),
+            ("SMTP_URL", "mail.example.com:25"),
+            ("MAIL_FROM", "shop"),
         ] {
             assert_eq!(load(&[(var, value)]).unwrap_err().var, var, "{var}={value}");
         }

@@ -24,6 +24,7 @@ use crate::cache::Cache;
 use crate::auth::Hasher;
 use crate::auth::forms::FormSigner;
 use crate::config::{DatabaseUrl, SessionStoreKind, Settings};
+use crate::mail::Mailer;
 use crate::routes;
 use crate::seed::{self, SeedPlan};
 use crate::server::Deadlines;
@@ -49,6 +50,8 @@ pub enum StartupError {
     Cache(String),
     #[error("cannot set up sessions: {0}")]
     Sessions(String),
+    #[error("cannot set up mail: {0}")]
+    Mail(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: std::net::SocketAddr, source: std::io::Error },
 }
@@ -105,7 +108,8 @@ pub async fn state_for_commands(mut settings: Settings) -> Result<AppState, Star
     // Commands serve nobody: in-process sessions, never connected.
     settings.sessions.store = SessionStoreKind::Memory;
     let parts = sessions(&settings, &db)?;
-    state(settings, db, cache, QueryCounter::default(), parts, public_url).await
+    let mailer = Mailer::new(&settings.mail, db.clone()).map_err(StartupError::Mail)?;
+    state(settings, db, cache, QueryCounter::default(), parts, mailer, public_url).await
 }
 
 /// The state every request (or command) shares, from its parts.
@@ -115,6 +119,7 @@ async fn state(
     cache: Cache,
     queries: QueryCounter,
     parts: SessionParts,
+    mailer: Mailer,
     public_url: String,
 ) -> Result<AppState, StartupError> {
     let forms = FormSigner::load_or_create(&db).await.map_err(|e| StartupError::Sessions(e.to_string()))?;
@@ -123,6 +128,7 @@ async fn state(
         db,
         forms: Arc::new(forms),
         cache,
+        mailer,
         queries,
         throttle,
         hasher: Hasher::new(settings.password_hash_queue),
@@ -156,9 +162,9 @@ impl Application {
         let queries = QueryCounter::default();
         let embedded = runs_embedded(&mut settings).await;
         let mut db = connect_migrated(&settings).await?;
-        // The cache's own queries (the outbox flusher) and the session
-        // store's share the pool but are not counted: the counter measures
-        // what the catalog and the accounts cost.
+        // The cache's own queries (the outbox flusher), the session store's
+        // and the mail deliverer's share the pool but are not counted: the
+        // counter measures what the catalog and the accounts cost.
         let cache = if embedded {
             embedded_cache(&settings.cache, db.clone())?
         } else {
@@ -202,8 +208,10 @@ impl Application {
             tracing::warn!("SESSION_STORE=memory: sessions live in this process only and end when it stops");
         }
         let parts = sessions(&settings, &uncounted)?;
+        let mailer = Mailer::new(&settings.mail, uncounted.clone()).map_err(StartupError::Mail)?;
+        tracing::info!("{}", mailer.describe());
         let sweeps = (settings.sessions.store == SessionStoreKind::Database).then_some(uncounted);
-        let state = state(settings, db, cache, queries, parts, public_url).await?;
+        let state = state(settings, db, cache, queries, parts, mailer, public_url).await?;
         let app = Application { listener, metrics_listener, state, sweeps };
         if let Some(addr) = app.metrics_addr() {
             tracing::info!("metrics on http://{addr}/metrics");
@@ -250,6 +258,8 @@ impl Application {
         let tracker = self.state.cache.spawn_tracker();
         let upkeep = crate::metrics::spawn_upkeep();
         let sweeper = self.sweeps.map(crate::stores::spawn_sweeper);
+        // Its first pass sends what an earlier run left due.
+        let deliverer = self.state.mailer.spawn();
         let deadlines =
             Deadlines { headers: self.state.settings.header_timeout, grace: self.state.settings.shutdown_grace };
         let router = routes::router(self.state);
@@ -261,6 +271,7 @@ impl Application {
             }
         };
         tokio::join!(shop, metrics);
+        deliverer.stop().await;
         flusher.abort();
         upkeep.abort();
         if let Some(sweeper) = sweeper {

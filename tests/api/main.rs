@@ -21,6 +21,7 @@ mod database_stores;
 mod embedded;
 mod hostile;
 mod local_cache;
+mod mail;
 mod openapi;
 mod orders;
 mod orders_cache;

@@ -10,6 +10,7 @@ pub mod cart;
 pub mod cart_claim;
 pub mod cart_line;
 pub mod category;
+pub mod mail_outbox;
 pub mod order;
 pub mod order_line;
 pub mod product;

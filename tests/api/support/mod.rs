@@ -3,7 +3,7 @@
 //! holding the [`fixture`] catalog), the scenario [`macros`], a browser
 //! ([`Visitor`]), shortcuts through the [`api`] and the [`writes`] layer,
 //! readings of the [`cache`], the [`cli`] binary run as a process, servers a
-//! test owns ([`redis_server`], [`tcp_proxy`]), the [`route_table`], the
+//! test owns ([`redis_server`], [`smtp_sink`], [`tcp_proxy`]), the [`route_table`], the
 //! listing [`oracle`] and the [`openapi`] check.
 
 pub mod api;
@@ -16,6 +16,7 @@ pub mod openapi;
 pub mod oracle;
 pub mod redis_server;
 pub mod route_table;
+pub mod smtp_sink;
 pub mod store;
 pub mod tcp_proxy;
 pub mod visitor;
