@@ -576,7 +576,8 @@ def order_run(binary: Path, env: dict, redis: Redis, db_url: str, mode: str, rat
         if bad:
             fail(f"warming the order mix: {len(bad)} URLs did not answer 200, e.g. {next(iter(bad.items()))}")
         rng_lock = threading.Lock()
-        rng = random.Random(int(rate) * 1000 + len(mode))
+        # The same orders in both modes.
+        rng = random.Random(int(rate))
         attempts: list[orders.Attempt] = []
 
         def place(_: int) -> None:
