@@ -37,8 +37,11 @@ end, and Redis memory. Before the run, the same reads against a third
 instance with the cache off give the uncached p99 that the outage is
 compared with.
 
-Exit status 1 when a check fails: any error, any stale read, RSS growth
-beyond 20%, caching not back after the outage, and (not with --ci, since a
+Exit status 1 when a check fails: any error (an order answered anything
+but 201 or 409, a cancellation anything but 200), any stale read, any
+availability the acknowledged stock does not allow, negative stock, units
+sold that do not add up, RSS growth beyond 20%, caching not back after the
+outage, and (not with --ci, since a
 shared CI machine cannot promise speed) an outage p99 above the uncached
 reference. Results: results/soak-<time>.json and .md (git-ignored).
 
