@@ -4,6 +4,7 @@
     python3 scripts/bench.py                    # 10k and 100k products
     python3 scripts/bench.py --smoke            # CI: 1k products, 2 s per run
     python3 scripts/bench.py --varnish          # only Varnish against the apps
+    python3 scripts/bench.py --orders           # only the read mix under orders
 
 For each catalog size it seeds a fresh PostgreSQL database, starts the
 release server against its own Redis (started here on a free port, so the
@@ -25,6 +26,19 @@ at once, half the connections each), side by side. A Varnish run counts
 only if the URL answers `X-Varnish-Cache: HIT` before it and Varnish
 fetched nothing from the apps during it; its speed is reported, not
 checked.
+
+With --orders (and, short, with --smoke) a read mix spread over the whole
+catalog (ORDER_MIX) runs under wrk while a paced generator places guest
+orders through the API at 0, 5 and 20 a second, with stock changes retired
+by projection (the default) and naively (CACHE_NAIVE_STOCK_INVALIDATION=
+true: every order retires the product and every listing). Each of the six
+cells starts from the same stock (500 units for products above 5, the
+seed's low-stock ones as they were), an empty cache and every URL read once;
+the hit rate comes from the X-Cache of the reads. The targets: at 20
+orders/s the projection keeps its hit rate within 3 points of no orders,
+and the naive mode loses 20 or more; with --smoke only exactness is
+checked (orders answered 201 or 409, reads all 200 with an X-Cache, no
+negative stock).
 
 Every figure is also given as a ratio against the ceiling of the same run,
 because the machine is shared and noisy. The targets are checked at the end;
@@ -48,15 +62,19 @@ import datetime as dt
 import json
 import os
 import platform
+import random
 import re
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import urllib.parse
 from pathlib import Path
 
-from shoplab import ROOT, varnish
+from shoplab import ROOT, orders, varnish
 from shoplab.proc import fail, run, say
 from shoplab.services import Redis, Server, build, http_request, preflight, prepare_database
 
@@ -158,10 +176,17 @@ def wrk_figures(out: str) -> dict:
 
 
 async def _read_response(reader: asyncio.StreamReader) -> int:
+    return (await _read_response_headers(reader))[0]
+
+
+async def _read_response_headers(reader: asyncio.StreamReader) -> tuple[int, dict[str, str]]:
+    """Status and headers (names lower-cased); the body is read and dropped."""
     status = int((await reader.readline()).split()[1])
     length, chunked = 0, False
+    headers: dict[str, str] = {}
     while (line := await reader.readline()) not in (b"\r\n", b""):
         name, _, value = line.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip()
         if name.lower() == "content-length":
             length = int(value)
         elif name.lower() == "transfer-encoding" and "chunked" in value.lower():
@@ -172,7 +197,7 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
         await reader.readline()
     else:
         await reader.readexactly(length)
-    return status
+    return status, headers
 
 
 async def _fetch_all(port: int, paths: list[str], connections: int) -> dict[int, int]:
@@ -417,6 +442,247 @@ def bench_edge(binary: Path, pg_url: str, size: int, args: argparse.Namespace, c
     return result
 
 
+# ------------------------------------------------------------------ orders
+
+# The read mix of the order comparison: the kinds of URL of HIT_URLS (search
+# pages and API searches, the category list, product pages and API details,
+# API category listings by price) spread over the whole catalog, plus the
+# category pages and the in-stock listings a shopper filters to, so that
+# each entry is read at a rate a shop's would be rather than thousands of
+# times a second. Shares of the reads, by kind:
+ORDER_MIX = {
+    "product": 0.50,  # /products/{slug} and /api/products/{id}/, every active product
+    "category": 0.25,  # /categories/{slug}?page=1..3, /api/products/?category__id=..&ordering=price&page=1..3
+    "search": 0.15,  # /products?q=..&page=1..2, /api/products/?search=..&page=1..2, 20 terms
+    "in-stock": 0.05,  # /categories/{slug}?in_stock=1, /api/products/?category__id=..&in_stock=true
+    "index": 0.05,  # /, /categories, /api/categories/
+}
+ORDER_RATES = [0, 5, 20]  # orders per second
+ORDER_MODES = {"projection": {}, "naive": {"CACHE_NAIVE_STOCK_INVALIDATION": "true"}}
+# Products with more than LOW_STOCK units get HIGH_STOCK before every run,
+# so an order rarely changes what a listing shows of them; the seed's
+# low-stock (1-5) and sold-out products keep their stock, and the orders
+# take from the low ones too, selling them out as a shop's would.
+HIGH_STOCK = 500
+LOW_STOCK = 5
+ORDER_CONNECTIONS = 8
+ORDER_MIX_LENGTH = 50_000
+# The issue's goals, in points of hit rate (0 to 100).
+ORDER_GOALS = {"projection_loss_at_20": 3.0, "naive_loss_at_20": 20.0}
+
+# wrk reads the mix from a file, every thread from its own place in it,
+# and counts the X-Cache of each response; done() adds up the threads.
+MIX_LUA = r"""
+local threads = {}
+local count = 0
+function setup(thread)
+  count = count + 1
+  thread:set("tid", count)
+  table.insert(threads, thread)
+end
+function init(args)
+  paths = {}
+  for line in io.lines(args[1]) do paths[#paths + 1] = line end
+  at = (tid * 7919) % #paths
+  hit, miss, bypass, none, bad = 0, 0, 0, 0, 0
+end
+function request()
+  at = at % #paths + 1
+  return wrk.format("GET", paths[at])
+end
+function response(status, headers, body)
+  if status ~= 200 then bad = bad + 1 end
+  local x = headers["x-cache"] or headers["X-Cache"]
+  if x == "HIT" then hit = hit + 1
+  elseif x == "MISS" then miss = miss + 1
+  elseif x == "BYPASS" then bypass = bypass + 1
+  else none = none + 1 end
+end
+function done(summary, latency, requests)
+  local t = {hit = 0, miss = 0, bypass = 0, none = 0, bad = 0}
+  for _, thread in ipairs(threads) do
+    for k, v in pairs(t) do t[k] = v + thread:get(k) end
+  end
+  io.write(string.format("x-cache: hit=%d miss=%d bypass=%d none=%d bad=%d\n",
+    t.hit, t.miss, t.bypass, t.none, t.bad))
+end
+"""
+
+
+def order_catalog(db_url: str) -> tuple[dict[str, list[str]], list[int]]:
+    """The read mix's URLs by kind, and the products orders take from
+    (active, in stock): every product a reader may look at."""
+    products = orders.psql(db_url, "SELECT id, slug, stock FROM products WHERE is_active ORDER BY id")
+    categories = orders.psql(db_url, "SELECT id, slug FROM categories ORDER BY id")
+    names = orders.psql(db_url, "SELECT name FROM products WHERE is_active ORDER BY id LIMIT 2000")
+    words = sorted({w.lower() for (n,) in names for w in n.split() if len(w) > 3 and w.isalpha()})
+    terms = ["laptop"] + [w for w in random.Random(7).sample(words, min(40, len(words))) if w != "laptop"][:19]
+    urls: dict[str, list[str]] = {
+        "product": [u for pid, slug, _ in products for u in (f"/products/{slug}", f"/api/products/{pid}/")],
+        "category": [u for cid, slug in categories for page in (1, 2, 3)
+                     for u in (f"/categories/{slug}?page={page}",
+                               f"/api/products/?category__id={cid}&ordering=price&page={page}")],
+        "search": [u for t in terms for page in (1, 2)
+                   for u in (f"/products?q={t}&page={page}", f"/api/products/?search={t}&page={page}")],
+        "in-stock": [u for cid, slug in categories
+                     for u in (f"/categories/{slug}?in_stock=1", f"/api/products/?category__id={cid}&in_stock=true")],
+        "index": ["/", "/categories", "/api/categories/"],
+    }
+    return urls, [int(pid) for pid, _, stock in products if int(stock) > 0]
+
+
+def mix_paths(urls: dict[str, list[str]]) -> list[str]:
+    """ORDER_MIX_LENGTH reads drawn from the mix, the same every run."""
+    rng = random.Random(11)
+    kinds = list(ORDER_MIX)
+    weights = [ORDER_MIX[k] for k in kinds]
+    return [rng.choice(urls[kind]) for kind in rng.choices(kinds, weights, k=ORDER_MIX_LENGTH)]
+
+
+async def _warm(port: int, paths: list[str], connections: int) -> dict[str, tuple[int, str]]:
+    """GETs every path once: its status and X-Cache."""
+    seen: dict[str, tuple[int, str]] = {}
+    queue = iter(paths)
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for path in queue:
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+            status, headers = await _read_response_headers(reader)
+            seen[path] = (status, headers.get("x-cache", ""))
+        writer.close()
+
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return seen
+
+
+def order_send(port: int, method: str, path: str, headers: dict, body: str | None) -> tuple[int, bytes]:
+    status, _, data = http_request(port, path, headers, method, body)
+    return status, data
+
+
+def order_run(binary: Path, env: dict, redis: Redis, db_url: str, mode: str, rate: float, mix_file: Path,
+              distinct: list[str], pool: list[int], args: argparse.Namespace) -> dict:
+    """One cell of the comparison: the stock as seeded, an empty cache, every
+    URL of the mix read once, then the mix under wrk while orders arrive at
+    `rate` a second."""
+    orders.psql(db_url, "UPDATE products p SET stock = s.stock FROM bench_stock s "
+                        "WHERE p.id = s.id AND p.stock <> s.stock")
+    redis.cli("FLUSHALL")
+    server = Server(binary, dict(env, **ORDER_MODES[mode]), cache=True)
+    try:
+        seen = asyncio.run(_warm(server.port, distinct, 16))
+        bad = {p: s for p, s in seen.items() if s[0] != 200}
+        if bad:
+            fail(f"warming the order mix: {len(bad)} URLs did not answer 200, e.g. {next(iter(bad.items()))}")
+        rng_lock = threading.Lock()
+        # The same orders in both modes.
+        rng = random.Random(int(rate))
+        attempts: list[orders.Attempt] = []
+
+        def place(_: int) -> None:
+            with rng_lock:
+                products = rng.sample(pool, 2 if rng.random() < 0.2 else 1)
+                lines = [(pid, rng.choice((1, 1, 2))) for pid in products]
+            attempts.append(orders.place(order_send, server.port, lines))
+
+        pacer = orders.Pacer(rate, place)
+        cmd = wrk_command(server.port, "/", ORDER_CONNECTIONS, args.duration)
+        cmd[-1:-1] = ["-s", str(mix_file.with_suffix(".lua"))]
+        cmd += ["--", str(mix_file)]
+        pacer.start()
+        started = time.monotonic()
+        out = run(cmd)
+        pacer.stop()
+        elapsed = time.monotonic() - started
+        figures = wrk_figures(out)
+        m = re.search(r"x-cache: hit=(\d+) miss=(\d+) bypass=(\d+) none=(\d+) bad=(\d+)", out)
+        if not m:
+            fail(f"no X-Cache counts in wrk's output:\n{out}")
+        hit, miss, bypass, none, bad_reads = map(int, m.groups())
+        statuses: dict[int, int] = {}
+        for a in attempts:
+            statuses[a.status] = statuses.get(a.status, 0) + 1
+        placed = [a for a in attempts if a.status == 201]
+        latencies = sorted((a.done - a.sent) * 1000 for a in attempts)
+        figures.update(
+            mode=mode, rate=rate, hit=hit, miss=miss, bypass=bypass, no_header=none, bad_reads=bad_reads,
+            hit_rate=round(100 * hit / max(1, hit + miss + bypass + none), 2),
+            orders_sent=len(attempts), orders_per_s=round(len(attempts) / elapsed, 2),
+            order_statuses={str(k): v for k, v in sorted(statuses.items())},
+            order_p99_ms=round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 1) if latencies else 0,
+            order_samples=[a.note for a in attempts if a.status not in (201, 409)][:5],
+            units_sold=sum(q for a in placed for _, q in a.lines),
+            late_ms_max=round(1000 * max(pacer.late, default=0.0), 1),
+        )
+        say(f"  {mode:10} {rate:>4.0f} orders/s ({figures['orders_per_s']} sent/s, {figures['order_statuses']}): "
+            f"hit rate {figures['hit_rate']:.2f}%  {figures['rps']:,.0f} reads/s  p99 {figures['p99_ms']:.2f} ms")
+        return figures
+    finally:
+        server.stop()
+
+
+def bench_orders(binary: Path, pg_url: str, size: int, args: argparse.Namespace) -> dict:
+    """The read mix at 0, 5 and 20 orders a second, with stock changes
+    retired by projection and naively (every listing on every order)."""
+    say(f"orders and the cache, {size} products: seeding a fresh database")
+    env, _, _ = prepare_database(binary, pg_url, size, name=f"storefront_bench_orders_{size}")
+    db_url = env["DATABASE_URL"]
+    orders.psql(db_url, f"UPDATE products SET stock = {HIGH_STOCK} WHERE stock > {LOW_STOCK}; "
+                        "DROP TABLE IF EXISTS bench_stock; CREATE TABLE bench_stock AS SELECT id, stock FROM products")
+    urls, pool = order_catalog(db_url)
+    stock = orders.stock_levels(db_url)
+    low = sum(1 for pid in pool if stock[pid] <= LOW_STOCK)
+    redis = Redis()
+    env = dict(env, REDIS_URL=redis.url, CACHE_KEY_PREFIX="bench", STOREFRONT_BENCH_ROUTES="true")
+    workdir = Path(tempfile.mkdtemp(prefix="storefront-bench-orders-"))
+    result: dict = {"products": size, "connections": ORDER_CONNECTIONS, "mix": ORDER_MIX,
+                    "high_stock": HIGH_STOCK, "orderable": len(pool), "low_stock": low,
+                    "sold_out": sum(1 for s in stock.values() if s == 0), "runs": [], "ceiling": []}
+    try:
+        # Pages past a short search's last answer 404: not part of the mix.
+        probe = Server(binary, env, cache=True)
+        distinct = sorted({u for kind in urls.values() for u in kind})
+        seen = asyncio.run(_warm(probe.port, distinct, 16))
+        missing = {p for p, (status, _) in seen.items() if status == 404}
+        if any(s[0] not in (200, 404) for s in seen.values()):
+            fail(f"the order mix answered {sorted({s[0] for s in seen.values()})}")
+        uncached = sorted(p for p, (status, x) in seen.items() if status == 200 and not x)
+        if uncached:
+            fail(f"the order mix holds URLs the cache does not serve (no X-Cache): {uncached[:5]}")
+        urls = {kind: [u for u in found if u not in missing] for kind, found in urls.items()}
+        distinct = [u for u in distinct if u not in missing]
+        mix_file = workdir / "mix.txt"
+        mix_file.write_text("\n".join(mix_paths(urls)) + "\n")
+        mix_file.with_suffix(".lua").write_text(MIX_LUA)
+        result["distinct_urls"] = {kind: len(found) for kind, found in urls.items()}
+        say(f"  {len(distinct)} distinct URLs, {len(pool)} products to order ({low} with 1-{LOW_STOCK} units)")
+        # The reference: the ceiling route under the same wrk, before and after.
+        ceiling = "/__bench/ceiling?bytes=8000"
+        wrk(probe.port, ceiling, ORDER_CONNECTIONS, 1)
+        result["ceiling"].append(wrk(probe.port, ceiling, ORDER_CONNECTIONS, args.duration))
+        probe.stop()
+        for rate in ORDER_RATES:
+            for mode in ORDER_MODES:
+                result["runs"].append(order_run(binary, env, redis, db_url, mode, rate, mix_file, distinct, pool,
+                                                args))
+        probe = Server(binary, env, cache=True)
+        wrk(probe.port, ceiling, ORDER_CONNECTIONS, 1)
+        result["ceiling"].append(wrk(probe.port, ceiling, ORDER_CONNECTIONS, args.duration))
+        probe.stop()
+        final = orders.stock_levels(db_url)
+        result["negative_stock"] = {pid: s for pid, s in final.items() if s < 0}
+    finally:
+        redis.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    return result
+
+
+def order_cell(o: dict, mode: str, rate: float) -> dict:
+    return next(x for x in o["runs"] if x["mode"] == mode and x["rate"] == rate)
+
+
+
 # ------------------------------------------------------------------ report
 
 
@@ -425,7 +691,7 @@ def ceiling_rps(runs: list[dict], connections: int) -> float:
     return statistics.mean(x["rps"] for x in runs if x["kind"] == "ceiling" and x["connections"] == connections)
 
 
-def check_targets(results: list[dict], edge: dict | None, smoke: bool) -> list[dict]:
+def check_targets(results: list[dict], edge: dict | None, smoke: bool, order_result: dict | None = None) -> list[dict]:
     checks = []
 
     def check(name: str, value: float, limit: float, ok: bool, speed: bool, products: int) -> None:
@@ -483,7 +749,55 @@ def check_targets(results: list[dict], edge: dict | None, smoke: bool) -> list[d
             if x["non_2xx_3xx"] or x["socket_errors"]:
                 check(f"errors under load, {x['kind']} {x['url']} c={x['connections']}",
                       x["non_2xx_3xx"] + x["socket_errors"], 0, False, False, n)
+    if o := order_result:
+        n = o["products"]
+        for x in o["runs"]:
+            where = f"{x['mode']}, {x['rate']:g} orders/s"
+            # Exactness, enforced in --smoke too: every order placed or
+            # refused for its stock, every read a 200 with an X-Cache.
+            unexpected = {k: v for k, v in x["order_statuses"].items() if k not in ("201", "409")}
+            check(f"order answers other than 201 or 409, {where}", sum(unexpected.values()), 0, not unexpected,
+                  False, n)
+            if x["rate"]:
+                check(f"orders placed (201), {where}", x["order_statuses"].get("201", 0), 1,
+                      x["order_statuses"].get("201", 0) >= 1, False, n)
+            read_errors = x["non_2xx_3xx"] + x["socket_errors"] + x["bad_reads"] + x["no_header"]
+            check(f"read errors (non-200, socket, no X-Cache), {where}", read_errors, 0, read_errors == 0, False, n)
+            # The generator kept its schedule: the cell is at the rate it names.
+            if x["rate"]:
+                check(f"orders/s sent, {where}", x["orders_per_s"], 0.9 * x["rate"],
+                      x["orders_per_s"] >= 0.9 * x["rate"], True, n)
+        check("products with negative stock after the runs", len(o["negative_stock"]), 0, not o["negative_stock"],
+              False, n)
+        top = max(ORDER_RATES)
+        base = {mode: order_cell(o, mode, 0)["hit_rate"] for mode in ORDER_MODES}
+        loss = base["projection"] - order_cell(o, "projection", top)["hit_rate"]
+        check(f"hit rate points lost at {top} orders/s, projection", loss, ORDER_GOALS["projection_loss_at_20"],
+              loss <= ORDER_GOALS["projection_loss_at_20"], True, n)
+        loss = base["naive"] - order_cell(o, "naive", top)["hit_rate"]
+        check(f"hit rate points lost at {top} orders/s, naive (at least)", loss, ORDER_GOALS["naive_loss_at_20"],
+              loss >= ORDER_GOALS["naive_loss_at_20"], True, n)
     return checks
+
+
+def order_table(o: dict) -> list[str]:
+    """The comparison, side by side: hit rate, points against no orders,
+    read p99 and its ratio to no orders, reads/s against the ceiling."""
+    ceiling = statistics.mean(c["rps"] for c in o["ceiling"])
+    modes = list(ORDER_MODES)
+    head = "| orders/s | " + " | ".join(
+        f"{m}: hit % | vs 0/s | read p99 ms | p99 vs 0/s | reads/s vs ceiling | orders 201/409" for m in modes) + " |"
+    lines = [head, "| ---: | " + " | ".join("---: | ---: | ---: | ---: | ---: | ---:" for _ in modes) + " |"]
+    for rate in ORDER_RATES:
+        cells = []
+        for m in modes:
+            x, zero = order_cell(o, m, rate), order_cell(o, m, 0)
+            st = x["order_statuses"]
+            cells.append(f"{x['hit_rate']:.2f} | {x['hit_rate'] - zero['hit_rate']:+.2f} | {x['p99_ms']:.2f} | "
+                         f"{x['p99_ms'] / zero['p99_ms']:.2f} | {x['rps'] / ceiling:.3f} | "
+                         f"{st.get('201', 0)}/{st.get('409', 0)}")
+        lines.append(f"| {rate} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def markdown(report: dict) -> str:
@@ -529,6 +843,21 @@ def markdown(report: dict) -> str:
             lines.append(f"| `{x['url']}` | {x['connections']} | {x['rps']:,.0f} | {d['rps']:,.0f} | {ratio:.2f} | "
                          f"{x['p50_ms']:.2f} | {d['p50_ms']:.2f} | {x['p99_ms']:.2f} | {d['p99_ms']:.2f} |")
         lines.append("")
+    if o := report.get("orders"):
+        ceiling = statistics.mean(c["rps"] for c in o["ceiling"])
+        lines += [f"## Orders and the cache, {o['products']:,} products", "",
+                  f"The read mix (shares by kind: {', '.join(f'{k} {v:.0%}' for k, v in o['mix'].items())}; "
+                  f"{sum(o['distinct_urls'].values()):,} distinct URLs) under wrk, {o['connections']} connections, "
+                  f"{report['duration_s']} s per cell, while guest orders arrive through the API at a fixed rate "
+                  f"(1 or 2 products, 1 or 2 units each) on {o['orderable']:,} products in stock: stock "
+                  f"{o['high_stock']} above {LOW_STOCK} units, the seed's {o['low_stock']} products with "
+                  f"1-{LOW_STOCK} units as they were ({o['sold_out']} sold out are not ordered). Every cell starts "
+                  "from the same stock, an empty cache and each URL read once. Naive: "
+                  "CACHE_NAIVE_STOCK_INVALIDATION=true, every order retires the product and every listing. "
+                  f"\"vs ceiling\": reads/s over the ceiling route's {ceiling:,.0f} req/s under the same wrk "
+                  "(mean of a run before and after).", ""]
+        lines += order_table(o)
+        lines.append("")
     lines += ["## Targets", "", "| products | target | value | limit | met |", "| ---: | --- | ---: | ---: | --- |"]
     for c in report["targets"]:
         met = "yes" if c["ok"] else ("**no**" if c["enforced"] else "no (not enforced in smoke)")
@@ -546,6 +875,9 @@ def main() -> None:
     parser.add_argument("--varnish", action="store_true",
                         help="only Varnish in front of two instances against the instances directly "
                              "(on the first catalog size)")
+    parser.add_argument("--orders", action="store_true",
+                        help="only the read mix at 0, 5 and 20 orders/s, stock changes retired by projection and "
+                             "naively (on the first catalog size)")
     parser.add_argument("--postgres", default=os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432"))
     args = parser.parse_args()
     if args.smoke:
@@ -560,14 +892,18 @@ def main() -> None:
 
     os.chdir(ROOT)
     preflight(args.postgres)
-    if args.varnish or args.smoke:
+    if (args.varnish or args.smoke) and not args.orders:
         varnish.preflight()
     binary = build()
     started = dt.datetime.now(dt.timezone.utc)
-    results = [] if args.varnish else [bench_size(binary, args.postgres, n, args) for n in sizes]
+    only = args.varnish or args.orders
+    results = [] if only else [bench_size(binary, args.postgres, n, args) for n in sizes]
     edge = None
-    if args.varnish or args.smoke:
+    if args.varnish or (args.smoke and not args.orders):
         edge = bench_edge(binary, args.postgres, sizes[0], args, [32] if args.smoke else args.connections)
+    order_result = None
+    if args.orders or (args.smoke and not args.varnish):
+        order_result = bench_orders(binary, args.postgres, sizes[0], args)
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
     report = {
@@ -577,8 +913,9 @@ def main() -> None:
         "duration_s": args.duration,
         "results": results,
         "edge": edge,
+        "orders": order_result,
     }
-    report["targets"] = check_targets(results, edge, args.smoke)
+    report["targets"] = check_targets(results, edge, args.smoke, order_result)
     out = ROOT / "results"
     out.mkdir(exist_ok=True)
     stem = out / f"bench-{started.strftime('%Y%m%d-%H%M%S')}"

@@ -15,7 +15,21 @@ edits through the API. At 40% of the run the cache Redis is killed
 
 Every response that shows the price of a product being edited is checked
 against the latest edit acknowledged before the request was sent: prices
-only go up, so a lower one is a stale read. The report gives the total
+only go up, so a lower one is a stale read.
+
+Buyers place guest orders (`POST /api/orders/`, one or two products, one or
+two units each) on 8 products with small stock (2 to 12 units), on the
+instances in turn, and the admin cancels some of the placed orders
+(restocking them), so the products sell out, come back and change bands
+all run long. Every availability a read shows of them (the product page's
+"In stock (N available)" or "Out of stock", a listing card's band, the
+API's `stock`, presence in the in-stock list of their category; through
+Varnish too) is checked, when the run is over, against the bounds that the
+changes acknowledged before the read began set (StockLedger): a read that
+overlaps an order or a cancellation may show either side of it. Then no
+stock may be negative (in the database, and in every API read), and per
+product the units sold and not cancelled, as acknowledged and as the
+database's orders hold them, must equal the initial stock minus the final. The report gives the total
 requests, errors (anything but the expected status), stale reads, p99 and
 the cache hit rate per window, RSS of each instance after warm-up (every
 read once, then the full mix for a tenth of the run, 5 to 60 s) and at the
@@ -23,8 +37,11 @@ end, and Redis memory. Before the run, the same reads against a third
 instance with the cache off give the uncached p99 that the outage is
 compared with.
 
-Exit status 1 when a check fails: any error, any stale read, RSS growth
-beyond 20%, caching not back after the outage, and (not with --ci, since a
+Exit status 1 when a check fails: any error (an order answered anything
+but 201 or 409, a cancellation anything but 200), any stale read, any
+availability the acknowledged stock does not allow, negative stock, units
+sold that do not add up, RSS growth beyond 20%, caching not back after the
+outage, and (not with --ci, since a
 shared CI machine cannot promise speed) an outage p99 above the uncached
 reference. Results: results/soak-<time>.json and .md (git-ignored).
 
@@ -48,6 +65,7 @@ scripts/bench.py).
 from __future__ import annotations
 
 import argparse
+import bisect
 import datetime as dt
 import http.client
 import json
@@ -61,7 +79,7 @@ import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from shoplab import ROOT, proc, services, varnish
+from shoplab import ROOT, orders, proc, services, varnish
 
 PRODUCTS = 2000
 SHOPPERS = 6
@@ -80,9 +98,21 @@ WARM_MIX_MAX_S = 60.0
 EDGE_INSTANCES = 3
 EDGE_HIT_FLOOR = 0.33
 
+# Buyers: products with small stock, so that they sell out and their
+# bands change, each the second newest of its category (the first is an
+# edited one), so that its category's first page (and the in-stock one)
+# always lists it. Buyers' orders and the admin's cancellations go to the
+# instances themselves, one after the other.
+STOCKED = 8
+STOCK_START = [2, 3, 4, 5, 6, 7, 9, 12]
+LOW_STOCK = 5  # "Only N left" up to this many, "In stock" above
+
 CARD = re.compile(r'<a href="/products/([^"]+)"><span class="product-name">.*?</span></a>\s*'
                   r'<span class="product-category">.*?</span>\s*<span class="price">\$([\d.]+)</span>', re.S)
 DETAIL = re.compile(r'<p class="price">\$([\d.]+)</p>')
+PRODUCT_CARD = re.compile(r'<li class="product-card">\s*<a href="/products/([^"]+)">.*?'
+                          r'<span class="stock (?:in|out)">([^<]*)</span>', re.S)
+DETAIL_STOCK = re.compile(r'<p class="stock (?:in|out)">([^<]*)</p>')
 CSRF = re.compile(r'name="csrf" value="([^"]*)"')
 # The layout's mark of a signed-in visitor.
 SIGNED_IN = b'class="signed-in"'
@@ -141,9 +171,10 @@ class Catalog:
     terms: list[str]
     edited: dict[int, dict]  # id -> product
     by_slug: dict[str, int]
+    stocked: dict[int, dict] = field(default_factory=dict)  # id -> product, for buyers
 
     @staticmethod
-    def load(server: services.Server) -> "Catalog":
+    def load(server: services.Server, stocked_ids: list[int] = ()) -> "Catalog":
         def api(path: str) -> dict:
             status, _, body = server.get(path)
             if status != 200:
@@ -163,8 +194,9 @@ class Catalog:
             first = api(f"/api/products/?category__id={c['id']}")["results"]
             if first and len(edited) < EDITED:
                 edited[first[0]["id"]] = first[0]
-        by_slug = {p["slug"]: p["id"] for p in products + list(edited.values())}
-        return Catalog(products, categories, terms, edited, by_slug)
+        stocked = {pid: api(f"/api/products/{pid}/") for pid in stocked_ids}
+        by_slug = {p["slug"]: p["id"] for p in products + list(edited.values()) + list(stocked.values())}
+        return Catalog(products, categories, terms, edited, by_slug, stocked)
 
     def read_urls(self) -> list[str]:
         """The anonymous reads: a finite set, so a warm-up can visit them all."""
@@ -180,7 +212,67 @@ class Catalog:
                 urls += [f"/products?q={t}&page={page}", f"/api/products/?search={t}&page={page}"]
         for p in self.edited.values():
             urls += [f"/api/products/?search={urllib.parse.quote(p['name'])}"]
+        return urls + self.stocked_urls()
+
+    def stocked_urls(self) -> list[str]:
+        """Reads that show a stocked product's availability: its page, its
+        API detail, its category's first page and API list, both also
+        filtered to products in stock, and a search for its name."""
+        urls = []
+        for p in self.stocked.values():
+            slug = next(c["slug"] for c in self.categories if c["id"] == p["category"]["id"])
+            cid = p["category"]["id"]
+            urls += [f"/products/{p['slug']}", f"/api/products/{p['id']}/", f"/categories/{slug}?page=1",
+                     f"/categories/{slug}?in_stock=1&page=1", f"/api/products/?category__id={cid}&page=1",
+                     f"/api/products/?category__id={cid}&in_stock=true&page=1",
+                     f"/api/products/?search={urllib.parse.quote(p['name'])}"]
         return urls
+
+    def stock_in(self, path: str, body: bytes) -> tuple[list[tuple[int, int, int, str]], list[str]]:
+        """What a response shows of the stocked products' stock, each as the
+        range of counts it allows (low, high, as shown), and any negative
+        stock an API response shows, of any product."""
+        shown: list[tuple[int, int, int, str]] = []
+        negative: list[str] = []
+        listed: set[int] = set()
+        if path.startswith("/api/"):
+            data = json.loads(body)
+            for item in data.get("results", [data]):
+                if not isinstance(item, dict) or "stock" not in item:
+                    continue
+                if not isinstance(item["stock"], int) or item["stock"] < 0:
+                    negative.append(f"product {item.get('id')} with stock {item['stock']!r}")
+                    continue
+                listed.add(item.get("id"))
+                if item.get("id") in self.stocked:
+                    shown.append((item["id"], item["stock"], item["stock"], f"stock {item['stock']}"))
+        else:
+            html = body.decode("utf-8", "replace")
+            for slug, text in PRODUCT_CARD.findall(html):
+                pid = self.by_slug.get(slug)
+                listed.add(pid)
+                if pid in self.stocked:
+                    shown.append((pid, *band_range(text), f"card {text!r}"))
+            if path.startswith("/products/"):
+                pid = self.by_slug.get(path.split("?")[0].removeprefix("/products/"))
+                m = DETAIL_STOCK.search(html)
+                if pid in self.stocked and m:
+                    shown.append((pid, *detail_range(m.group(1)), f"page {m.group(1)!r}"))
+        # The first page of a category filtered to products in stock holds
+        # its stocked product exactly when that is in stock (it is the
+        # category's second newest): there, absence shows "sold out".
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)
+        if query.get("in_stock", [""])[0] in ("1", "true") and query.get("page", ["1"])[0] == "1":
+            for pid, p in self.stocked.items():
+                own = (str(p["category"]["id"]) in query.get("category__id", [])
+                       or path.startswith(f"/categories/{self.category_slug(p)}?"))
+                if own:
+                    shown.append((pid, 1, MANY, "in the in-stock list") if pid in listed
+                                 else (pid, 0, 0, "absent from the in-stock list"))
+        return shown, negative
+
+    def category_slug(self, p: dict) -> str:
+        return next(c["slug"] for c in self.categories if c["id"] == p["category"]["id"])
 
     def edited_urls(self) -> list[str]:
         """Reads that show an edited product's price."""
@@ -211,6 +303,119 @@ class Catalog:
             if pid in self.edited and m:
                 seen[pid] = cents(m.group(1))
         return seen
+
+
+MANY = 2**31  # "In stock": more than LOW_STOCK, however many
+
+
+def band_range(text: str) -> tuple[int, int]:
+    """The counts a listing card's band allows."""
+    if text == "In stock":
+        return LOW_STOCK + 1, MANY
+    if text == "Sold out":
+        return 0, 0
+    m = re.fullmatch(r"Only (\d+) left", text)
+    if not m:
+        raise ValueError(f"a listing card shows {text!r}")
+    return int(m.group(1)), int(m.group(1))
+
+
+def detail_range(text: str) -> tuple[int, int]:
+    """The counts a product page allows."""
+    if text == "Out of stock":
+        return 0, 0
+    m = re.fullmatch(r"In stock \((\d+) available\)", text)
+    if not m:
+        raise ValueError(f"a product page shows {text!r}")
+    return int(m.group(1)), int(m.group(1))
+
+
+@dataclass
+class StockLedger:
+    """Buyers' orders and the admin's cancellations as the client saw them,
+    and what every read showed of the stocked products; checked at the end,
+    when every answer is in.
+
+    Each change happened at some moment between its request being sent and
+    its answer arriving. A read that began at `start` and ended at `end`
+    must show a count between
+      low  = initial − every order sent before `end` (placed, or unanswered)
+                     + every cancellation acknowledged before `start`
+      high = initial − every order acknowledged before `start`
+                     + every cancellation sent before `end` (done, or unanswered):
+    changes acknowledged before it began must show; changes in flight may."""
+    initial: dict[int, int]
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    attempts: list[orders.Attempt] = field(default_factory=list)
+    reads: list[tuple[int, int, int, str, float, float, str]] = field(default_factory=list)
+    negative: list[str] = field(default_factory=list)
+    initial_slug: dict[int, str] = field(default_factory=dict)
+    # Placed orders not cancelled yet, for the admin to cancel.
+    pending: list[orders.Attempt] = field(default_factory=list)
+
+    def attempt(self, a: orders.Attempt) -> None:
+        with self.lock:
+            self.attempts.append(a)
+            if a.kind == "order" and a.acked:
+                self.pending.append(a)
+
+    def take_pending(self, rng: random.Random) -> orders.Attempt | None:
+        with self.lock:
+            return self.pending.pop(rng.randrange(len(self.pending))) if self.pending else None
+
+    def saw(self, shown: list[tuple[int, int, int, str]], negative: list[str], start: float, end: float,
+            where: str) -> None:
+        with self.lock:
+            self.reads += [(pid, lo, hi, text, start, end, where) for pid, lo, hi, text in shown]
+            self.negative += [f"{where}: {n}" for n in negative]
+
+    def verify(self, begun: float) -> list[str]:
+        """Every read against the bounds; a message per inconsistent one."""
+        # Per product and direction, the changes' quantities by send time
+        # and by acknowledgement time (never, if unanswered), for prefix sums.
+        def prefix(points: list[tuple[float, int]]) -> tuple[list[float], list[int]]:
+            points.sort()
+            times, sums, total = [], [0], 0
+            for t, q in points:
+                times.append(t)
+                total += q
+                sums.append(total)
+            return times, sums
+
+        def upto(index: tuple[list[float], list[int]], t: float) -> int:
+            return index[1][bisect.bisect_left(index[0], t)]
+
+        unanswered = {id(a) for a in self.attempts if a.status <= 0 or a.status >= 500}
+        by: dict[tuple[int, str, str], list[tuple[float, int]]] = {}
+        for a in self.attempts:
+            if not (a.acked or id(a) in unanswered):
+                continue  # refused (409, 4xx): nothing changed
+            for pid, q in a.lines:
+                by.setdefault((pid, a.kind, "sent"), []).append((a.sent, q))
+                if a.acked:
+                    by.setdefault((pid, a.kind, "acked"), []).append((a.done, q))
+        index = {k: prefix(v) for k, v in by.items()}
+        empty: tuple[list[float], list[int]] = ([], [0])
+        last_ack: dict[int, list[tuple[float, orders.Attempt]]] = {}
+        for a in sorted((a for a in self.attempts if a.acked), key=lambda a: a.done):
+            for pid, _ in a.lines:
+                last_ack.setdefault(pid, []).append((a.done, a))
+        problems = []
+        for pid, lo, hi, text, start, end, where in self.reads:
+            get = lambda kind, when: index.get((pid, kind, when), empty)
+            low = (self.initial[pid] - upto(get("order", "sent"), end) + upto(get("cancel", "acked"), start))
+            high = (self.initial[pid] - upto(get("order", "acked"), start) + upto(get("cancel", "sent"), end))
+            if hi < low or lo > high:
+                acks = last_ack.get(pid, [])
+                i = bisect.bisect_left([t for t, _ in acks], start)
+                before = (f"; the last change acknowledged before it: {acks[i - 1][1].kind} "
+                          f"{acks[i - 1][1].number} {acks[i - 1][1].lines}, "
+                          f"{(start - acks[i - 1][0]) * 1000:.1f} ms before") if i else ""
+                allowed = f"{low}" if low == high else f"{low} to {high}"
+                problems.append(f"{where} at {start - begun:.2f} s: product {pid} "
+                                f"({self.initial_slug.get(pid, '?')}) shown as {text}, but what was acknowledged "
+                                f"before the request allows {allowed} available{before}")
+        return problems
 
 
 # ---------------------------------------------------------------- the run
@@ -310,14 +515,17 @@ class Run:
 
     def __init__(self, client: Client, ports: list[int], catalog: Catalog, ledger: Ledger,
                  shoppers: list[Shopper], token: str, edit_ports: list[int] | None = None,
-                 edge: bool = False) -> None:
+                 edge: bool = False, stock: StockLedger | None = None) -> None:
         self.client, self.ports, self.catalog, self.ledger = client, ports, catalog, ledger
+        self.stock = stock or StockLedger({})
         self.shoppers, self.token = shoppers, token
         self.edit_ports = edit_ports or ports
         self.edge = edge
         self.reads = catalog.read_urls()
         self.searches = [u for u in self.reads if "q=" in u or "search=" in u]
         self.edited_reads = catalog.edited_urls()
+        self.stocked_reads = catalog.stocked_urls()
+        self.buys = 0
         self.outcomes: list[Outcome] = []
         self.lock = threading.Lock()
         self.begun = 0.0
@@ -345,6 +553,12 @@ class Run:
         ok, note = status == 200, f"GET {path} -> {status}"
         if ok:
             self.ledger.check(sent, self.catalog.prices_in(path, body), where)
+            try:
+                shown, negative = self.catalog.stock_in(path, body)
+            except ValueError as e:
+                ok, note = False, f"{where}: {e}"
+            else:
+                self.stock.saw(shown, negative, sent, time.monotonic(), where)
         if ok and self.edge and SIGNED_IN in body:
             ok, note = False, f"{where}: a signed-in visitor's page, shown to an anonymous reader"
         self.record(Outcome(due, latency, kind, ok, cache, note, edge))
@@ -369,6 +583,35 @@ class Run:
         self.record(Outcome(due, (time.monotonic() - self.begun - due) * 1000, "admin:edit", status == 200,
                             note=note))
 
+    def send(self, port: int, method: str, path: str, headers: dict, body: str | None) -> tuple[int, bytes]:
+        status, _, data = self.client.request(port, method, path, headers, body)
+        return status, data
+
+    def buy(self, due: float) -> None:
+        """A guest's order of one or two stocked products, on the instances
+        in turn: placed (201) or refused for short stock (409)."""
+        with self.lock:
+            self.buys += 1
+            n = self.buys
+            products = self.rng.sample(list(self.catalog.stocked), 2 if self.rng.random() < 0.25 else 1)
+            lines = sorted((pid, self.rng.choice((1, 1, 2))) for pid in products)
+        attempt = orders.place(self.send, self.edit_ports[n % len(self.edit_ports)], lines)
+        self.stock.attempt(attempt)
+        self.record(Outcome(due, (time.monotonic() - self.begun - due) * 1000, "buy", attempt.status in (201, 409),
+                            note=attempt.note))
+
+    def cancel(self, due: float) -> None:
+        """The admin cancels a placed order, which restocks its lines."""
+        with self.lock:
+            order = self.stock.take_pending(self.rng)
+            port = self.edit_ports[self.rng.randrange(len(self.edit_ports))]
+        if order is None:
+            return
+        attempt = orders.cancel(self.send, port, self.token, order)
+        self.stock.attempt(attempt)
+        self.record(Outcome(due, (time.monotonic() - self.begun - due) * 1000, "admin:cancel", attempt.acked,
+                            note=attempt.note))
+
     def shop(self, due: float) -> None:
         free = [s for s in self.shoppers if s.busy.acquire(blocking=False)]
         if not free:
@@ -389,12 +632,18 @@ class Run:
         port = self.ports[n % len(self.ports)]
         if n % 100 == 0:
             self.edit(due)
+        elif n % 20 == 10 and self.catalog.stocked:
+            self.buy(due)
+        elif n % 50 == 25 and self.catalog.stocked:
+            self.cancel(due)
         elif roll < 0.10:
             self.shop(due)
         elif roll < 0.20:
             self.read(self.rng.choice(self.searches), port, due, "search")
-        elif roll < 0.45:
+        elif roll < 0.35:
             self.read(self.rng.choice(self.edited_reads), port, due, "browse")
+        elif roll < 0.55 and self.stocked_reads:
+            self.read(self.rng.choice(self.stocked_reads), port, due, "browse")
         else:
             self.read(self.rng.choice(self.reads), port, due, "browse")
 
@@ -454,7 +703,8 @@ def markdown(report: dict) -> str:
     lines = [f"# Soak, {report['when']}", "", f"`{report['command']}`", "",
              "| what | value |", "| --- | --- |"]
     keys = ["duration_s", "rate", "requests", "errors", "reads_checked", "stale_reads", "uncached_p99_ms",
-            "outage_p99_ms", "rss_mb", "redis_used_memory_mb", "hit_rate"]
+            "outage_p99_ms", "rss_mb", "redis_used_memory_mb", "hit_rate", "orders", "cancellations",
+            "availability_checked", "availability_inconsistent", "stock"]
     if edge:
         keys += ["instances", "varnish_hit_rate", "varnish_counters"]
     for k in keys:
@@ -480,6 +730,52 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def stock_report(stock: StockLedger, final: dict[int, int], sold_db: dict[int, int],
+                 begun: float) -> tuple[dict, list[tuple[str, str, bool]]]:
+    """The buyers' figures and checks: every availability shown against the
+    bounds, no negative stock (in the database at the end, in every API
+    read), and per product: units sold and not cancelled, as acknowledged
+    and as the database's orders hold them, equal to the stock taken."""
+    problems = stock.verify(begun)
+    placed = [a for a in stock.attempts if a.kind == "order" and a.acked]
+    refused = [a for a in stock.attempts if a.kind == "order" and a.status == 409]
+    cancels = [a for a in stock.attempts if a.kind == "cancel" and a.acked]
+    unanswered = [a for a in stock.attempts if not a.acked and a.status != 409]
+    negative_db = {pid: n for pid, n in final.items() if n < 0}
+    # An unanswered request may or may not have changed the stock: then
+    # only the database's side of the accounting is exact.
+    exact = not unanswered
+    accounting = []
+    for pid, start in stock.initial.items():
+        sold = sum(q for a in placed for p, q in a.lines if p == pid)
+        restocked = sum(q for a in cancels for p, q in a.lines if p == pid)
+        taken = start - final[pid]
+        if sold_db[pid] != taken or (exact and sold - restocked != taken):
+            accounting.append(f"product {pid} ({stock.initial_slug.get(pid, '?')}): {start} at the start, "
+                              f"{final[pid]} at the end, so {taken} taken; {sold} sold in acknowledged orders, "
+                              f"{restocked} restocked by acknowledged cancellations, so {sold - restocked}; "
+                              f"the database's orders not cancelled hold {sold_db[pid]}")
+    figures = {
+        "orders": f"{len(placed)} placed, {len(refused)} refused for stock, {len(unanswered)} other",
+        "cancellations": len(cancels),
+        "availability_checked": len(stock.reads),
+        "availability_inconsistent": len(problems),
+        "stock": ", ".join(f"{pid}: {n} → {final[pid]}" for pid, n in stock.initial.items()),
+        "stock_samples": (problems + stock.negative + accounting)[:10],
+    }
+    checks = [
+        ("availability shown", f"{len(problems)} of {len(stock.reads)} inconsistent with the stock acknowledged "
+         "before the request", not problems and len(stock.reads) > 0),
+        ("negative stock", f"{len(negative_db)} products in the database, {len(stock.negative)} in API reads",
+         not negative_db and not stock.negative),
+        ("units sold", f"{len(stock.initial) - len(accounting)} of {len(stock.initial)} products: sold − restocked "
+         "= initial − final, acknowledged and in the database" + ("" if exact else
+         f" (not exact: {len(unanswered)} order or cancellation requests unanswered)"), not accounting),
+        ("buyers", f"{len(placed)} orders placed, {len(cancels)} cancelled", len(placed) > 0 and len(cancels) > 0),
+    ]
+    return figures, checks
+
+
 # ------------------------------------------------------------------ main
 
 
@@ -501,6 +797,17 @@ def main() -> None:
     for n in range(SHOPPERS):
         proc.run([str(binary), "user", "create", "--email", f"shopper{n}@example.com"],
                  env=dict(env, STOREFRONT_PASSWORD=PASSWORD))
+    db_url = env["DATABASE_URL"]
+    # The buyers' products, given their small stock before anything is cached.
+    stocked_ids = [int(r[0]) for r in orders.psql(
+        db_url, "SELECT id FROM (SELECT id, category_id, row_number() OVER (PARTITION BY category_id "
+                "ORDER BY created_at DESC, id DESC) AS r FROM products WHERE is_active) t WHERE r = 2 "
+                f"ORDER BY category_id LIMIT {STOCKED}")]
+    initial = {pid: STOCK_START[i % len(STOCK_START)] for i, pid in enumerate(stocked_ids)}
+    if initial:
+        orders.psql(db_url, "UPDATE products SET stock = CASE id " + " ".join(
+            f"WHEN {pid} THEN {n}" for pid, n in initial.items()) + f" END WHERE id IN ({', '.join(map(str, initial))})")
+    stock = StockLedger(initial)
     cache_redis, session_redis = services.Redis(), services.Redis()
     env = dict(env, REDIS_URL=cache_redis.url, SESSION_REDIS_URL=session_redis.url, RUST_LOG="warn")
     servers: list[services.Server] = []
@@ -514,7 +821,9 @@ def main() -> None:
             edge.start(ports)
         # Where the readers and shoppers go.
         front = [edge.port] if edge else ports
-        catalog = Catalog.load(servers[0])
+        catalog = Catalog.load(servers[0], stocked_ids)
+        stock.initial_slug = {pid: p["slug"] for pid, p in catalog.stocked.items()}
+        soak_begun = time.monotonic()
         client = Client()
 
         # The uncached reference: the same reads, cache off.
@@ -533,7 +842,7 @@ def main() -> None:
         # Through Varnish, each instance first, then Varnish itself.
         say(f"warming {len(catalog.read_urls())} URLs on {len(servers)} instances" + (" and Varnish" if edge else ""))
         shoppers = [Shopper(f"shopper{n}@example.com", front[n % len(front)], catalog) for n in range(SHOPPERS)]
-        run = Run(client, front, catalog, Ledger(), shoppers, token, edit_ports=ports, edge=bool(edge))
+        run = Run(client, front, catalog, Ledger(), shoppers, token, edit_ports=ports, edge=bool(edge), stock=stock)
         with ThreadPoolExecutor(max_workers=8) as pool:
             missing = {}
             for port in ports + ([edge.port] if edge else []):
@@ -591,6 +900,8 @@ def main() -> None:
         rss_end = [s.rss_mb() for s in servers]
         redis_memory["end"] = int(cache_redis.cli("INFO", "memory").split("used_memory:")[1].split()[0])
         edge_counters = edge.counters() if edge else {}
+        final_stock = orders.stock_levels(db_url)
+        sold_db = orders.sold_in_database(db_url, list(initial))
     finally:
         for s in servers:
             s.stop()
@@ -643,6 +954,9 @@ def main() -> None:
     if not args.ci:
         limit = max(2 * uncached_p99, uncached_p99 + 25)
         checks.append(("outage p99", f"{report['outage_p99_ms']} ms against {limit:.1f} ms", p99(outage) <= limit))
+    buying, buy_checks = stock_report(stock, final_stock, sold_db, soak_begun)
+    report.update(buying)
+    checks += buy_checks
     report["checks"] = [{"name": n, "detail": d, "ok": ok} for n, d, ok in checks]
 
     out = ROOT / "results"
@@ -652,7 +966,7 @@ def main() -> None:
     text = markdown(report)
     (out / f"soak-{stamp}.md").write_text(text)
     print(text)
-    for sample in report["error_samples"] + report["stale_samples"]:
+    for sample in report["error_samples"] + report["stale_samples"] + report["stock_samples"]:
         say(sample)
     failed = [c for c in report["checks"] if not c["ok"]]
     for c in failed:
