@@ -24,9 +24,9 @@ use crate::auth::AuthSession;
 use crate::domain::order::{self, Country, IdempotencyKey, OrderNumber, RawOrder};
 use crate::domain::{FieldErrors, Money, PageRequest, QueryPairs};
 use crate::error::{AppError, PageError};
-use crate::routes::extract::{CheckedForm, FormToken, PagePath, Writer, to_login};
+use crate::routes::extract::{CheckedForm, FormToken, PagePath, to_login};
 use crate::services::catalog;
-use crate::services::orders::{self, OrderFilter, Owner, Placed};
+use crate::services::orders::{self, OrderDesk, OrderFilter, Owner, Placed};
 use crate::state::AppState;
 use crate::views::pages::{
     AccountOrdersPage, CheckoutForm, CheckoutLine, CheckoutPage, OrderPage, Shell, country_name, stock_note,
@@ -161,10 +161,8 @@ fn money(cents: i64) -> String {
     Money::from_cents(cents).map(|m| m.to_string()).unwrap_or_default()
 }
 
-async fn place(
-    Writer { db, cache }: Writer,
-    CheckedForm(auth, form): CheckedForm<CheckoutForm>,
-) -> Result<Response, PageError> {
+async fn place(desk: OrderDesk, CheckedForm(auth, form): CheckedForm<CheckoutForm>) -> Result<Response, PageError> {
+    let db = &desk.db;
     let lines = cart_lines(&auth).await?;
     let user_id = auth.user().await?.map(|u| u.id);
     let key = Some(form.checkout_token.trim()).filter(|t| !t.is_empty()).map(IdempotencyKey::of_checkout);
@@ -206,7 +204,7 @@ async fn place(
     };
     let request = order::OrderRequest { email, shipping, lines: order_lines };
     let owner = Owner { user_id, session_key: auth.owner_key(true).await? };
-    match orders::place(&db, &cache, &request, &owner, Some(&key)).await {
+    match orders::place(&desk, &request, &owner, Some(&key)).await {
         Ok(Placed::New(placed)) => {
             remove_ordered(&auth, &request.lines).await?;
             auth.flash(&format!("Thank you! Your order {} is placed.", placed.number)).await?;

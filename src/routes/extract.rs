@@ -23,7 +23,7 @@ use crate::auth::{AuthSession, tokens};
 use crate::cache::Cache;
 use crate::error::{AppError, PageError};
 use crate::models::_entities::user;
-use crate::services::orders::Owner;
+use crate::services::orders::{OrderDesk, Owner};
 use crate::state::{AppState, PublicUrl};
 
 /// A form body whose rejection (wrong type, bad encoding) is our 400.
@@ -235,6 +235,19 @@ impl FromRequestParts<AppState> for Writer {
 impl Writer {
     fn of(state: &AppState) -> Self {
         Writer { db: state.db.clone(), cache: state.cache.clone() }
+    }
+}
+
+impl FromRequestParts<AppState> for OrderDesk {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(_: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(OrderDesk {
+            db: state.db.clone(),
+            cache: state.cache.clone(),
+            mailer: state.mailer.clone(),
+            base: state.public_url.clone(),
+        })
     }
 }
 

@@ -23,8 +23,21 @@ use crate::cache::{Cache, Tag, outbox};
 use crate::domain::order::{IdempotencyKey, Line, OrderNumber, OrderRequest, OrderStatus, Shipping};
 use crate::domain::{FieldErrors, Money, PageRequest};
 use crate::error::AppError;
+use crate::mail::{self, Mailer, OutgoingMail};
 use crate::models::_entities::{order, order_line};
 use crate::models::product_entity;
+use crate::state::PublicUrl;
+
+/// What placing or moving an order works with: the database, the cache it
+/// keeps current, the mailer it wakes after commit, and the shop's origin
+/// for the link in the confirmation.
+#[derive(Clone)]
+pub struct OrderDesk {
+    pub db: DatabaseConnection,
+    pub cache: Cache,
+    pub mailer: Mailer,
+    pub base: PublicUrl,
+}
 
 /// Who places or asks for an order.
 #[derive(Clone, Debug, Default)]
@@ -204,12 +217,12 @@ fn stock_tags(cache: &Cache, taken: &Taken, delta: i64) -> Vec<Tag> {
 /// Places an order, or finds the one `key` placed for this same request.
 #[tracing::instrument(name = "orders.place", skip_all, fields(lines = request.lines.len()))]
 pub async fn place(
-    db: &DatabaseConnection,
-    cache: &Cache,
+    desk: &OrderDesk,
     request: &OrderRequest,
     owner: &Owner,
     key: Option<&IdempotencyKey>,
 ) -> Result<Placed, AppError> {
+    let (db, cache) = (&desk.db, &desk.cache);
     let digest = request.digest();
     let scope = owner.scope();
     // A new number on the rare collision; a replay found on the unique
@@ -227,8 +240,12 @@ pub async fn place(
             Err(Retry::Again) => continue,
             Err(Retry::Fail(e)) => return Err(e),
         };
+        // In the order's transaction: the mail goes if and only if the
+        // order stands, and once (its key is the order's number).
+        mail::enqueue(&txn, &confirmation(&order, &desk.base)?).await?;
         txn.commit().await?;
         flush(cache).await;
+        desk.mailer.nudge();
         return Ok(Placed::New(order));
     }
     Err(AppError::Internal("could not allocate an order number".into()))
@@ -549,4 +566,13 @@ pub async fn list(db: &impl ConnectionTrait, filter: &OrderFilter, page: PageReq
         orders.push(OrderView::from_models(o, mine)?);
     }
     Ok(OrderPage { orders, count, page, page_count })
+}
+
+/// The confirmation an order sends to the address it was placed with.
+fn confirmation(order: &OrderView, base: &PublicUrl) -> Result<OutgoingMail, AppError> {
+    let (subject, text) = crate::views::mail::order_confirmation(order, base.as_str())
+        .map_err(|e| AppError::Internal(format!("rendering the confirmation of {}: {e}", order.number)))?;
+    let key = format!("order-confirmation:{}", order.number);
+    OutgoingMail::new(&key, &order.email, subject, text, None)
+        .map_err(|e| AppError::Internal(format!("the confirmation of {}: {e}", order.number)))
 }

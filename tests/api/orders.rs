@@ -283,3 +283,55 @@ on_both_backends! {
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "a blank key is not a key");
     }
 }
+
+mod confirmation_mail {
+    use super::*;
+    use crate::support::Backend;
+    use crate::support::smtp_sink::SmtpSink;
+
+    /// A shop with the fixture catalog, mailing through a sink of its own.
+    async fn shop_mailing_to(sink: &SmtpSink, backend: Backend) -> TestApp {
+        let url = sink.url();
+        TestApp::spawn_configured(backend, |s| {
+            s.mail.smtp_url = Some(storefront::config::SmtpUrl::parse(&url).expect("the sink's url"));
+            s.mail.poll_interval = std::time::Duration::from_millis(200);
+        })
+        .await
+    }
+
+    async fn an_order_mails_one_confirmation_and_a_refused_one_none(backend: Backend) {
+        let sink = SmtpSink::start();
+        let app = shop_mailing_to(&sink, backend).await;
+        let (id, _) = app.add_product("computers", "Mailed Lamp", "", 4).await;
+        let (status, order) = place(&app, &one_of(id, 2), None, Some("mail-1")).await;
+        assert_eq!(status, StatusCode::CREATED, "{order}");
+        let number = order["number"].as_str().unwrap();
+        // A replay and a refused order send nothing more.
+        assert_eq!(place(&app, &one_of(id, 2), None, Some("mail-1")).await.0, StatusCode::OK);
+        assert_eq!(place(&app, &one_of(id, 50), None, None).await.0, StatusCode::CONFLICT);
+        sink.wait_for(1).await;
+        // Long enough for a second mail, were there one, to follow.
+        tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+        let received = sink.messages();
+        assert_eq!(received.len(), 1, "one mail for one order: {received:?}");
+        let mail = &received[0];
+        assert_eq!(mail.rcpt_tos, vec!["ann@example.com".to_owned()]);
+        assert!(mail.header("Subject").unwrap().contains(number), "{:?}", mail.header("Subject"));
+        for expected in
+            [number, "2 x Mailed Lamp at $10.00 = $20.00", "Total: $20.00", "pay on delivery", "Lyon", "France"]
+        {
+            assert!(mail.data.contains(expected), "{expected:?} in\n{}", mail.data);
+        }
+        assert!(mail.data.contains(&format!("/orders/{number}")), "a link to the order's page");
+    }
+
+    #[tokio::test]
+    async fn sqlite() {
+        an_order_mails_one_confirmation_and_a_refused_one_none(Backend::Sqlite).await
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        an_order_mails_one_confirmation_and_a_refused_one_none(Backend::Postgres).await
+    }
+}

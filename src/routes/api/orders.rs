@@ -18,7 +18,7 @@ use crate::domain::product::REQUIRED;
 use crate::domain::{FieldErrors, QueryPairs, page_request};
 use crate::error::AppError;
 use crate::routes::extract::{ApiAdmin, ApiCaller, JsonBody, PathParam, Writer};
-use crate::services::orders::{self, OrderFilter, Placed};
+use crate::services::orders::{self, OrderDesk, OrderFilter, Placed};
 use crate::state::{AppState, PublicUrl};
 use crate::views::api::{OrderDto, OrderList, OrderListParams};
 
@@ -123,7 +123,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, AppErr
         (status = 200, description = "Placed before under this Idempotency-Key, for the same request", body = OrderDto),
         OrderCreateRefusals))]
 async fn place_order(
-    Writer { db, cache }: Writer,
+    desk: OrderDesk,
     caller: ApiCaller,
     headers: HeaderMap,
     JsonBody(input): JsonBody<OrderInput>,
@@ -132,7 +132,7 @@ async fn place_order(
     let key = idempotency_key(&headers)?;
     let request = OrderRequest::try_from(input).map_err(AppError::BadRequest)?;
     let owner = caller.owner(true).await?;
-    match orders::place(&db, &cache, &request, &owner, key.as_ref()).await? {
+    match orders::place(&desk, &request, &owner, key.as_ref()).await? {
         Placed::New(order) => {
             let location = format!("/api/orders/{}/", order.number);
             Ok(created(location, OrderDto::from(&order)))

@@ -135,6 +135,8 @@ impl Store {
         settings.addr = "127.0.0.1:0".parse().expect("address");
         settings.cache.redis_url = redis_url();
         settings.cache.key_prefix = unique_name("sft");
+        // Mail without SMTP goes to files: never into the checkout's data/.
+        settings.mail.dir = std::env::temp_dir().join(unique_name("storefront-mail"));
         settings
     }
 }
