@@ -1,29 +1,48 @@
-//! The bytes of a cached entry: the tag versions it was filled under, its
-//! ETag, an optional page title, then the body, ready to send.
+//! The bytes of a cached entry: the versions of its key's tags, its pinned
+//! tags with their versions (see [`pin`](super::pin)), its ETag, an
+//! optional page title, then the body, ready to send.
 //!
 //! Also what a lookup hands back: the body with its ETag and how it was
 //! served ([`CacheStatus`]).
 //!
 //! ```text
-//! [1: format] [1: n] [n × 8: tag versions, LE] [16: etag hash] [2: title len] [title] [body]
+//! [1: format] [1: n] [n × 8: tag versions, LE]
+//! [2: p] p × ([8: version, LE] [2: name len] [tag name])
+//! [16: etag hash] [2: title len] [title] [4: body len, LE] [body]
 //! ```
+//!
+//! The static tags are not named (the key names them); pinned ones must be,
+//! since only the fill knew them. Bytes that cannot be read back (another
+//! format, a name that is no tag, cut short anywhere, body included) are a
+//! miss.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
-const FORMAT: u8 = 1;
+use super::pin::Pinned;
+use super::tags::Tag;
+
+/// Format 2 added pinned tags.
+const FORMAT: u8 = 2;
+/// Written in place of [`FORMAT`] for an entry that must not be served
+/// (see [`Entry::encode`]): decoded as a miss.
+const UNSERVABLE: u8 = 0;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
     pub versions: Vec<u64>,
+    pub pinned: Pinned,
     pub etag_hash: u128,
     pub title: String,
     pub body: Bytes,
 }
 
 impl Entry {
-    pub fn new(versions: Vec<u64>, title: String, body: Bytes) -> Self {
+    pub fn new(versions: Vec<u64>, pinned: Pinned, title: String, body: Bytes) -> Self {
         let etag_hash = xxhash_rust::xxh3::xxh3_128(&body);
-        Entry { versions, etag_hash, title, body }
+        Entry { versions, pinned, etag_hash, title, body }
     }
 
     /// A strong ETag: the hash of the body.
@@ -31,23 +50,56 @@ impl Entry {
         format!("\"{:032x}\"", self.etag_hash)
     }
 
+    /// The stored bytes. An entry whose pins are incomplete, or with a
+    /// pinned name too long for its length field, is written so that it
+    /// never decodes: the fill path does not store such entries, and this
+    /// keeps a mistake there from serving one without its pins.
     pub fn encode(&self) -> Vec<u8> {
         let title = self.title.as_bytes();
         let title_len = title.len().min(u16::MAX as usize);
-        let mut out = Vec::with_capacity(2 + self.versions.len() * 8 + 18 + title_len + self.body.len());
+        let pinned = self.pinned.tags().len();
+        // A pinned tag is its version, a length and a short name
+        // ("product-123"): 26 bytes each leaves room for the usual ones.
+        let capacity = 4 + self.versions.len() * 8 + pinned * 26 + 22 + title_len + self.body.len();
+        let mut out = Vec::with_capacity(capacity);
         out.push(FORMAT);
         out.push(u8::try_from(self.versions.len()).expect("entries have few tags"));
         for v in &self.versions {
             out.extend_from_slice(&v.to_le_bytes());
         }
+        let mut servable = self.pinned.is_complete() && self.pinned.versions().len() == pinned;
+        out.extend_from_slice(&(pinned.min(u16::MAX as usize) as u16).to_le_bytes());
+        for (tag, v) in self.pinned.tags().iter().zip(self.pinned.versions()) {
+            out.extend_from_slice(&v.to_le_bytes());
+            // The name is written in place, after a length filled in once
+            // it is known: no string per tag.
+            let at = out.len();
+            out.extend_from_slice(&[0, 0]);
+            let _ = write!(VecWriter(&mut out), "{tag}");
+            let len = out.len() - at - 2;
+            servable &= len <= u16::MAX as usize;
+            out[at..at + 2].copy_from_slice(&(len.min(u16::MAX as usize) as u16).to_le_bytes());
+        }
+        if !servable {
+            out[0] = UNSERVABLE;
+        }
         out.extend_from_slice(&self.etag_hash.to_le_bytes());
         out.extend_from_slice(&(title_len as u16).to_le_bytes());
         out.extend_from_slice(&title[..title_len]);
+        match u32::try_from(self.body.len()) {
+            Ok(len) => out.extend_from_slice(&len.to_le_bytes()),
+            Err(_) => {
+                out[0] = UNSERVABLE;
+                out.extend_from_slice(&[0; 4]);
+            }
+        }
         out.extend_from_slice(&self.body);
         out
     }
 
-    /// `None` for bytes in another format (an older deploy): a miss.
+    /// `None` for bytes in another format (an older deploy) or not whole: a
+    /// miss. Allocates only the version lists (nothing for an entry that
+    /// pins nothing) and the title.
     pub fn decode(raw: Bytes) -> Option<Entry> {
         let (&format, rest) = raw.split_first()?;
         if format != FORMAT {
@@ -60,15 +112,54 @@ impl Entry {
             versions.push(u64::from_le_bytes(*v));
             rest = r;
         }
+        let (p, mut rest) = rest.split_first_chunk::<2>()?;
+        let p = u16::from_le_bytes(*p) as usize;
+        // Nothing is allocated for an entry that pins nothing; for one that
+        // does, at most what the bytes present can hold (10 bytes a tag).
+        let mut tags = Vec::with_capacity(p.min(rest.len() / 10));
+        let mut pinned_versions = Vec::with_capacity(tags.capacity());
+        for _ in 0..p {
+            let (v, r) = rest.split_first_chunk::<8>()?;
+            let (len, r) = r.split_first_chunk::<2>()?;
+            let len = u16::from_le_bytes(*len) as usize;
+            if r.len() < len {
+                return None;
+            }
+            tags.push(Tag::parse(std::str::from_utf8(&r[..len]).ok()?)?);
+            pinned_versions.push(u64::from_le_bytes(*v));
+            rest = &r[len..];
+        }
         let (etag, rest) = rest.split_first_chunk::<16>()?;
         let (len, rest) = rest.split_first_chunk::<2>()?;
         let len = u16::from_le_bytes(*len) as usize;
         if rest.len() < len {
             return None;
         }
-        let title = std::str::from_utf8(&rest[..len]).ok()?.to_owned();
-        let body_start = raw.len() - (rest.len() - len);
-        Some(Entry { versions, etag_hash: u128::from_le_bytes(*etag), title, body: raw.slice(body_start..) })
+        let (title, rest) = rest.split_at(len);
+        let (body_len, rest) = rest.split_first_chunk::<4>()?;
+        // A body cut short is not a shorter page.
+        if rest.len() != u32::from_le_bytes(*body_len) as usize {
+            return None;
+        }
+        let title = std::str::from_utf8(title).ok()?.to_owned();
+        let body_start = raw.len() - rest.len();
+        Some(Entry {
+            versions,
+            pinned: Pinned::new(tags, pinned_versions),
+            etag_hash: u128::from_le_bytes(*etag),
+            title,
+            body: raw.slice(body_start..),
+        })
+    }
+}
+
+/// Lets `write!` append a tag's name straight to the entry's bytes.
+struct VecWriter<'a>(&'a mut Vec<u8>);
+
+impl std::fmt::Write for VecWriter<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
     }
 }
 
@@ -101,10 +192,12 @@ impl CacheStatus {
     }
 }
 
-/// What a fill produces: the body and, for pages, their title.
+/// What a fill produces: the body, for pages their title, and the tags the
+/// fill pinned ([`Pinned::default()`] when it pinned none).
 pub struct Filled {
     pub body: Bytes,
     pub title: String,
+    pub pinned: Pinned,
 }
 
 /// A cached (or freshly filled) body.
@@ -114,11 +207,20 @@ pub struct Cached {
     pub title: String,
     pub etag: String,
     pub status: CacheStatus,
+    /// The tags its fill pinned, for the response to name; `None` when
+    /// nothing was (no allocation, and no shared counter touched per hit).
+    pub pinned: Option<Arc<[Tag]>>,
 }
 
 impl Cached {
     pub(super) fn from_entry(e: Entry, status: CacheStatus) -> Self {
-        Cached { etag: e.etag(), body: e.body, title: e.title, status }
+        let etag = e.etag();
+        Cached { etag, body: e.body, title: e.title, status, pinned: e.pinned.into_tags() }
+    }
+
+    /// The tags its fill pinned.
+    pub fn pinned_tags(&self) -> &[Tag] {
+        self.pinned.as_deref().unwrap_or_default()
     }
 }
 
@@ -126,23 +228,70 @@ impl Cached {
 mod tests {
     use super::*;
 
+    fn pinned() -> Pinned {
+        Pinned::new(
+            vec![Tag::Product(7), Tag::Product(123_456), Tag::ProductSlug("oak-desk".into())],
+            vec![9, 1, u64::MAX],
+        )
+    }
+
     #[test]
     fn round_trips() {
-        let e = Entry::new(vec![1, u64::MAX, 42], "Título".into(), Bytes::from_static(b"<p>body</p>"));
+        let e =
+            Entry::new(vec![1, u64::MAX, 42], Pinned::default(), "Título".into(), Bytes::from_static(b"<p>body</p>"));
         let decoded = Entry::decode(Bytes::from(e.encode())).unwrap();
         assert_eq!(decoded, e);
         assert_eq!(decoded.etag().len(), 34);
     }
 
     #[test]
+    fn round_trips_with_pinned_tags() {
+        let e = Entry::new(vec![1, 2], pinned(), "Desks".into(), Bytes::from_static(b"<ul>...</ul>"));
+        let decoded = Entry::decode(Bytes::from(e.encode())).unwrap();
+        assert_eq!(decoded, e);
+        assert_eq!(decoded.pinned.versions(), [9, 1, u64::MAX]);
+        assert_eq!(Cached::from_entry(decoded, CacheStatus::Hit).pinned_tags(), pinned().tags());
+    }
+
+    #[test]
     fn truncated_or_foreign_bytes_are_a_miss() {
-        let e = Entry::new(vec![1, 2], String::new(), Bytes::from_static(b"x"));
-        let raw = e.encode();
-        for cut in 0..raw.len() - 1 {
-            if let Some(d) = Entry::decode(Bytes::copy_from_slice(&raw[..cut])) {
-                assert_ne!(d.body, e.body, "cut at {cut}");
+        for pins in [Pinned::default(), pinned()] {
+            let e = Entry::new(vec![1, 2], pins, "T".into(), Bytes::from_static(b"<p>body</p>"));
+            let raw = e.encode();
+            for cut in 0..raw.len() {
+                assert_eq!(Entry::decode(Bytes::copy_from_slice(&raw[..cut])), None, "cut at {cut}");
             }
+            let mut longer = raw.clone();
+            longer.push(b'!');
+            assert_eq!(Entry::decode(Bytes::from(longer)), None);
         }
         assert_eq!(Entry::decode(Bytes::from_static(b"\x09garbage")), None);
+    }
+
+    #[test]
+    fn entries_of_the_previous_format_are_a_miss() {
+        // Format 1: no pinned section.
+        let mut old = vec![1u8, 1];
+        old.extend_from_slice(&5u64.to_le_bytes());
+        old.extend_from_slice(&[0; 16]);
+        old.extend_from_slice(&[0, 0]);
+        old.extend_from_slice(b"body");
+        assert_eq!(Entry::decode(Bytes::from(old)), None);
+    }
+
+    #[test]
+    fn an_entry_with_incomplete_pins_never_decodes() {
+        let e = Entry::new(vec![1], Pinned::incomplete(vec![Tag::Product(1)]), String::new(), Bytes::from_static(b"x"));
+        assert_eq!(Entry::decode(Bytes::from(e.encode())), None);
+    }
+
+    #[test]
+    fn a_pinned_name_that_is_no_tag_is_a_miss() {
+        let e =
+            Entry::new(vec![1], Pinned::new(vec![Tag::Product(1)], vec![3]), String::new(), Bytes::from_static(b"x"));
+        let mut raw = e.encode();
+        let name = raw.windows(9).position(|w| w == b"product-1").unwrap();
+        raw[name] = b'X';
+        assert_eq!(Entry::decode(Bytes::from(raw)), None);
     }
 }

@@ -9,6 +9,10 @@
 //! - Readers take the versions *before* reading the database, so an entry
 //!   filled from data older than a write is stored under old versions and
 //!   never served (no stale fill).
+//! - Tags known only once the fill has begun (the products a listing shows)
+//!   are pinned by the fill itself ([`pin`]) before it reads what they
+//!   guard; the entry records them with their versions, and a hit needs
+//!   those current too. To invalidation they are ordinary tags.
 //! - Writes record their tags in an outbox in the same transaction; the tags
 //!   are applied after commit, and again in the background until every
 //!   cache over the database has taken them: never lost. A [`Flusher`]
@@ -38,6 +42,7 @@ mod flush;
 pub mod keys;
 mod local;
 pub mod outbox;
+mod pin;
 mod read;
 mod stats;
 pub mod tags;
@@ -59,6 +64,7 @@ use flight::Flights;
 pub use flush::{FlushError, Flusher};
 pub use keys::{EntryKey, Keys, TtlClass};
 use local::Local;
+pub use pin::Pinned;
 pub use read::FillError;
 pub use tags::Tag;
 use tags::random_version;

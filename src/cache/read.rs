@@ -1,6 +1,9 @@
 //! The read path: an entry from the in-process layer, or from Redis with its
 //! tags' current versions in one round trip, or filled once per key and
-//! version set (see the module above for why it stays exact).
+//! version set (see the module above for why it stays exact). An entry that
+//! pinned tags during its fill ([`pin`](super::pin)) also needs those
+//! tags' versions: from the in-process layer where it knows them, else in a
+//! second round trip.
 
 use std::fmt;
 use std::future::Future;
@@ -14,7 +17,8 @@ use super::edge::is_edge_fetch;
 use super::entry::{CacheStatus, Cached, Entry, Filled};
 use super::keys::EntryKey;
 use super::local::Local;
-use super::tags::{parse_version, random_version};
+use super::pin::Pinned;
+use super::tags::{Tag, parse_version, random_version};
 use super::{Cache, CacheError, FlushError};
 
 /// Why a fill failed: the fill's own error, shared by every request that
@@ -61,7 +65,7 @@ impl Cache {
         let bypass = |filled: Filled| {
             counters.bypasses.fetch_add(1, Ordering::Relaxed);
             record("bypass");
-            Cached::from_entry(Entry::new(Vec::new(), filled.title, filled.body), CacheStatus::Bypass)
+            Cached::from_entry(Entry::new(Vec::new(), filled.pinned, filled.title, filled.body), CacheStatus::Bypass)
         };
         if let Some(memory) = &self.inner.memory {
             return self.serve_in_process(memory, entry, fill).await;
@@ -90,12 +94,15 @@ impl Cache {
         if let (Some(local), Some(snapshot)) = (local, snapshot) {
             local.learn(snapshot, &entry.tags, &versions);
         }
-        if let Some(e) = found.and_then(Entry::decode).filter(|e| e.versions == versions) {
+        if let Some(e) = found.and_then(Entry::decode).filter(|e| e.versions == versions)
+            && (e.pinned.is_empty() || Box::pin(self.pins_hold(local, &e.pinned)).await)
+        {
             counters.hits.fetch_add(1, Ordering::Relaxed);
             record("hit");
+            let pinned = e.pinned.versions().to_vec();
             let cached = Cached::from_entry(e, CacheStatus::Hit);
             if let Some(local) = local {
-                local.store(&entry.key, &cached, &versions, self.ttl(entry.ttl));
+                local.store(&entry.key, &cached, &versions, &pinned, self.ttl(entry.ttl));
             }
             return Ok(cached);
         }
@@ -105,20 +112,27 @@ impl Cache {
         Box::pin(self.inner.flights.run(flight, || async move {
             // A flight for these versions that ended between our lookup and
             // now has stored its entry: serve that, fill nothing.
-            if let Some(e) = self.stored(&entry.key).await.filter(|e| e.versions == versions) {
+            if let Some(e) = self.stored(&entry.key).await.filter(|e| e.versions == versions)
+                && self.pins_hold(local, &e.pinned).await
+            {
                 return Ok(Cached::from_entry(e, CacheStatus::Hit));
             }
             let filled = self.fill(entry, fill).await?;
-            let e = Entry::new(versions, filled.title, filled.body);
+            let e = Entry::new(versions, filled.pinned, filled.title, filled.body);
+            // Pinned tags whose versions could not be read: this request
+            // gets the body, nobody else does.
+            if !e.pinned.is_complete() {
+                return Ok(Cached::from_entry(e, CacheStatus::Miss));
+            }
             let ttl = self.ttl_with_jitter(entry.ttl);
             let mut store = redis::pipe();
             store.cmd("SET").arg(&entry.key).arg(e.encode()).arg("PX").arg(ttl.as_millis() as u64).ignore();
             // A failed store costs only the next request a miss.
             let stored = self.call::<()>(&store).await.is_ok();
-            let versions = e.versions.clone();
+            let (versions, pinned) = (e.versions.clone(), e.pinned.versions().to_vec());
             let cached = Cached::from_entry(e, CacheStatus::Miss);
             if stored && let Some(local) = local {
-                local.store(&entry.key, &cached, &versions, ttl);
+                local.store(&entry.key, &cached, &versions, &pinned, ttl);
             }
             Ok(cached)
         }))
@@ -143,7 +157,8 @@ impl Cache {
 
     /// [`Cache::get_or_fill`] without Redis. The versions are taken before
     /// the fill, as with Redis, so a fill that raced a write is stored
-    /// under versions the write has already replaced, and never served.
+    /// under versions the write has already replaced, and never served;
+    /// [`Local::get`] checks the pinned tags' versions too.
     async fn serve_in_process<F, Fut>(&self, memory: &Local, entry: &EntryKey, fill: F) -> Result<Cached, FillError>
     where
         F: FnOnce() -> Fut,
@@ -167,10 +182,13 @@ impl Cache {
                 return Ok(hit);
             }
             let filled = self.fill(entry, fill).await?;
-            let e = Entry::new(versions, filled.title, filled.body);
-            let versions = e.versions.clone();
+            let e = Entry::new(versions, filled.pinned, filled.title, filled.body);
+            let complete = e.pinned.is_complete();
+            let (versions, pinned) = (e.versions.clone(), e.pinned.versions().to_vec());
             let cached = Cached::from_entry(e, CacheStatus::Miss);
-            memory.store(&entry.key, &cached, &versions, self.ttl_with_jitter(entry.ttl));
+            if complete {
+                memory.store(&entry.key, &cached, &versions, &pinned, self.ttl_with_jitter(entry.ttl));
+            }
             Ok(cached)
         }))
         .await
@@ -221,6 +239,16 @@ impl Cache {
             return Err(CacheError("MGET answered the wrong number of values".into()));
         }
         let found = values.remove(0).map(Bytes::from);
+        Ok((found, self.versions_or_create(&tag_keys, &values).await?))
+    }
+
+    /// The versions in `values` (an MGET's answer for `tag_keys`), with the
+    /// absent tags created with a fresh random version.
+    async fn versions_or_create(
+        &self,
+        tag_keys: &[String],
+        values: &[Option<Vec<u8>>],
+    ) -> Result<Vec<u64>, CacheError> {
         let mut versions: Vec<Option<u64>> = values.iter().map(|v| v.as_deref().and_then(parse_version)).collect();
         let missing: Vec<usize> = (0..versions.len()).filter(|&i| versions[i].is_none()).collect();
         if !missing.is_empty() {
@@ -235,6 +263,81 @@ impl Cache {
                 versions[i] = Some(prev.as_deref().and_then(parse_version).unwrap_or(v));
             }
         }
-        Ok((found, versions.into_iter().map(|v| v.unwrap_or(0)).collect()))
+        Ok(versions.into_iter().map(|v| v.unwrap_or(0)).collect())
+    }
+
+    /// For [`Cache::pin`] over Redis: the current version of each tag,
+    /// created when absent. The in-process layer answers for the versions
+    /// it knows are current; the rest are one MGET, and learned. Even for
+    /// an edge's fetch: a version known here that Redis has just replaced
+    /// (its push not yet arrived) was replaced by a write that committed
+    /// before the fill reads, so it only makes the entry unservable.
+    pub(super) async fn tag_versions(&self, tags: &[Tag]) -> Result<Vec<u64>, CacheError> {
+        let local = self.inner.local.as_ref().map(|(local, _)| local.as_ref());
+        let mut versions: Vec<Option<u64>> = tags.iter().map(|t| local.and_then(|l| l.known(t))).collect();
+        let unknown: Vec<Tag> =
+            tags.iter().zip(&versions).filter(|(_, v)| v.is_none()).map(|(t, _)| t.clone()).collect();
+        if !unknown.is_empty() {
+            let snapshot = local.map(Local::snapshot);
+            let tag_keys: Vec<String> = unknown.iter().map(|t| self.inner.keys.tag(t)).collect();
+            let mut get = redis::cmd("MGET");
+            get.arg(&tag_keys);
+            let values: Vec<Option<Vec<u8>>> = self.call(&get).await?;
+            if values.len() != tag_keys.len() {
+                return Err(CacheError("MGET answered the wrong number of values".into()));
+            }
+            let read = self.versions_or_create(&tag_keys, &values).await?;
+            if let (Some(local), Some(snapshot)) = (local, snapshot) {
+                local.learn(snapshot, &unknown, &read);
+            }
+            let mut read = read.into_iter();
+            for v in versions.iter_mut().filter(|v| v.is_none()) {
+                *v = read.next();
+            }
+        }
+        Ok(versions.into_iter().map(|v| v.unwrap_or(0)).collect())
+    }
+
+    /// Whether each tag an entry pinned still has the version it recorded.
+    /// The in-process layer answers for versions it knows are current
+    /// (except for an edge cache's fetch, which must see Redis, as a hit
+    /// does); the rest are one MGET, and learned. A pinned tag absent from
+    /// Redis has changed since (evicted, cleared): a miss, and it is not
+    /// created here (the fill that follows pins it again).
+    async fn pins_hold(&self, local: Option<&Local>, pinned: &Pinned) -> bool {
+        if pinned.is_empty() {
+            return true;
+        }
+        if !pinned.is_complete() {
+            return false;
+        }
+        let known = local.filter(|_| !is_edge_fetch());
+        let mut unknown: Vec<(&Tag, u64)> = Vec::new();
+        for (tag, &recorded) in pinned.tags().iter().zip(pinned.versions()) {
+            match known.and_then(|l| l.known(tag)) {
+                Some(current) if current != recorded => return false,
+                Some(_) => {}
+                None => unknown.push((tag, recorded)),
+            }
+        }
+        if unknown.is_empty() {
+            return true;
+        }
+        let snapshot = local.map(Local::snapshot);
+        let mut get = redis::cmd("MGET");
+        for (tag, _) in &unknown {
+            get.arg(self.inner.keys.tag(tag));
+        }
+        let Ok(values) = self.call::<Vec<Option<Vec<u8>>>>(&get).await else { return false };
+        if values.len() != unknown.len() {
+            return false;
+        }
+        let current: Vec<Option<u64>> = values.iter().map(|v| v.as_deref().and_then(parse_version)).collect();
+        if let (Some(local), Some(snapshot)) = (local, snapshot) {
+            let (tags, versions): (Vec<Tag>, Vec<u64>) =
+                unknown.iter().zip(&current).filter_map(|((tag, _), v)| Some(((*tag).clone(), (*v)?))).unzip();
+            local.learn(snapshot, &tags, &versions);
+        }
+        unknown.iter().zip(current).all(|((_, recorded), current)| current == Some(*recorded))
     }
 }

@@ -2,8 +2,10 @@
 //! revalidation (304), the public `Cache-Control` that lets a CDN keep
 //! anonymous catalog responses (handed to `cache_policy`, which writes it
 //! unless the response turns out to be an error or the visitor's own), and
-//! `Surrogate-Key` naming the tags to purge by.
+//! `Surrogate-Key` naming the tags to purge by: those of every entry's key,
+//! and those every entry's fill pinned.
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -17,11 +19,18 @@ use crate::routes::cache_policy::Shareable;
 pub const JSON: &str = "application/json";
 pub const HTML: &str = "text/html; charset=utf-8";
 
+/// The longest `Surrogate-Key` sent. Varnish refuses a backend response with
+/// a header line over `http_resp_hdr_len` (8 KiB by default); half of that
+/// leaves room for a smaller setting. A page of 100 products pinning
+/// `product-ID` tags needs under 2 KiB (see the test below).
+const MAX_SURROGATE_KEY: usize = 4096;
+
 /// A response assembled from cache entries.
 pub struct CachedBody {
     pub body: Bytes,
     pub etag: String,
     pub status: CacheStatus,
+    /// The entries' tags: their keys' and their pins'.
     pub tags: Vec<Tag>,
     /// The shortest TTL among the entries: how long a CDN may keep it.
     pub ttl: Duration,
@@ -29,6 +38,22 @@ pub struct CachedBody {
     /// Shown to one visitor (their session is in the layout): not offered
     /// to shared caches at all.
     pub private: bool,
+}
+
+/// The tags' names, space-separated, in one string; `None` when longer than
+/// [`MAX_SURROGATE_KEY`].
+fn surrogate_key(tags: &[Tag]) -> Option<String> {
+    let mut names = String::with_capacity(tags.len() * 12);
+    for tag in tags {
+        if !names.is_empty() {
+            names.push(' ');
+        }
+        let _ = write!(names, "{tag}");
+        if names.len() > MAX_SURROGATE_KEY {
+            return None;
+        }
+    }
+    Some(names)
 }
 
 /// Does `If-None-Match` name this ETag (`*`, a list, weak or strong)?
@@ -63,9 +88,18 @@ impl CachedBody {
         };
         set(&mut headers, header::ETAG, &self.etag);
         headers.insert("x-cache", HeaderValue::from_static(self.status.as_str()));
-        let shareable = self.shareable();
-        let keys: Vec<String> = self.tags.iter().map(Tag::name).collect();
-        set(&mut headers, header::HeaderName::from_static("surrogate-key"), &keys.join(" "));
+        let shareable = match surrogate_key(&self.tags) {
+            Some(keys) => {
+                set(&mut headers, header::HeaderName::from_static("surrogate-key"), &keys);
+                self.shareable()
+            }
+            // Too many tags to name: a shared cache could not be purged by
+            // the ones left out, so it is not offered the response at all.
+            None => {
+                tracing::debug!(tags = self.tags.len(), "Surrogate-Key too long; response not shareable");
+                None
+            }
+        };
 
         let revalidated =
             request.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| matches(v, &self.etag));
@@ -107,6 +141,30 @@ mod tests {
             assert!(value.to_str().unwrap().starts_with("public, max-age=0, s-maxage=300,"), "{value:?}");
             assert!(body(true).into_response(&request).extensions().get::<Shareable>().is_none());
         }
+    }
+
+    #[test]
+    fn a_page_of_a_hundred_pinned_products_names_them_all_within_the_bound() {
+        let mut tags = vec![Tag::All, Tag::Lists, Tag::Categories];
+        tags.extend((0..100).map(|i| Tag::Product(2_000_000_000 + i)));
+        let mut page = body(false);
+        page.tags = tags;
+        let response = page.into_response(&HeaderMap::new());
+        let keys = response.headers()["surrogate-key"].to_str().unwrap();
+        assert_eq!(keys.split(' ').count(), 103);
+        assert!(keys.starts_with("all lists categories product-2000000000 "), "{keys}");
+        assert!(keys.len() < 2048, "{} bytes", keys.len());
+        assert!(response.extensions().get::<Shareable>().is_some());
+    }
+
+    #[test]
+    fn too_many_tags_to_name_make_a_response_no_shared_cache_keeps() {
+        let mut page = body(false);
+        page.tags = (0..100).map(|i| Tag::ProductSlug(format!("{}-{i}", "a-long-product-name".repeat(4)))).collect();
+        let response = page.into_response(&HeaderMap::new());
+        assert!(response.headers().get("surrogate-key").is_none());
+        assert!(response.extensions().get::<Shareable>().is_none());
+        assert_eq!(response.status(), StatusCode::OK);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use sea_orm::DatabaseConnection;
 
 use crate::auth::AuthSession;
-use crate::cache::{Cache, CacheStatus, EntryKey, Filled, Tag};
+use crate::cache::{Cache, CacheStatus, EntryKey, Filled, Pinned, Tag};
 use crate::domain::{Dialect, ListingQuery, QueryPairs, Slug};
 use crate::error::{AppError, PageError};
 use crate::routes::cached::{CachedBody, HTML};
@@ -42,7 +42,13 @@ pub fn router() -> Router<AppState> {
 struct Parts<'a> {
     cache: &'a Cache,
     status: Option<CacheStatus>,
+    /// The fragments' keys' tags, each once.
     tags: Vec<Tag>,
+    /// The tags the fragments' fills pinned: possibly many, so made unique
+    /// once, in [`Parts::respond`], rather than searched per fragment.
+    pinned: Vec<Tag>,
+    /// How many fragments pinned any.
+    pinning: usize,
     ttl: Option<Duration>,
     /// Bytes of fragment HTML gathered, to size the page's buffer.
     bytes: usize,
@@ -50,7 +56,7 @@ struct Parts<'a> {
 
 impl<'a> Parts<'a> {
     fn new(cache: &'a Cache) -> Self {
-        Parts { cache, status: None, tags: Vec::new(), ttl: None, bytes: 0 }
+        Parts { cache, status: None, tags: Vec::new(), pinned: Vec::new(), pinning: 0, ttl: None, bytes: 0 }
     }
 
     /// A fragment (and its title) from the cache, or rendered by `fill`.
@@ -80,7 +86,7 @@ impl<'a> Parts<'a> {
             .cache
             .get_or_fill(&key, || async {
                 let (fragment, title) = fill.await?;
-                Ok(Filled { body: fragment.into_bytes(), title })
+                Ok(Filled { body: fragment.into_bytes(), title, pinned: Pinned::default() })
             })
             .await?;
         self.status = Some(self.status.map_or(cached.status, |s| s.combine(cached.status)));
@@ -91,6 +97,10 @@ impl<'a> Parts<'a> {
                 self.tags.push(tag);
             }
         }
+        if !cached.pinned_tags().is_empty() {
+            self.pinned.extend_from_slice(cached.pinned_tags());
+            self.pinning += 1;
+        }
         self.bytes += cached.body.len();
         Ok((Fragment::from_bytes(cached.body), cached.title))
     }
@@ -98,11 +108,21 @@ impl<'a> Parts<'a> {
     /// The page around the fragments, with the headers of a cached response;
     /// private when the visitor has a session (the layout may show them).
     fn respond(
-        self,
+        mut self,
         headers: &HeaderMap,
         auth: &AuthSession,
         page: &impl askama::Template,
     ) -> Result<Response, PageError> {
+        if !self.pinned.is_empty() {
+            // One fragment's pins are already unique (see `Cache::pin`).
+            if self.pinning > 1 {
+                self.pinned.sort_unstable();
+                self.pinned.dedup();
+            }
+            let mut pinned = std::mem::take(&mut self.pinned);
+            pinned.retain(|t| !self.tags.contains(t));
+            self.tags.append(&mut pinned);
+        }
         let html = render_html(page, self.bytes)?;
         let etag = format!("\"{:032x}\"", xxhash_rust::xxh3::xxh3_128(html.as_bytes()));
         Ok(CachedBody {

@@ -9,6 +9,7 @@ mod api_writes;
 mod browser;
 mod cache;
 mod cache_ops;
+mod cache_pins;
 mod cache_policy;
 mod cart;
 mod catalog_api;

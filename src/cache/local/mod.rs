@@ -2,8 +2,9 @@
 //! memory costs no round trip, yet stays exact.
 //!
 //! - Entries are copies of what Redis holds, with the tag versions they were
-//!   filled under. A local hit needs every tag's *current* version, so the
-//!   layer also keeps tag versions, but only ones it knows are current.
+//!   filled under, pinned tags' included. A local hit needs every tag's
+//!   *current* version, so the layer also keeps tag versions, but only ones
+//!   it knows are current.
 //! - It knows through Redis's own tracking: a dedicated RESP3 connection runs
 //!   `CLIENT TRACKING ON BCAST PREFIX {prefix}:{tags}:`, and Redis pushes
 //!   the name of every tag key that changes, expires or is evicted, whoever
@@ -41,6 +42,8 @@ const MAX_TAGS: usize = 200_000;
 #[derive(Clone)]
 struct LocalEntry {
     cached: Cached,
+    /// The key's tags' versions, then those of the tags the fill pinned
+    /// (named in `cached.pinned`), in that order.
     versions: Arc<[u64]>,
     expires: Instant,
     weight: u64,
@@ -110,17 +113,28 @@ impl Local {
         self.live.load(SeqCst)
     }
 
-    /// The entry under `key`, if its recorded versions are the current ones.
+    /// The entry under `key`, if its recorded versions (of `tags`, and of
+    /// the tags its fill pinned) are all known to be the current ones.
     pub fn get(&self, key: &str, tags: &[Tag]) -> Option<Cached> {
         if !self.is_live() {
             return None;
         }
         let entry = self.entries.get(key)?;
-        if entry.expires <= Instant::now() || entry.versions.len() != tags.len() {
+        let pinned = entry.cached.pinned_tags();
+        if entry.expires <= Instant::now() || entry.versions.len() != tags.len() + pinned.len() {
             return None;
         }
-        let current = tags.iter().zip(entry.versions.iter()).all(|(tag, &v)| self.tags.get(tag) == Some(v));
+        let current =
+            tags.iter().chain(pinned).zip(entry.versions.iter()).all(|(tag, &v)| self.tags.get(tag) == Some(v));
         current.then_some(entry.cached)
+    }
+
+    /// The version of `tag` if it is known to be current.
+    pub fn known(&self, tag: &Tag) -> Option<u64> {
+        if !self.is_live() {
+            return None;
+        }
+        self.tags.get(tag)
     }
 
     /// Taken before a Redis read whose versions [`Local::learn`] may keep.
@@ -147,15 +161,18 @@ impl Local {
         }
     }
 
-    /// Keeps a copy of an entry Redis holds (or was just given).
-    pub fn store(&self, key: &str, cached: &Cached, versions: &[u64], ttl: Duration) {
-        if !self.is_live() {
+    /// Keeps a copy of an entry Redis holds (or was just given):
+    /// `versions` of its key's tags, `pinned` of the tags its fill pinned
+    /// (one per `cached.pinned`; anything else is not kept).
+    pub fn store(&self, key: &str, cached: &Cached, versions: &[u64], pinned: &[u64], ttl: Duration) {
+        if !self.is_live() || pinned.len() != cached.pinned_tags().len() {
             return;
         }
-        let weight = (key.len() + cached.body.len() + cached.title.len() + 128) as u64;
+        let names: usize = cached.pinned_tags().len() * 32;
+        let weight = (key.len() + cached.body.len() + cached.title.len() + names + 128) as u64;
         let entry = LocalEntry {
             cached: Cached { status: CacheStatus::Hit, ..cached.clone() },
-            versions: versions.into(),
+            versions: versions.iter().chain(pinned).copied().collect(),
             expires: Instant::now() + ttl,
             weight,
         };
@@ -206,7 +223,12 @@ mod tests {
             title: String::new(),
             etag: "\"e\"".into(),
             status: CacheStatus::Miss,
+            pinned: None,
         }
+    }
+
+    fn pinning(body: &'static str, pinned: &[Tag]) -> Cached {
+        Cached { pinned: Some(pinned.into()), ..cached(body) }
     }
 
     fn live() -> Local {
@@ -221,7 +243,7 @@ mod tests {
     fn an_entry_is_served_only_under_known_current_versions() {
         let local = live();
         let tags = [Tag::Lists, Tag::Product(1)];
-        local.store("k", &cached("a"), &[1, 2], TTL);
+        local.store("k", &cached("a"), &[1, 2], &[], TTL);
         assert!(local.get("k", &tags).is_none(), "versions not yet known");
         local.learn(local.snapshot(), &tags, &[1, 2]);
         let hit = local.get("k", &tags).expect("a local hit");
@@ -234,7 +256,7 @@ mod tests {
     fn a_version_read_while_an_invalidation_arrived_is_not_kept() {
         let local = live();
         let tags = [Tag::Product(1)];
-        local.store("k", &cached("old"), &[1], TTL);
+        local.store("k", &cached("old"), &[1], &[], TTL);
         // A reader's MGET leaves; the write's push is processed before its
         // reply comes back with the old version.
         let before = local.snapshot();
@@ -252,7 +274,7 @@ mod tests {
     fn nothing_is_served_or_learned_without_the_tracking_connection() {
         let local = live();
         let tags = [Tag::Lists];
-        local.store("k", &cached("a"), &[5], TTL);
+        local.store("k", &cached("a"), &[5], &[], TTL);
         local.learn(local.snapshot(), &tags, &[5]);
         assert!(local.get("k", &tags).is_some());
         local.set_live(false);
@@ -267,8 +289,8 @@ mod tests {
         let keys = Keys::new("shop", "1");
         let local = live();
         let (a, b) = ([Tag::Product(1)], [Tag::Product(2)]);
-        local.store("a", &cached("a"), &[1], TTL);
-        local.store("b", &cached("b"), &[1], TTL);
+        local.store("a", &cached("a"), &[1], &[], TTL);
+        local.store("b", &cached("b"), &[1], &[], TTL);
         local.learn(local.snapshot(), &a, &[1]);
         local.learn(local.snapshot(), &b, &[1]);
         let push = [Value::Array(vec![Value::BulkString(keys.tag(&Tag::Product(1)).into_bytes())])];
@@ -281,10 +303,60 @@ mod tests {
     }
 
     #[test]
+    fn an_entry_with_pinned_tags_is_served_only_while_all_of_them_are_known_current() {
+        let local = live();
+        let tags = [Tag::All, Tag::Lists];
+        let pins = [Tag::Product(1), Tag::Product(2)];
+        local.store("k", &pinning("a", &pins), &[1, 2], &[10, 20], TTL);
+        local.learn(local.snapshot(), &tags, &[1, 2]);
+        assert!(local.get("k", &tags).is_none(), "pinned versions not yet known");
+        local.learn(local.snapshot(), &pins[..1], &[10]);
+        assert!(local.get("k", &tags).is_none(), "one pinned version still unknown");
+        local.learn(local.snapshot(), &pins[1..], &[20]);
+        let hit = local.get("k", &tags).expect("a local hit");
+        assert_eq!(hit.pinned_tags(), pins);
+        local.learn(local.snapshot(), &pins[1..], &[21]);
+        assert!(local.get("k", &tags).is_none(), "a pinned tag has a newer version");
+        local.learn(local.snapshot(), &pins[1..], &[20]);
+        assert!(local.get("k", &tags).is_some());
+        local.forget(&[Tag::Product(2)]);
+        assert!(local.get("k", &tags).is_none(), "a pinned tag was invalidated");
+        assert_eq!(local.known(&Tag::Product(1)), Some(10));
+        assert_eq!(local.known(&Tag::Product(2)), None);
+    }
+
+    #[test]
+    fn pinned_versions_that_do_not_match_the_pinned_tags_are_not_kept() {
+        let local = live();
+        let tags = [Tag::Lists];
+        local.learn(local.snapshot(), &tags, &[1]);
+        // An incomplete pin: tags named, versions unread.
+        local.store("k", &pinning("a", &[Tag::Product(1)]), &[1], &[], TTL);
+        assert!(local.get("k", &tags).is_none());
+        local.store("k", &cached("a"), &[1], &[7], TTL);
+        assert!(local.get("k", &tags).is_none());
+    }
+
+    #[test]
+    fn a_standalone_cache_serves_a_pinned_entry_until_a_pinned_tag_is_forgotten() {
+        let memory = Local::standalone(1 << 20);
+        let tags = [Tag::Lists];
+        let pins = [Tag::Product(5)];
+        let versions = memory.current_versions(&tags);
+        let pinned = memory.current_versions(&pins);
+        memory.store("k", &pinning("a", &pins), &versions, &pinned, TTL);
+        assert!(memory.get("k", &tags).is_some());
+        memory.forget(&pins);
+        assert!(memory.get("k", &tags).is_none());
+        assert_ne!(memory.current_versions(&pins), pinned, "a forgotten version comes back new");
+        assert!(memory.get("k", &tags).is_none());
+    }
+
+    #[test]
     fn expired_entries_are_not_served() {
         let local = live();
         let tags = [Tag::Lists];
-        local.store("k", &cached("a"), &[5], Duration::ZERO);
+        local.store("k", &cached("a"), &[5], &[], Duration::ZERO);
         local.learn(local.snapshot(), &tags, &[5]);
         assert!(local.get("k", &tags).is_none());
     }

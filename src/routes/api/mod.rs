@@ -27,7 +27,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr};
 use utoipa::{IntoResponses, Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::cache::{Cache, EntryKey, Filled};
+use crate::cache::{Cache, EntryKey, Filled, Pinned};
 use crate::domain::order::OrderStatus;
 use crate::error::{AppError, ErrorBody};
 use crate::routes::cached::{CachedBody, JSON};
@@ -225,15 +225,17 @@ where
             let value = load.await?;
             let body =
                 serde_json::to_vec(&value).map_err(|e| AppError::Internal(format!("serializing {}: {e}", key.kind)))?;
-            Ok(Filled { body: Bytes::from(body), title: String::new() })
+            Ok(Filled { body: Bytes::from(body), title: String::new(), pinned: Pinned::default() })
         })
         .await?;
+    let mut tags = key.tags;
+    tags.extend_from_slice(cached.pinned_tags());
     Ok(CachedBody {
         body: cached.body,
         etag: cached.etag,
         status: cached.status,
         ttl: cache.ttl(key.ttl),
-        tags: key.tags,
+        tags,
         content_type: JSON,
         private: false,
     }
