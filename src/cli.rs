@@ -272,7 +272,7 @@ async fn cache_warm(state: AppState, newest: u64) -> Result<(), CliError> {
     let db = state.db.clone();
     let failed = |e: crate::error::AppError| CliError::Failed(format!("cache warm: {e}"));
     let categories = crate::services::catalog::categories(&db).await.map_err(failed)?;
-    let products = crate::services::catalog::newest_products(&db, newest).await.map_err(failed)?;
+    let (products, ()) = crate::services::catalog::newest_products(&db, newest, |_| async {}).await.map_err(failed)?;
     let mut paths: Vec<String> = ["/", "/categories", "/products", "/api/categories/", "/api/products/"]
         .iter()
         .map(|p| (*p).to_owned())

@@ -48,6 +48,19 @@ impl fmt::Display for FillError {
     }
 }
 
+/// Which fill a miss may share: one for the same key and static versions,
+/// started in the same invalidation epoch of this process. A pinned tag's
+/// version is known only once a fill has pinned it, so the static versions
+/// alone would let a request that arrives after a write to a pinned product
+/// (an order's 201 already sent) join a fill that pinned it before, and
+/// get its older body. Any invalidation this process learns of (its own
+/// writes, Redis's pushes) starts a new epoch, and later requests a fill of
+/// their own. Without the in-process layer the epoch is always 0.
+fn flight_key(entry: &EntryKey, versions: &[u64], epoch: u64) -> String {
+    let versions: Vec<String> = versions.iter().map(u64::to_string).collect();
+    format!("{}#{}#{epoch}", entry.key, versions.join("."))
+}
+
 fn count_request(kind: &'static str, result: &'static str) {
     metrics::counter!("storefront_cache_requests_total", "kind" => kind, "result" => result).increment(1);
 }
@@ -88,6 +101,7 @@ impl Cache {
             return Ok(hit);
         }
         let snapshot = local.map(Local::snapshot);
+        let epoch = local.map_or(0, Local::epoch);
         let Ok((found, versions)) = Box::pin(self.lookup(entry, permit)).await else {
             return Ok(bypass(Box::pin(fill()).await?));
         };
@@ -108,7 +122,7 @@ impl Cache {
         }
         counters.misses.fetch_add(1, Ordering::Relaxed);
         record("miss");
-        let flight = format!("{}#{}", entry.key, versions.iter().map(u64::to_string).collect::<Vec<_>>().join("."));
+        let flight = flight_key(entry, &versions, epoch);
         Box::pin(self.inner.flights.run(flight, || async move {
             // A flight for these versions that ended between our lookup and
             // now has stored its entry: serve that, fill nothing.
@@ -174,8 +188,9 @@ impl Cache {
         }
         counters.misses.fetch_add(1, Ordering::Relaxed);
         record("miss");
+        let epoch = memory.epoch();
         let versions = memory.current_versions(&entry.tags);
-        let flight = format!("{}#{}", entry.key, versions.iter().map(u64::to_string).collect::<Vec<_>>().join("."));
+        let flight = flight_key(entry, &versions, epoch);
         Box::pin(self.inner.flights.run(flight, || async move {
             // A flight for these versions that ended meanwhile stored it.
             if let Some(hit) = memory.get(&entry.key, &entry.tags) {

@@ -162,7 +162,7 @@ fn money(cents: i64) -> String {
 }
 
 async fn place(desk: OrderDesk, CheckedForm(auth, form): CheckedForm<CheckoutForm>) -> Result<Response, PageError> {
-    let db = &desk.db;
+    let db = desk.db.clone();
     let lines = cart_lines(&auth).await?;
     let user_id = auth.user().await?.map(|u| u.id);
     let key = Some(form.checkout_token.trim()).filter(|t| !t.is_empty()).map(IdempotencyKey::of_checkout);

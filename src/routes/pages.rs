@@ -70,6 +70,22 @@ impl<'a> Parts<'a> {
     where
         Fut: std::future::Future<Output = Result<(Fragment, String), AppError>> + 'p,
     {
+        self.fragment_pinned(key, async move {
+            let (fragment, title) = fill.await?;
+            Ok((fragment, title, Pinned::default()))
+        })
+    }
+
+    /// [`Parts::fragment`] for a fragment whose fill pins the tags of what
+    /// it shows (a listing's cards, see `Cache::pin`).
+    fn fragment_pinned<'p, Fut>(
+        &'p mut self,
+        key: EntryKey,
+        fill: Fut,
+    ) -> impl std::future::Future<Output = Result<(Fragment, String), AppError>> + 'p
+    where
+        Fut: std::future::Future<Output = Result<(Fragment, String, Pinned), AppError>> + 'p,
+    {
         let fill = Box::pin(fill);
         self.fragment_boxed(key, fill)
     }
@@ -80,13 +96,13 @@ impl<'a> Parts<'a> {
         fill: std::pin::Pin<Box<Fut>>,
     ) -> Result<(Fragment, String), AppError>
     where
-        Fut: std::future::Future<Output = Result<(Fragment, String), AppError>>,
+        Fut: std::future::Future<Output = Result<(Fragment, String, Pinned), AppError>>,
     {
         let cached = self
             .cache
             .get_or_fill(&key, || async {
-                let (fragment, title) = fill.await?;
-                Ok(Filled { body: fragment.into_bytes(), title, pinned: Pinned::default() })
+                let (fragment, title, pinned) = fill.await?;
+                Ok(Filled { body: fragment.into_bytes(), title, pinned })
             })
             .await?;
         self.status = Some(self.status.map_or(cached.status, |s| s.combine(cached.status)));
@@ -138,6 +154,14 @@ impl<'a> Parts<'a> {
     }
 }
 
+/// A listing's cards show each product's availability band: its fill pins
+/// each one's band tag.
+fn pin_bands(cache: &Cache, ids: &[i32]) -> impl std::future::Future<Output = Pinned> + use<> {
+    let cache = cache.clone();
+    let tags = ids.iter().map(|&id| Tag::Band(id)).collect();
+    async move { cache.pin(tags).await }
+}
+
 async fn category_list(db: &DatabaseConnection) -> Result<(Fragment, String), AppError> {
     let cats = catalog::categories(db).await?;
     Ok((render_fragment(&CategoryList { categories: &cats })?, String::new()))
@@ -147,9 +171,9 @@ async fn home(Reads { db, cache, headers, .. }: Reads, auth: AuthSession) -> Res
     let mut parts = Parts::new(&cache);
     let (categories, _) = parts.fragment(cache.keys().category_list(), category_list(&db)).await?;
     let (newest, _) = parts
-        .fragment(cache.keys().newest_products(), async {
-            let newest = catalog::newest_products(&db, HOME_NEWEST).await?;
-            Ok((render_fragment(&ProductCards { products: &newest })?, String::new()))
+        .fragment_pinned(cache.keys().newest_products(), async {
+            let (newest, pinned) = catalog::newest_products(&db, HOME_NEWEST, |ids| pin_bands(&cache, ids)).await?;
+            Ok((render_fragment(&ProductCards { products: &newest })?, String::new(), pinned))
         })
         .await?;
     parts.respond(&headers, &auth, &HomePage { shell: Shell::for_visitor(&auth, "Home").await, categories, newest })
@@ -178,12 +202,12 @@ async fn category(
     query.filter.category_slug = None;
     let mut parts = Parts::new(&cache);
     let (main, title) = parts
-        .fragment(cache.keys().category_listing(slug.as_str(), &query), async {
+        .fragment_pinned(cache.keys().category_listing(slug.as_str(), &query), async {
             let cat = catalog::category_by_slug(&db, slug.as_str()).await?;
             let path = format!("/categories/{}", cat.slug);
             let mut by_id = query.clone();
             by_id.filter.category_id = Some(cat.id);
-            let listing = listings::list_products(&db, &by_id).await?;
+            let (listing, pinned) = listings::list_products(&db, &by_id, |ids| pin_bands(&cache, ids)).await?;
             // Links carry the query without the category: it is in the path.
             let main = ListingMain {
                 heading: cat.name.clone(),
@@ -191,7 +215,7 @@ async fn category(
                 filters: render_fragment(&FilterForm::new(&path, None, &query))?,
                 grid: render_fragment(&ProductGrid::new(&listing, &query, &path))?,
             };
-            Ok((render_fragment(&main)?, cat.name))
+            Ok((render_fragment(&main)?, cat.name, pinned))
         })
         .await?;
     parts.respond(&headers, &auth, &ContentPage { shell: Shell::for_visitor(&auth, title).await, main })
@@ -209,8 +233,8 @@ async fn products(
     };
     let mut parts = Parts::new(&cache);
     let (main, _) = parts
-        .fragment(cache.keys().product_listing(&query), async {
-            let listing = listings::list_products(&db, &query).await?;
+        .fragment_pinned(cache.keys().product_listing(&query), async {
+            let (listing, pinned) = listings::list_products(&db, &query, |ids| pin_bands(&cache, ids)).await?;
             let cats = catalog::categories(&db).await?;
             let main = ListingMain {
                 heading,
@@ -218,7 +242,7 @@ async fn products(
                 filters: render_fragment(&FilterForm::new("/products", Some(&cats), &query))?,
                 grid: render_fragment(&ProductGrid::new(&listing, &query, "/products"))?,
             };
-            Ok((render_fragment(&main)?, String::new()))
+            Ok((render_fragment(&main)?, String::new(), pinned))
         })
         .await?;
     let mut shell = Shell::for_visitor(&auth, title).await;

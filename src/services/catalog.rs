@@ -166,18 +166,30 @@ pub async fn active_products_by_ids(
     Ok(join_rows(rows)?.into_iter().map(|p| (p.id, p)).collect())
 }
 
-/// The newest active products, for the home page.
+/// The newest active products, for the home page; `pin` as in
+/// [`crate::services::listings::list_products`].
 #[tracing::instrument(name = "catalog.newest_products", level = "debug", skip_all)]
-pub async fn newest_products(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<ProductView>, AppError> {
-    let rows = product_entity::Entity::find()
+pub async fn newest_products<P, Fut>(
+    db: &impl ConnectionTrait,
+    limit: u64,
+    pin: P,
+) -> Result<(Vec<ProductView>, Fut::Output), AppError>
+where
+    P: FnOnce(&[i32]) -> Fut,
+    Fut: std::future::Future,
+{
+    let ids: Vec<i32> = product_entity::Entity::find()
+        .select_only()
+        .column(product::Column::Id)
         .filter(product::Column::IsActive.eq(true))
-        .find_also_related(category_entity::Entity)
         .order_by_desc(product::Column::CreatedAt)
         .order_by_desc(product::Column::Id)
         .limit(limit)
+        .into_tuple()
         .all(db)
         .await?;
-    join_rows(rows)
+    let pinned = pin(&ids).await;
+    Ok((crate::services::listings::rows_in_order(db, &ids).await?, pinned))
 }
 
 /// A page of every product, hidden ones included, newest first, for the

@@ -1,6 +1,9 @@
 //! Filtered, ordered, paginated product listings: the query behind `/products`,
 //! the category pages and `GET /api/products/`.
 
+use std::collections::HashMap;
+use std::future::Future;
+
 use sea_orm::sea_query::Query;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
@@ -76,27 +79,59 @@ pub fn ordered(select: Select<product_entity::Entity>, sort: ProductSort) -> Sel
     }
 }
 
-/// Runs a listing: one COUNT, then (if the page exists and is not empty) one
-/// page query joined with categories. A page past the last is a 404
-/// ("Invalid page."), as in the seed's API; page 1 of nothing is an empty page.
+/// Runs a listing: one COUNT, then (if the page exists and is not empty)
+/// the ids of the page's products in order, then their rows joined with
+/// categories. A page past the last is a 404 ("Invalid page."), as in the
+/// seed's API; page 1 of nothing is an empty page.
+///
+/// `pin` is called with the ids once they are chosen and before their rows
+/// are read, and its output returned beside the page: a cached fill pins
+/// the tags of what it shows of them there (see `Cache::pin`), so a write
+/// to one of them after that point retires the entry.
 #[tracing::instrument(name = "listings.list_products", level = "debug", skip_all)]
-pub async fn list_products(db: &impl ConnectionTrait, query: &ListingQuery) -> Result<ProductPage, AppError> {
+pub async fn list_products<P, Fut>(
+    db: &impl ConnectionTrait,
+    query: &ListingQuery,
+    pin: P,
+) -> Result<(ProductPage, Fut::Output), AppError>
+where
+    P: FnOnce(&[i32]) -> Fut,
+    Fut: Future,
+{
     let backend = db.get_database_backend();
     let count = filtered(backend, &query.filter).count(db).await?;
     let page_count = query.page.page_count(count);
     if query.page.page() > page_count {
         return Err(AppError::invalid_page());
     }
-    let items = if count == 0 {
+    let ids: Vec<i32> = if count == 0 {
         Vec::new()
     } else {
-        let rows = ordered(filtered(backend, &query.filter), query.sort)
-            .find_also_related(category_entity::Entity)
+        ordered(filtered(backend, &query.filter), query.sort)
+            .select_only()
+            .column(product::Column::Id)
             .offset(query.page.offset())
             .limit(u64::from(query.page.per_page()))
+            .into_tuple()
             .all(db)
-            .await?;
-        join_rows(rows)?
+            .await?
     };
-    Ok(ProductPage { items, count, page: query.page, page_count })
+    let pinned = pin(&ids).await;
+    let items = rows_in_order(db, &ids).await?;
+    Ok((ProductPage { items, count, page: query.page, page_count }, pinned))
+}
+
+/// The products with these ids, in this order, with their categories. One
+/// deleted since its id was read is left out (its delete retires the lists).
+pub async fn rows_in_order(db: &impl ConnectionTrait, ids: &[i32]) -> Result<Vec<ProductView>, AppError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = product_entity::Entity::find()
+        .filter(product::Column::Id.is_in(ids.iter().copied()))
+        .find_also_related(category_entity::Entity)
+        .all(db)
+        .await?;
+    let mut by_id: HashMap<i32, ProductView> = join_rows(rows)?.into_iter().map(|p| (p.id, p)).collect();
+    Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
 }

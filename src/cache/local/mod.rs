@@ -137,6 +137,13 @@ impl Local {
         self.tags.get(tag)
     }
 
+    /// How many invalidations this layer has processed: a request that
+    /// starts after one never joins a fill that started before it (see
+    /// `Cache::get_or_fill`).
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(SeqCst)
+    }
+
     /// Taken before a Redis read whose versions [`Local::learn`] may keep.
     pub fn snapshot(&self) -> Snapshot {
         Snapshot(self.is_live().then(|| self.epoch.load(SeqCst)))

@@ -203,8 +203,22 @@ fn cached_json<'a, T, Fut>(
     load: Fut,
 ) -> impl std::future::Future<Output = Result<Response, AppError>> + 'a
 where
-    T: Serialize,
+    T: Serialize + 'a,
     Fut: std::future::Future<Output = Result<T, AppError>> + 'a,
+{
+    cached_json_pinned(reads, key, async move { Ok((load.await?, Pinned::default())) })
+}
+
+/// [`cached_json`] for a body whose fill pins the tags of what it holds
+/// (see `Cache::pin`).
+fn cached_json_pinned<'a, T, Fut>(
+    reads: &'a Reads,
+    key: EntryKey,
+    load: Fut,
+) -> impl std::future::Future<Output = Result<Response, AppError>> + 'a
+where
+    T: Serialize,
+    Fut: std::future::Future<Output = Result<(T, Pinned), AppError>> + 'a,
 {
     let load = Box::pin(load);
     async move { cached_json_boxed(&reads.cache, &reads.headers, key, load).await }
@@ -218,14 +232,14 @@ async fn cached_json_boxed<T, Fut>(
 ) -> Result<Response, AppError>
 where
     T: Serialize,
-    Fut: std::future::Future<Output = Result<T, AppError>>,
+    Fut: std::future::Future<Output = Result<(T, Pinned), AppError>>,
 {
     let cached = cache
         .get_or_fill(&key, || async {
-            let value = load.await?;
+            let (value, pinned) = load.await?;
             let body =
                 serde_json::to_vec(&value).map_err(|e| AppError::Internal(format!("serializing {}: {e}", key.kind)))?;
-            Ok(Filled { body: Bytes::from(body), title: String::new(), pinned: Pinned::default() })
+            Ok(Filled { body: Bytes::from(body), title: String::new(), pinned })
         })
         .await?;
     let mut tags = key.tags;

@@ -15,8 +15,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{
-    ChangeRefusals, CreateRefusals, DeleteRefusals, ReadRefusals, cached_json, complete_schema, created, link,
+    ChangeRefusals, CreateRefusals, DeleteRefusals, ReadRefusals, cached_json, cached_json_pinned, complete_schema,
+    created, link,
 };
+use crate::cache::Tag;
 use crate::domain::product::{self as parse, NewProduct, ProductChanges, REQUIRED};
 use crate::domain::{Dialect, FieldErrors, ListingQuery, Money, QueryPairs};
 use crate::error::AppError;
@@ -166,16 +168,19 @@ async fn list_products(reads: Reads, RawQuery(raw): RawQuery) -> Result<Response
     // Invalid input is refused before the cache is touched.
     let query = ListingQuery::parse(Dialect::Api, &QueryPairs::parse(raw.as_deref())).map_err(AppError::BadRequest)?;
     let key = reads.cache.keys().api_product_list(&query);
-    cached_json(&reads, key, async {
-        let page = listings::list_products(&reads.db, &query).await?;
+    // The list shows each product's every field: it pins each one's tag.
+    let pin = |ids: &[i32]| reads.cache.pin(ids.iter().map(|&id| Tag::Product(id)).collect());
+    cached_json_pinned(&reads, key, async {
+        let (page, pinned) = listings::list_products(&reads.db, &query, pin).await?;
         let at = |n: u32| link(&reads.base, "/api/products/", query.with_page(n).canonical_query(Dialect::Api));
         let current = page.page.page();
-        Ok(ProductList {
+        let list = ProductList {
             count: page.count,
             next: page.has_next().then(|| at(current + 1)),
             previous: page.has_previous().then(|| at(current - 1)),
             results: page.items.iter().map(ProductDto::from).collect(),
-        })
+        };
+        Ok((list, pinned))
     })
     .await
 }
