@@ -35,6 +35,8 @@ on_both_backends! {
             ("/api/categories/{id}/", format!("/api/categories/{category}/"), 200),
             ("/api/categories/{id}/", "/api/categories/abc/".into(), 400),
             ("/api/categories/{id}/", "/api/categories/987654/".into(), 404),
+            ("/api/orders/{number}/", "/api/orders/SF-0000000000/".into(), 401),
+            ("/api/orders/", "/api/orders/".into(), 401),
         ];
         for (documented, url, status) in cases {
             let body = app.get_json(&url, status).await;
@@ -42,7 +44,15 @@ on_both_backends! {
         }
         // Every documented path is served.
         let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
-        assert_eq!(paths, ["/api/categories/", "/api/categories/{id}/", "/api/products/", "/api/products/{id}/"]);
+        let served = [
+            "/api/categories/",
+            "/api/categories/{id}/",
+            "/api/orders/",
+            "/api/orders/{number}/",
+            "/api/products/",
+            "/api/products/{id}/",
+        ];
+        assert_eq!(paths, served);
     }
 
     async fn every_documented_parameter_is_accepted(app: TestApp) {

@@ -205,9 +205,12 @@ async fn list_orders(
         }
         parsed
     });
+    let search = pairs.get("search").map(str::to_owned);
+    if search.as_ref().is_some_and(|s| s.chars().count() > 200) {
+        errors.add("search", "Ensure this value has at most 200 characters.");
+    }
     let page = page_request(&pairs, "page_size").map_err(|e| errors.extend(e)).ok();
     let Some(page) = page.filter(|_| errors.is_empty()) else { return Err(AppError::BadRequest(errors)) };
-    let search = pairs.get("search").map(|s| s.chars().take(200).collect::<String>());
     let filter = OrderFilter { status, search: search.clone(), owner: None };
     let found = orders::list(&db, &filter, page).await?;
     let at = |n: u32| {
