@@ -15,8 +15,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
-    EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr, SqliteTransactionMode,
-    TransactionOptions, TransactionTrait,
+    EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
 };
 
 use crate::cache::{Cache, Tag, outbox};
@@ -26,6 +25,7 @@ use crate::error::AppError;
 use crate::mail::{self, Mailer, OutgoingMail};
 use crate::models::_entities::{order, order_line};
 use crate::models::product_entity;
+use crate::services::writes::{apply_invalidations, begin_immediate};
 use crate::state::PublicUrl;
 
 /// What placing or moving an order works with: the database, the cache it
@@ -167,23 +167,6 @@ struct Taken {
     stock: i32,
 }
 
-/// A transaction that takes SQLite's write lock at BEGIN (see `writes`).
-async fn begin(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
-    let immediate = TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..TransactionOptions::default()
-    };
-    db.begin_with_options(immediate).await
-}
-
-/// Applies the tags the committed transaction recorded; a failure leaves
-/// them to the outbox flusher (readers skip a Redis they cannot reach).
-async fn flush(cache: &Cache) {
-    if let Err(e) = cache.flusher().flush().await {
-        tracing::warn!(error = %e, "cache invalidation deferred to the outbox flusher");
-    }
-}
-
 /// Changes a product's stock by `delta` (taking when negative, only while
 /// that leaves it at 0 or more; a take also needs the product active) and
 /// returns the row as it now is, or `None` when nothing was changed.
@@ -228,7 +211,7 @@ pub async fn place(
     // A new number on the rare collision; a replay found on the unique
     // index when another request with the key committed first.
     for _ in 0..4 {
-        let txn = begin(db).await?;
+        let txn = begin_immediate(db).await?;
         if let Some(key) = key
             && let Some(found) = by_idempotency_key(&txn, &scope, key).await?
         {
@@ -244,7 +227,7 @@ pub async fn place(
         // order stands, and once (its key is the order's number).
         mail::enqueue(&txn, &confirmation(&order, &desk.base)?).await?;
         txn.commit().await?;
-        flush(cache).await;
+        apply_invalidations(cache).await;
         desk.mailer.nudge();
         return Ok(Placed::New(order));
     }
@@ -447,7 +430,7 @@ pub async fn set_status(
     number: &OrderNumber,
     to: OrderStatus,
 ) -> Result<OrderView, AppError> {
-    let txn = begin(db).await?;
+    let txn = begin_immediate(db).await?;
     // Locked: two admins cancelling at once restock once.
     let current = order::Entity::find()
         .filter(order::Column::Number.eq(number.as_str()))
@@ -488,7 +471,7 @@ pub async fn set_status(
     model.updated_at = Set(Utc::now());
     let updated = model.update(&txn).await?;
     txn.commit().await?;
-    flush(cache).await;
+    apply_invalidations(cache).await;
     OrderView::from_models(updated, lines)
 }
 

@@ -22,26 +22,37 @@ use crate::models::{category, category_entity, product, product_entity};
 use crate::services::catalog;
 
 /// Runs `write` in a transaction, commits, then applies the recorded
-/// invalidations. If Redis cannot take them now they stay in the outbox,
-/// and readers skip a Redis they cannot reach, so nothing stale is served.
+/// invalidations (see [`apply_invalidations`]).
 async fn write<T, F>(db: &DatabaseConnection, cache: &Cache, write: F) -> Result<T, AppError>
 where
     F: for<'t> FnOnce(&'t DatabaseTransaction) -> futures_util::future::BoxFuture<'t, Result<T, AppError>>,
 {
-    // On SQLite the write lock is taken at BEGIN: a transaction that reads
-    // first (a rule, the current row) and writes after could otherwise fail
-    // to upgrade when another writer got in between. PostgreSQL ignores it.
+    let txn = begin_immediate(db).await?;
+    let value = write(&txn).await?;
+    txn.commit().await?;
+    apply_invalidations(cache).await;
+    Ok(value)
+}
+
+/// A write's transaction. On SQLite the write lock is taken at BEGIN: a
+/// transaction that reads first (a rule, the current row) and writes after
+/// could otherwise fail to upgrade when another writer got in between.
+/// PostgreSQL ignores it.
+pub(crate) async fn begin_immediate(db: &DatabaseConnection) -> Result<DatabaseTransaction, sea_orm::DbErr> {
     let immediate = TransactionOptions {
         sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
         ..TransactionOptions::default()
     };
-    let txn = db.begin_with_options(immediate).await?;
-    let value = write(&txn).await?;
-    txn.commit().await?;
+    db.begin_with_options(immediate).await
+}
+
+/// After commit: applies the tags the transaction recorded. If Redis cannot
+/// take them now they stay in the outbox, and readers skip a Redis they
+/// cannot reach, so nothing stale is served.
+pub(crate) async fn apply_invalidations(cache: &Cache) {
     if let Err(e) = cache.flusher().flush().await {
         tracing::warn!(error = %e, "cache invalidation deferred to the outbox flusher");
     }
-    Ok(value)
 }
 
 /// Sets a column to a change that was given; `None` leaves it as stored.
