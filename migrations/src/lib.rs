@@ -16,6 +16,7 @@ mod m20261201_000009_outbox_cursors;
 mod m20261201_000010_embedded_stores;
 mod m20261201_000011_mail_outbox;
 mod m20261201_000012_orders;
+mod m20261201_000013_folded_search_document;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000010_embedded_stores::Migration),
             Box::new(m20261201_000011_mail_outbox::Migration),
             Box::new(m20261201_000012_orders::Migration),
+            Box::new(m20261201_000013_folded_search_document::Migration),
         ]
     }
 }

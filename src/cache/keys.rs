@@ -112,11 +112,23 @@ impl Keys {
         EntryKey { key: format!("{}:{}:{kind}:{}", self.prefix, self.version, bounded(discriminator)), kind, tags, ttl }
     }
 
-    /// What a listing's membership depends on: the lists, and whether its
-    /// products are in stock when it shows only those. Which products it
-    /// holds are pinned by the fill (see `Cache::pin`).
+    /// What a listing's membership depends on: the lists, the writes to
+    /// products of its category (or of any, when it has none), and whether
+    /// its products are in stock when it shows only those. Which products
+    /// it holds are pinned by the fill (see `Cache::pin`).
     fn listing_tags(q: &ListingQuery) -> Vec<Tag> {
-        if q.filter.in_stock { vec![Tag::Lists, Tag::InStock] } else { vec![Tag::Lists] }
+        // A listing filtered by both id and slug holds products of that one
+        // category, so either tag is retired by every write that reaches it.
+        let scope = match (q.filter.category_id, &q.filter.category_slug) {
+            (Some(id), _) => Tag::CategoryLists(id),
+            (None, Some(slug)) => Tag::CategorySlugLists(slug.to_string()),
+            (None, None) => Tag::AnyCategoryLists,
+        };
+        let mut tags = vec![Tag::Lists, scope];
+        if q.filter.in_stock {
+            tags.push(Tag::InStock);
+        }
+        tags
     }
 
     pub fn api_product_list(&self, q: &ListingQuery) -> EntryKey {
@@ -141,7 +153,7 @@ impl Keys {
     }
 
     pub fn newest_products(&self) -> EntryKey {
-        self.entry("html-newest", "", vec![Tag::Lists], TtlClass::ProductLists)
+        self.entry("html-newest", "", vec![Tag::Lists, Tag::AnyCategoryLists], TtlClass::ProductLists)
     }
 
     pub fn product_listing(&self, q: &ListingQuery) -> EntryKey {
@@ -153,6 +165,10 @@ impl Keys {
     pub fn category_listing(&self, slug: &str, q: &ListingQuery) -> EntryKey {
         let discriminator = format!("{slug}?{}", q.canonical_query(Dialect::Html));
         let mut tags = Self::listing_tags(q);
+        // The path names the category, whatever the query says.
+        if let Some(scope) = tags.iter_mut().find(|t| matches!(t, Tag::AnyCategoryLists)) {
+            *scope = Tag::CategorySlugLists(slug.to_owned());
+        }
         tags.push(Tag::Categories);
         self.entry("html-category", &discriminator, tags, TtlClass::ProductLists)
     }
@@ -184,6 +200,20 @@ mod tests {
         }
         assert_eq!(keys.tag_of("other:{tags}:all"), None);
         assert_eq!(keys.tag_of(&keys.tag(&Tag::ProductSlug("x".repeat(500)))), None);
+    }
+
+    #[test]
+    fn listings_are_tagged_with_their_category_or_with_any() {
+        let keys = Keys::new("shop", "1");
+        let html = |raw| ListingQuery::parse(Dialect::Html, &QueryPairs::parse(Some(raw))).unwrap();
+        assert!(keys.api_product_list(&api("category__id=4")).tags.contains(&Tag::CategoryLists(4)));
+        assert!(keys.api_product_list(&api("search=lamp")).tags.contains(&Tag::AnyCategoryLists));
+        let by_slug = keys.product_listing(&html("category=desks")).tags;
+        assert!(by_slug.contains(&Tag::CategorySlugLists("desks".into())), "{by_slug:?}");
+        let page = keys.category_listing("desks", &html("page=2")).tags;
+        assert!(page.contains(&Tag::CategorySlugLists("desks".into())), "{page:?}");
+        assert!(!page.contains(&Tag::AnyCategoryLists), "{page:?}");
+        assert!(keys.newest_products().tags.contains(&Tag::AnyCategoryLists));
     }
 
     #[test]

@@ -15,6 +15,15 @@ pub enum Tag {
     All,
     /// Every product listing (grids, search, the API's lists, home's newest).
     Lists,
+    /// The listings that may show any category's products: all products,
+    /// searches and home's newest without a category.
+    AnyCategoryLists,
+    /// The listings of one category's products, by its id (the API's
+    /// `category__id`).
+    CategoryLists(i32),
+    /// The listings of one category's products, by its slug (category pages
+    /// and the HTML `category` filter).
+    CategorySlugLists(String),
     /// The category list, per-category counts and category pages' headers.
     Categories,
     /// Category names and slugs as shown inside product pages.
@@ -41,6 +50,9 @@ impl Tag {
         match self {
             Tag::All => "all",
             Tag::Lists => "lists",
+            Tag::AnyCategoryLists => "lists-any-category",
+            Tag::CategoryLists(_) => "lists-category",
+            Tag::CategorySlugLists(_) => "lists-category-slug",
             Tag::Categories => "categories",
             Tag::CategoryNames => "category-names",
             Tag::Product(_) => "product",
@@ -54,6 +66,7 @@ impl Tag {
         Some(match name {
             "all" => Tag::All,
             "lists" => Tag::Lists,
+            "lists-any-category" => Tag::AnyCategoryLists,
             "categories" => Tag::Categories,
             "category-names" => Tag::CategoryNames,
             "in-stock" => Tag::InStock,
@@ -62,6 +75,10 @@ impl Tag {
                     Tag::ProductSlug(slug.to_owned())
                 } else if let Some(id) = other.strip_prefix("product-") {
                     Tag::Product(id.parse().ok()?)
+                } else if let Some(slug) = other.strip_prefix("lists-category-slug-") {
+                    Tag::CategorySlugLists(slug.to_owned())
+                } else if let Some(id) = other.strip_prefix("lists-category-") {
+                    Tag::CategoryLists(id.parse().ok()?)
                 } else if let Some(id) = other.strip_prefix("band-") {
                     Tag::Band(id.parse().ok()?)
                 } else {
@@ -71,11 +88,23 @@ impl Tag {
         })
     }
 
-    /// What a write to a product affects: the lists, the counts, the
-    /// product's own entries, and its pages under both its old and new slug.
-    pub fn for_product(id: i32, slugs: &[&str]) -> Vec<Tag> {
-        let mut tags = vec![Tag::Lists, Tag::Categories, Tag::Product(id)];
+    /// What a write to a product affects: the counts, the product's own
+    /// entries, its pages under both its old and new slug, and the listings
+    /// that can show it: those of any category, and those of the categories
+    /// it was or is in (`(id, slug)`). Other categories' listings never held
+    /// it, so they stay. With no category known, every listing.
+    pub fn for_product(id: i32, slugs: &[&str], categories: &[(i32, &str)]) -> Vec<Tag> {
+        let mut tags = vec![Tag::Categories, Tag::Product(id)];
         tags.extend(slugs.iter().map(|s| Tag::ProductSlug((*s).to_owned())));
+        if categories.is_empty() {
+            tags.push(Tag::Lists);
+        } else {
+            tags.push(Tag::AnyCategoryLists);
+            for (category, slug) in categories {
+                tags.push(Tag::CategoryLists(*category));
+                tags.push(Tag::CategorySlugLists((*slug).to_owned()));
+            }
+        }
         tags
     }
 
@@ -107,6 +136,9 @@ impl fmt::Display for Tag {
         match self {
             Tag::All => f.write_str("all"),
             Tag::Lists => f.write_str("lists"),
+            Tag::AnyCategoryLists => f.write_str("lists-any-category"),
+            Tag::CategoryLists(id) => write!(f, "lists-category-{id}"),
+            Tag::CategorySlugLists(slug) => write!(f, "lists-category-slug-{slug}"),
             Tag::Categories => f.write_str("categories"),
             Tag::CategoryNames => f.write_str("category-names"),
             Tag::Product(id) => write!(f, "product-{id}"),
@@ -145,6 +177,9 @@ mod tests {
         for tag in [
             Tag::All,
             Tag::Lists,
+            Tag::AnyCategoryLists,
+            Tag::CategoryLists(5),
+            Tag::CategorySlugLists("desk-lamps".into()),
             Tag::Categories,
             Tag::CategoryNames,
             Tag::Product(42),
@@ -155,6 +190,7 @@ mod tests {
             assert_eq!(Tag::parse(&tag.name()), Some(tag));
         }
         assert_eq!(Tag::parse("product-x"), None);
+        assert_eq!(Tag::parse("lists-category-x"), None);
         assert_eq!(Tag::parse("nonsense"), None);
     }
 
@@ -169,5 +205,17 @@ mod tests {
         for tags in [Tag::for_stock(1, "p", 63, 62), Tag::for_stock(1, "p", 1, 0)] {
             assert!(!tags.contains(&Tag::Lists) && !tags.contains(&Tag::Categories), "{tags:?}");
         }
+    }
+
+    #[test]
+    fn a_product_write_retires_only_the_listings_of_its_categories() {
+        let tags = Tag::for_product(7, &["lamp"], &[(2, "lighting")]);
+        for scoped in [Tag::AnyCategoryLists, Tag::CategoryLists(2), Tag::CategorySlugLists("lighting".into())] {
+            assert!(tags.contains(&scoped), "{tags:?}");
+        }
+        assert!(!tags.contains(&Tag::Lists), "{tags:?}");
+        let moved = Tag::for_product(7, &["lamp"], &[(2, "lighting"), (3, "desks")]);
+        assert!(moved.contains(&Tag::CategoryLists(3)) && moved.contains(&Tag::CategorySlugLists("desks".into())));
+        assert!(Tag::for_product(7, &["lamp"], &[]).contains(&Tag::Lists), "no category known: every listing");
     }
 }

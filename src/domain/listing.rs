@@ -40,58 +40,134 @@ impl Dialect {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum ProductSort {
-    PriceAsc,
-    PriceDesc,
-    NameAsc,
-    NameDesc,
-    #[default]
-    Newest,
-    Oldest,
+/// A field products can be ordered by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SortField {
+    Price,
+    Name,
+    CreatedAt,
+}
+
+impl SortField {
+    const ALL: [SortField; 3] = [SortField::Price, SortField::Name, SortField::CreatedAt];
+
+    fn name(self) -> &'static str {
+        match self {
+            SortField::Price => "price",
+            SortField::Name => "name",
+            SortField::CreatedAt => "created_at",
+        }
+    }
+}
+
+/// One field of an ordering, and its direction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SortKey {
+    pub field: SortField,
+    pub descending: bool,
+}
+
+/// The order of a listing: up to one key per field, the first deciding
+/// first (DRF's `ordering=-price,name`); the product id breaks what ties
+/// remain, in the first key's direction, so pages never repeat or skip a
+/// product. The HTML pages offer one key at a time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ProductSort {
+    /// The first `len` are the keys; the rest stay [`ProductSort::FILLER`],
+    /// so equal orderings compare and hash equal.
+    keys: [SortKey; SortField::ALL.len()],
+    len: usize,
+}
+
+impl Default for ProductSort {
+    fn default() -> Self {
+        ProductSort::NEWEST
+    }
 }
 
 impl ProductSort {
+    const FILLER: SortKey = SortKey { field: SortField::Price, descending: false };
+
+    const fn single(field: SortField, descending: bool) -> Self {
+        let mut keys = [Self::FILLER; SortField::ALL.len()];
+        keys[0] = SortKey { field, descending };
+        ProductSort { keys, len: 1 }
+    }
+
+    pub const PRICE_ASC: ProductSort = ProductSort::single(SortField::Price, false);
+    pub const PRICE_DESC: ProductSort = ProductSort::single(SortField::Price, true);
+    pub const NAME_ASC: ProductSort = ProductSort::single(SortField::Name, false);
+    pub const NAME_DESC: ProductSort = ProductSort::single(SortField::Name, true);
+    pub const NEWEST: ProductSort = ProductSort::single(SortField::CreatedAt, true);
+    pub const OLDEST: ProductSort = ProductSort::single(SortField::CreatedAt, false);
+
     pub const HTML_CHOICES: [(ProductSort, &'static str); 5] = [
-        (ProductSort::Newest, "Newest"),
-        (ProductSort::PriceAsc, "Price: low to high"),
-        (ProductSort::PriceDesc, "Price: high to low"),
-        (ProductSort::NameAsc, "Name: A to Z"),
-        (ProductSort::NameDesc, "Name: Z to A"),
+        (ProductSort::NEWEST, "Newest"),
+        (ProductSort::PRICE_ASC, "Price: low to high"),
+        (ProductSort::PRICE_DESC, "Price: high to low"),
+        (ProductSort::NAME_ASC, "Name: A to Z"),
+        (ProductSort::NAME_DESC, "Name: Z to A"),
     ];
 
-    fn parse(dialect: Dialect, value: &str) -> Option<Self> {
-        use ProductSort::*;
-        Some(match (dialect, value) {
-            (_, "price") => PriceAsc,
-            (_, "-price") => PriceDesc,
-            (_, "name") => NameAsc,
-            (_, "-name") => NameDesc,
-            (Dialect::Html, "newest") | (Dialect::Api, "-created_at") => Newest,
-            (Dialect::Api, "created_at") => Oldest,
+    pub fn keys(&self) -> &[SortKey] {
+        &self.keys[..self.len]
+    }
+
+    /// The HTML spelling of one key (`newest` for newest first); `None` for
+    /// an ordering the pages do not offer.
+    fn html_param(self) -> Option<&'static str> {
+        Some(match self {
+            s if s == Self::NEWEST => "newest",
+            s if s == Self::PRICE_ASC => "price",
+            s if s == Self::PRICE_DESC => "-price",
+            s if s == Self::NAME_ASC => "name",
+            s if s == Self::NAME_DESC => "-name",
             _ => return None,
         })
     }
 
-    /// The parameter value in a dialect. `Oldest` has no HTML spelling and
-    /// falls back to the default there.
-    pub fn param(self, dialect: Dialect) -> &'static str {
-        use ProductSort::*;
-        match (self, dialect) {
-            (PriceAsc, _) => "price",
-            (PriceDesc, _) => "-price",
-            (NameAsc, _) => "name",
-            (NameDesc, _) => "-name",
-            (Newest, Dialect::Html) | (Oldest, Dialect::Html) => "newest",
-            (Newest, Dialect::Api) => "-created_at",
-            (Oldest, Dialect::Api) => "created_at",
+    /// Parses a value of `dialect`: in the API, fields separated by commas,
+    /// each with an optional `-` (blank parts are skipped, as DRF does; a
+    /// field named again adds nothing and is dropped); in the pages, one of
+    /// [`Self::HTML_CHOICES`]. `None` names a field that is not offered.
+    fn parse(dialect: Dialect, value: &str) -> Option<Self> {
+        if dialect == Dialect::Html {
+            return Self::HTML_CHOICES.iter().map(|(sort, _)| *sort).find(|s| s.html_param() == Some(value));
+        }
+        let mut sort = ProductSort { keys: [Self::FILLER; SortField::ALL.len()], len: 0 };
+        for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (descending, name) = match part.strip_prefix('-') {
+                Some(name) => (true, name),
+                None => (false, part),
+            };
+            let field = SortField::ALL.into_iter().find(|f| f.name() == name)?;
+            if !sort.keys().iter().any(|k| k.field == field) {
+                sort.keys[sort.len] = SortKey { field, descending };
+                sort.len += 1;
+            }
+        }
+        // Only commas: no ordering asked for.
+        Some(if sort.len == 0 { Self::default() } else { sort })
+    }
+
+    /// The parameter value in a dialect. An ordering the pages do not
+    /// offer falls back to their default there.
+    pub fn param(self, dialect: Dialect) -> String {
+        match dialect {
+            Dialect::Html => self.html_param().unwrap_or("newest").to_owned(),
+            Dialect::Api => self
+                .keys()
+                .iter()
+                .map(|k| format!("{}{}", if k.descending { "-" } else { "" }, k.field.name()))
+                .collect::<Vec<_>>()
+                .join(","),
         }
     }
 
     fn choices(dialect: Dialect) -> &'static str {
         match dialect {
             Dialect::Html => "price, -price, name, -name, newest",
-            Dialect::Api => "price, -price, name, -name, created_at, -created_at",
+            Dialect::Api => "price, -price, name, -name, created_at, -created_at (several separated by commas)",
         }
     }
 }
@@ -138,10 +214,12 @@ impl QueryPairs {
     }
 }
 
-/// Parses `page` and the page-size parameter (named `per_page_param`).
+/// Parses `page` (a number, or `last`) and the page-size parameter (named
+/// `per_page_param`).
 pub fn page_request(pairs: &QueryPairs, per_page_param: &str) -> Result<PageRequest, FieldErrors> {
     let mut errors = FieldErrors::default();
-    let page = pairs.get("page").map(PageRequest::parse_page).transpose();
+    let last = pairs.get("page").is_some_and(|p| p.trim() == "last");
+    let page = pairs.get("page").filter(|_| !last).map(PageRequest::parse_page).transpose();
     let per_page = pairs.get(per_page_param).map(PageRequest::parse_per_page).transpose();
     if let Err(e) = &page {
         errors.add("page", e.to_string());
@@ -150,8 +228,12 @@ pub fn page_request(pairs: &QueryPairs, per_page_param: &str) -> Result<PageRequ
         errors.add(per_page_param, e.to_string());
     }
     match (page, per_page) {
-        (Ok(page), Ok(per_page)) => PageRequest::new(page.unwrap_or(1), per_page.unwrap_or(DEFAULT_PER_PAGE))
-            .map_err(|e| FieldErrors::single(per_page_param, e.to_string())),
+        (Ok(page), Ok(per_page)) => {
+            let per_page = per_page.unwrap_or(DEFAULT_PER_PAGE);
+            let request =
+                if last { PageRequest::last(per_page) } else { PageRequest::new(page.unwrap_or(1), per_page) };
+            request.map_err(|e| FieldErrors::single(per_page_param, e.to_string()))
+        }
         _ => Err(errors),
     }
 }
@@ -252,9 +334,11 @@ impl ListingQuery {
             out.push(("min_price", m.to_string()));
         }
         if self.sort != ProductSort::default() {
-            out.push((dialect.sort(), self.sort.param(dialect).to_owned()));
+            out.push((dialect.sort(), self.sort.param(dialect)));
         }
-        if self.page.page() != 1 {
+        if self.page.is_last() {
+            out.push(("page", "last".to_owned()));
+        } else if self.page.page() != 1 {
             out.push(("page", self.page.page().to_string()));
         }
         if self.page.per_page() != DEFAULT_PER_PAGE {
@@ -340,6 +424,23 @@ mod tests {
     fn html_and_api_keep_their_own_sort_vocabulary() {
         assert!(html("sort=created_at").is_err());
         assert!(api("ordering=newest").is_err());
-        assert_eq!(api("ordering=created_at").unwrap().sort, ProductSort::Oldest);
+        assert_eq!(api("ordering=created_at").unwrap().sort, ProductSort::OLDEST);
+        assert!(html("sort=-price,name").is_err(), "the pages offer one key at a time");
+    }
+
+    #[test]
+    fn the_api_orders_by_several_fields_in_turn() {
+        let q = api("ordering=-price,%20name").unwrap();
+        let keys: Vec<_> = q.sort.keys().iter().map(|k| (k.field, k.descending)).collect();
+        assert_eq!(keys, [(SortField::Price, true), (SortField::Name, false)]);
+        assert_eq!(q.canonical_query(Dialect::Api), "ordering=-price%2Cname");
+        // A field named again adds nothing; blank parts are skipped.
+        assert_eq!(api("ordering=-price,name,price,").unwrap(), q);
+        assert_eq!(api("ordering=,").unwrap().sort, ProductSort::default());
+        assert_eq!(api("ordering=-created_at").unwrap().canonical_query(Dialect::Api), "");
+        let errors = api("ordering=price,colour").unwrap_err();
+        assert!(errors.as_map()["ordering"][0].contains("created_at"), "{errors:?}");
+        // The pages show an API-only ordering as their default.
+        assert_eq!(q.sort.param(Dialect::Html), "newest");
     }
 }

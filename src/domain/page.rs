@@ -1,4 +1,5 @@
-//! Which page of a listing is asked for.
+//! Which page of a listing is asked for: a number, or `last` (as Django's
+//! paginator reads `page=last`), which only the listing's count can resolve.
 
 pub const DEFAULT_PER_PAGE: u32 = 20;
 pub const MAX_PER_PAGE: u32 = 100;
@@ -7,6 +8,8 @@ pub const MAX_PER_PAGE: u32 = 100;
 pub struct PageRequest {
     page: u32,
     per_page: u32,
+    /// `page=last`, not yet resolved against a count (`page` is then 1).
+    last: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,7 +24,7 @@ pub enum PageError {
 
 impl Default for PageRequest {
     fn default() -> Self {
-        PageRequest { page: 1, per_page: DEFAULT_PER_PAGE }
+        PageRequest { page: 1, per_page: DEFAULT_PER_PAGE, last: false }
     }
 }
 
@@ -48,7 +51,27 @@ impl PageRequest {
         if per_page > MAX_PER_PAGE {
             return Err(PageError::TooLarge);
         }
-        Ok(PageRequest { page, per_page })
+        Ok(PageRequest { page, per_page, last: false })
+    }
+
+    /// The last page, whichever it turns out to be.
+    pub fn last(per_page: u32) -> Result<Self, PageError> {
+        Ok(PageRequest { last: true, ..Self::new(1, per_page)? })
+    }
+
+    /// Whether this asks for the last page and is not resolved yet.
+    pub fn is_last(self) -> bool {
+        self.last
+    }
+
+    /// This request with `last` made the number of the last page for
+    /// `count` items; a numbered page as it is.
+    pub fn resolve(self, count: u64) -> Self {
+        if self.last {
+            PageRequest { page: self.page_count(count), per_page: self.per_page, last: false }
+        } else {
+            self
+        }
     }
 
     /// A page number has no bound of its own: one too large for a `u32` is
@@ -75,11 +98,12 @@ impl PageRequest {
     }
 
     pub fn offset(self) -> u64 {
+        debug_assert!(!self.last, "resolve a last page before reading its offset");
         u64::from(self.page - 1) * u64::from(self.per_page)
     }
 
     pub fn with_page(self, page: u32) -> Self {
-        PageRequest { page: page.max(1), ..self }
+        PageRequest { page: page.max(1), per_page: self.per_page, last: false }
     }
 
     /// Number of pages for `count` items; an empty listing still has page 1.
@@ -114,6 +138,16 @@ mod tests {
         let p = PageRequest::new(u32::MAX, MAX_PER_PAGE).unwrap();
         assert_eq!(p.page_count(u64::from(u32::MAX)), 42_949_673);
         assert_eq!(p.offset(), u64::from(u32::MAX - 1) * 100);
+    }
+
+    #[test]
+    fn the_last_page_is_resolved_by_the_count() {
+        let last = PageRequest::last(20).unwrap();
+        assert!(last.is_last());
+        assert_eq!(last.resolve(41), PageRequest::new(3, 20).unwrap());
+        assert_eq!(last.resolve(40).page(), 2);
+        assert_eq!(last.resolve(0).page(), 1, "an empty listing's last page is its first");
+        assert_eq!(PageRequest::new(2, 20).unwrap().resolve(100).page(), 2);
     }
 
     #[test]

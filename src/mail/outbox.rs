@@ -14,11 +14,12 @@ use chrono::Utc;
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::message::OutgoingMail;
 use crate::models::_entities::mail_outbox::{self, Column, Entity};
+use crate::models::begin_immediate;
 
 /// Now, as the outbox's time columns hold it: Unix milliseconds.
 pub(super) fn now_ms() -> i64 {
@@ -63,11 +64,7 @@ pub(super) async fn claim(
 ) -> Result<Vec<mail_outbox::Model>, DbErr> {
     let now = now_ms();
     let until = now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
-    let immediate = TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..TransactionOptions::default()
-    };
-    let txn = db.begin_with_options(immediate).await?;
+    let txn = begin_immediate(db).await?;
     let mut due = Entity::find()
         .filter(Column::NextAttemptAt.lte(now))
         .filter(Condition::any().add(Column::ClaimedUntil.is_null()).add(Column::ClaimedUntil.lt(now)))

@@ -4,5 +4,7 @@
 pub mod _entities;
 pub mod category;
 pub mod product;
+mod transaction;
 
 pub use _entities::{category as category_entity, product as product_entity};
+pub use transaction::begin_immediate;

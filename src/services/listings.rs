@@ -9,6 +9,7 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
 };
 
+use crate::domain::listing::SortField;
 use crate::domain::{ListingFilter, ListingQuery, PageRequest, ProductSort};
 use crate::error::AppError;
 use crate::models::{category, category_entity, product, product_entity};
@@ -66,17 +67,22 @@ pub fn filtered(backend: sea_orm::DbBackend, filter: &ListingFilter) -> Select<p
     select
 }
 
-/// Orders by the chosen key, then by id, so pages never overlap or skip.
-pub fn ordered(select: Select<product_entity::Entity>, sort: ProductSort) -> Select<product_entity::Entity> {
+/// Orders by the chosen keys in turn, then by id in the first key's
+/// direction, so pages never overlap or skip.
+pub fn ordered(mut select: Select<product_entity::Entity>, sort: ProductSort) -> Select<product_entity::Entity> {
     use product::Column as C;
-    match sort {
-        ProductSort::PriceAsc => select.order_by_asc(C::PriceCents).order_by_asc(C::Id),
-        ProductSort::PriceDesc => select.order_by_desc(C::PriceCents).order_by_desc(C::Id),
-        ProductSort::NameAsc => select.order_by_asc(C::Name).order_by_asc(C::Id),
-        ProductSort::NameDesc => select.order_by_desc(C::Name).order_by_desc(C::Id),
-        ProductSort::Newest => select.order_by_desc(C::CreatedAt).order_by_desc(C::Id),
-        ProductSort::Oldest => select.order_by_asc(C::CreatedAt).order_by_asc(C::Id),
+    use sea_orm::Order;
+    let direction = |descending| if descending { Order::Desc } else { Order::Asc };
+    for key in sort.keys() {
+        let column = match key.field {
+            SortField::Price => C::PriceCents,
+            SortField::Name => C::Name,
+            SortField::CreatedAt => C::CreatedAt,
+        };
+        select = select.order_by(column, direction(key.descending));
     }
+    let first = sort.keys().first().is_some_and(|k| k.descending);
+    select.order_by(C::Id, direction(first))
 }
 
 /// Runs a listing: one COUNT, then (if the page exists and is not empty)
@@ -100,8 +106,9 @@ where
 {
     let backend = db.get_database_backend();
     let count = filtered(backend, &query.filter).count(db).await?;
-    let page_count = query.page.page_count(count);
-    if query.page.page() > page_count {
+    let page = query.page.resolve(count);
+    let page_count = page.page_count(count);
+    if page.page() > page_count {
         return Err(AppError::invalid_page());
     }
     let ids: Vec<i32> = if count == 0 {
@@ -110,15 +117,15 @@ where
         ordered(filtered(backend, &query.filter), query.sort)
             .select_only()
             .column(product::Column::Id)
-            .offset(query.page.offset())
-            .limit(u64::from(query.page.per_page()))
+            .offset(page.offset())
+            .limit(u64::from(page.per_page()))
             .into_tuple()
             .all(db)
             .await?
     };
     let pinned = pin(&ids).await;
     let items = rows_in_order(db, &ids).await?;
-    Ok((ProductPage { items, count, page: query.page, page_count }, pinned))
+    Ok((ProductPage { items, count, page, page_count }, pinned))
 }
 
 /// The products with these ids, in this order, with their categories. One

@@ -24,8 +24,9 @@ use crate::domain::{FieldErrors, Money, PageRequest};
 use crate::error::AppError;
 use crate::mail::{self, Mailer, OutgoingMail};
 use crate::models::_entities::{order, order_line};
+use crate::models::begin_immediate;
 use crate::models::product_entity;
-use crate::services::writes::{apply_invalidations, begin_immediate};
+use crate::services::writes::apply_invalidations;
 use crate::state::PublicUrl;
 
 /// What placing or moving an order works with: the database, the cache it
@@ -502,7 +503,10 @@ pub async fn list(db: &impl ConnectionTrait, filter: &OrderFilter, page: PageReq
     if let Some(status) = filter.status {
         select = select.filter(order::Column::Status.eq(status.as_str()));
     }
-    if let Some(search) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    // No email or number holds a control character, and PostgreSQL refuses
+    // a NUL byte in text: they are dropped before the query.
+    let search = filter.search.as_deref().map(|s| s.chars().filter(|c| !c.is_control()).collect::<String>());
+    if let Some(search) = search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         let by_number = OrderNumber::parse(search).map(|n| order::Column::Number.eq(n.as_str().to_owned()));
         let mut any = Condition::any().add(order::Column::Email.contains(search.to_lowercase()));
         if let Some(by_number) = by_number {
@@ -524,6 +528,7 @@ pub async fn list(db: &impl ConnectionTrait, filter: &OrderFilter, page: PageReq
         select = select.filter(any);
     }
     let count = select.clone().count(db).await?;
+    let page = page.resolve(count);
     let page_count = page.page_count(count);
     if page.page() > page_count {
         return Err(AppError::invalid_page());

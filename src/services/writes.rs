@@ -9,16 +9,16 @@ use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait,
+    EntityTrait, IntoActiveModel, QueryFilter, QuerySelect,
 };
 
 use crate::cache::{Cache, Tag, outbox};
 use crate::domain::FieldErrors;
 use crate::domain::product::NO_SUCH_CATEGORY;
 pub use crate::domain::product::{CategoryChanges, NewCategory, NewProduct, ProductChanges};
+use crate::domain::search::search_document;
 use crate::error::AppError;
-use crate::models::{category, category_entity, product, product_entity};
+use crate::models::{begin_immediate, category, category_entity, product, product_entity};
 use crate::services::catalog;
 
 /// Runs `write` in a transaction, commits, then applies the recorded
@@ -32,18 +32,6 @@ where
     txn.commit().await?;
     apply_invalidations(cache).await;
     Ok(value)
-}
-
-/// A write's transaction. On SQLite the write lock is taken at BEGIN: a
-/// transaction that reads first (a rule, the current row) and writes after
-/// could otherwise fail to upgrade when another writer got in between.
-/// PostgreSQL ignores it.
-pub(crate) async fn begin_immediate(db: &DatabaseConnection) -> Result<DatabaseTransaction, sea_orm::DbErr> {
-    let immediate = TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..TransactionOptions::default()
-    };
-    db.begin_with_options(immediate).await
 }
 
 /// After commit: applies the tags the transaction recorded. If Redis cannot
@@ -67,11 +55,14 @@ fn stock_value(stock: u32) -> i32 {
 }
 
 pub(crate) fn product_active_model(new: NewProduct) -> product::ActiveModel {
+    // Set here as well as by the insert hook: bulk inserts run no hooks.
+    let document = search_document(&new.name, &new.description);
     let mut model = product::ActiveModel {
         category_id: Set(new.category_id),
         name: Set(new.name),
         slug: Set(new.slug.to_string()),
         description: Set(new.description),
+        search_document: Set(Some(document)),
         price_cents: Set(new.price.cents()),
         stock: Set(stock_value(new.stock)),
         is_active: Set(new.is_active),

@@ -94,9 +94,12 @@ pub async fn connect_migrated(settings: &Settings) -> Result<DatabaseConnection,
     connect(settings).await
 }
 
-/// Applies pending migrations.
+/// Applies pending migrations, then fills the search documents a migration
+/// left empty (the folding is the application's, see `domain::search`).
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), StartupError> {
-    Migrator::up(db, None).await.map_err(|e| StartupError::Migrate(e.to_string()))
+    Migrator::up(db, None).await.map_err(|e| StartupError::Migrate(e.to_string()))?;
+    crate::models::product::fill_search_documents(db).await.map_err(|e| StartupError::Migrate(e.to_string()))?;
+    Ok(())
 }
 
 /// The state for one-off commands (`cache warm`, `cache stats`): connected

@@ -106,23 +106,6 @@ impl From<&CategorySummary> for CategoryDto {
     }
 }
 
-/// Orderings of `GET /api/products/`.
-#[derive(Debug, Deserialize, ToSchema)]
-pub enum Ordering {
-    #[serde(rename = "price")]
-    Price,
-    #[serde(rename = "-price")]
-    PriceDesc,
-    #[serde(rename = "name")]
-    Name,
-    #[serde(rename = "-name")]
-    NameDesc,
-    #[serde(rename = "created_at")]
-    CreatedAt,
-    #[serde(rename = "-created_at")]
-    CreatedAtDesc,
-}
-
 /// Query parameters of `GET /api/products/`, for the OpenAPI document. The
 /// handler parses the raw query itself (see `domain::listing`), so that every
 /// bad parameter is reported at once in the API's error shape; a test checks
@@ -131,7 +114,7 @@ pub enum Ordering {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ProductListParams {
-    /// Every whitespace-separated term must occur in the name or description (case-insensitive). At most 200 characters, and at most 8 different terms once repeated terms and terms contained in another are dropped.
+    /// Every term must occur in the name or description, ignoring case (each character compared in upper case, as DRF on PostgreSQL). Terms are separated by whitespace or commas; a phrase in double or single quotes is one term. At most 200 characters, and at most 8 different terms once repeated terms and terms contained in another are dropped.
     #[param(max_length = 200)]
     search: Option<String>,
     /// Only products of the category with this id.
@@ -148,12 +131,12 @@ pub struct ProductListParams {
     max_price: Option<String>,
     /// true: only products in stock.
     in_stock: Option<bool>,
-    /// Sort order; default -created_at (newest first).
-    #[param(inline)]
-    ordering: Option<Ordering>,
-    /// 1-based page number.
-    #[param(minimum = 1)]
-    page: Option<u32>,
+    /// Sort order: fields separated by commas, each descending with a leading `-`, e.g. `-price,name`; then by id. Default -created_at (newest first).
+    #[param(pattern = "^-?(price|name|created_at)(,-?(price|name|created_at))*$", example = "-price,name")]
+    ordering: Option<String>,
+    /// 1-based page number, or `last`.
+    #[param(pattern = "^([1-9][0-9]{0,8}|last)$", example = "last")]
+    page: Option<String>,
     /// Items per page, 1 to 100 (default 20).
     #[param(minimum = 1, maximum = 100)]
     page_size: Option<u32>,
@@ -164,9 +147,9 @@ pub struct ProductListParams {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
-    /// 1-based page number.
-    #[param(minimum = 1)]
-    page: Option<u32>,
+    /// 1-based page number, or `last`.
+    #[param(pattern = "^([1-9][0-9]{0,8}|last)$", example = "last")]
+    page: Option<String>,
     /// Items per page, 1 to 100 (default 20).
     #[param(minimum = 1, maximum = 100)]
     page_size: Option<u32>,
@@ -274,9 +257,9 @@ pub struct OrderListParams {
     /// An order number, or part of an email address.
     #[param(max_length = 200)]
     search: Option<String>,
-    /// 1-based page number.
-    #[param(minimum = 1)]
-    page: Option<u32>,
+    /// 1-based page number, or `last`.
+    #[param(pattern = "^([1-9][0-9]{0,8}|last)$", example = "last")]
+    page: Option<String>,
     /// Items per page, 1 to 100 (default 20).
     #[param(minimum = 1, maximum = 100)]
     page_size: Option<u32>,

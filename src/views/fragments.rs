@@ -96,7 +96,7 @@ impl<'a> ProductGrid<'a> {
 
 /// The values a filter form shows, as the visitor typed them (normalized).
 pub struct SortOption {
-    pub value: &'static str,
+    pub value: String,
     pub label: &'static str,
     pub selected: bool,
 }

@@ -210,6 +210,11 @@ on_both_backends! {
         assert_eq!(listed["count"], 1, "{listed}");
         let r = app.client.get(app.url("/api/orders/?status=lost")).bearer_auth(&admin).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        // A control character in the search (schemathesis sent a NUL) is
+        // dropped, never a 500; an order's number still finds it.
+        let url = app.url(&format!("/api/orders/?search=%00{number}%C2%91&page=last"));
+        let listed: Value = app.client.get(url).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+        assert_eq!(listed["count"], 1, "{listed}");
         let r = app.client.get(app.url("/api/orders/")).bearer_auth(&shopper).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
     }

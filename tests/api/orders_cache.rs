@@ -117,6 +117,47 @@ on_both_backends! {
         assert_ne!(x_cache(&app, "/api/categories/").await, "HIT");
     }
 
+    async fn a_price_change_retires_only_the_listings_that_can_show_the_product(app: TestApp) {
+        let admin = token_for(&app, "root@example.com", true).await;
+        let p = app.fixture.product("Mechanical Keyboard").clone();
+        let books = app.fixture.category("books").id;
+        let garden = app.fixture.category("garden").id;
+        let elsewhere = [
+            "/categories/books".to_owned(),
+            "/categories/books?sort=-price".to_owned(),
+            "/products?category=books".to_owned(),
+            format!("/api/products/?category__id={books}&ordering=price"),
+        ];
+        let holding = ["/products", "/products?q=keyboard", "/categories/computers", "/api/products/?ordering=price"];
+        let holding_by_id = format!("/api/products/?category__id={}&ordering=price", p.category_id);
+        for path in elsewhere.iter().map(String::as_str).chain(holding).chain([holding_by_id.as_str()]) {
+            app.get(path).await;
+            assert_eq!(x_cache(&app, path).await, "HIT", "{path} is cached before the edit");
+        }
+        let r = app.api_patch_product(&admin, p.id, &json!({"price": "1.50"})).await;
+        assert_eq!(r.status(), 200);
+        for path in &elsewhere {
+            assert_eq!(x_cache(&app, path).await, "HIT", "{path} never held the keyboard");
+        }
+        for path in holding.iter().copied().chain([holding_by_id.as_str()]) {
+            assert_ne!(x_cache(&app, path).await, "HIT", "{path} can show the keyboard");
+        }
+        let cheapest = app.get_json(&format!("/api/products/?category__id={}&ordering=price", p.category_id), 200).await;
+        assert_eq!(cheapest["results"][0]["id"], p.id, "refilled with the new price: {cheapest}");
+        // Moving it reaches both its old and its new category's listings.
+        let garden_page = "/categories/garden";
+        app.get(garden_page).await;
+        app.get("/categories/computers").await;
+        let r = app.api_patch_product(&admin, p.id, &json!({"category_id": garden})).await;
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        assert!(app.get_html(garden_page, 200).await.contains("Mechanical Keyboard"), "in its new category at once");
+        assert!(!app.get_html("/categories/computers", 200).await.contains("Mechanical Keyboard"), "gone from the old");
+        // The move changes the counts every category page shows, but no
+        // other category's product list.
+        let books_by_id = format!("/api/products/?category__id={books}&ordering=price");
+        assert_eq!(x_cache(&app, &books_by_id).await, "HIT", "books never held it");
+    }
+
     async fn availability_is_exact_on_another_instance_after_the_order(app: TestApp) {
         let other = app.second_instance().await;
         let (id, slug) = app.add_product("computers", "Shared Lamp", "", 2).await;

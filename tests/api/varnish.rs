@@ -145,20 +145,27 @@ async fn a_purge_by_tag_drops_exactly_the_objects_carrying_it() {
     let other = app.fixture.product("Mechanical Keyboard").clone();
     let client = reqwest::Client::new();
     let url = |path: String| format!("{}{path}", varnish.address);
-    let (edited_page, other_page, list) = (
+    let (edited_page, other_page, list, own_category, other_category) = (
         url(format!("/products/{}", edited.slug)),
         url(format!("/products/{}", other.slug)),
         url("/api/products/?search=laptop".to_owned()),
+        url(format!("/categories/{}", edited.category)),
+        url("/categories/books".to_owned()),
     );
-    for u in [&edited_page, &other_page, &list] {
+    for u in [&edited_page, &other_page, &list, &own_category, &other_category] {
         edge(&client, u).await;
         assert_eq!(edge(&client, u).await.0, "HIT", "{u}");
     }
-    let purged = varnish.purge(&Tag::for_product(edited.id, &[&edited.slug])).await;
+    // What a price edit retires: not the counts every category page shows.
+    let mut tags = Tag::for_product(edited.id, &[&edited.slug], &[(edited.category_id, edited.category)]);
+    tags.retain(|t| *t != Tag::Categories);
+    let purged = varnish.purge(&tags).await;
     assert_eq!(purged.status(), 200);
     assert_eq!(edge(&client, &edited_page).await.0, "MISS", "the edited product's page");
     assert_eq!(edge(&client, &list).await.0, "MISS", "a list it may appear in");
+    assert_eq!(edge(&client, &own_category).await.0, "MISS", "its category's page");
     assert_eq!(edge(&client, &other_page).await.0, "HIT", "another product's page stays");
+    assert_eq!(edge(&client, &other_category).await.0, "HIT", "another category's page stays");
 }
 
 #[tokio::test]

@@ -16,6 +16,10 @@ pub struct Model {
     pub is_active: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Name and description folded for search (`domain::search`); empty
+    /// only until the start after a migration fills it.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub search_document: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -103,6 +103,7 @@ async fn list_categories(reads: Reads, RawQuery(raw): RawQuery) -> Result<Respon
 async fn category_page(db: &DatabaseConnection, base: &PublicUrl, page: PageRequest) -> Result<CategoryList, AppError> {
     let all = catalog::categories(db).await?;
     let count = all.len() as u64;
+    let page = page.resolve(count);
     let page_count = page.page_count(count);
     if page.page() > page_count {
         return Err(AppError::invalid_page());

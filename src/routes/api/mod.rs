@@ -34,8 +34,7 @@ use crate::routes::cached::{CachedBody, JSON};
 use crate::routes::extract::Reads;
 use crate::state::{AppState, PublicUrl};
 use crate::views::api::{
-    CategoryDto, CategoryList, CategoryRefDto, OrderDto, OrderLineDto, OrderList, Ordering, ProductDto, ProductList,
-    ShippingDto,
+    CategoryDto, CategoryList, CategoryRefDto, OrderDto, OrderLineDto, OrderList, ProductDto, ProductList, ShippingDto,
 };
 
 #[derive(OpenApi)]
@@ -46,7 +45,7 @@ use crate::views::api::{
     ),
     modifiers(&BearerAuth),
     components(schemas(
-        ProductList, ProductDto, CategoryRefDto, CategoryList, CategoryDto, ErrorBody, Ordering,
+        ProductList, ProductDto, CategoryRefDto, CategoryList, CategoryDto, ErrorBody,
         products::ProductInputDoc, products::ProductInput,
         categories::CategoryInputDoc, categories::CategoryInput,
         OrderDto, OrderLineDto, ShippingDto, OrderList, OrderStatus,
