@@ -106,7 +106,8 @@ struct Inner {
     /// Applies the outbox to this cache, its in-process layer and the edges.
     flusher: Flusher,
     breaker: Breaker,
-    flights: Flights<Result<Cached, FillError>>,
+    /// Fills in flight, with what they pinned (see `read::flight_key`).
+    flights: Flights<Result<(Cached, Pinned), FillError>>,
     counters: CacheCounters,
     #[cfg(feature = "test-seams")]
     fill_hook: std::sync::RwLock<Option<FillHook>>,

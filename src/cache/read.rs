@@ -55,7 +55,10 @@ impl fmt::Display for FillError {
 /// (an order's 201 already sent) join a fill that pinned it before, and
 /// get its older body. Any invalidation this process learns of (its own
 /// writes, Redis's pushes) starts a new epoch, and later requests a fill of
-/// their own. Without the in-process layer the epoch is always 0.
+/// their own. Without the in-process layer the epoch is always 0, and a
+/// push may reach this process after a request it should have split off:
+/// so a request that joined a fill with pinned tags checks them in Redis
+/// once it ends, and fills again if one moved (see `get_or_fill`).
 fn flight_key(entry: &EntryKey, versions: &[u64], epoch: u64) -> String {
     let versions: Vec<String> = versions.iter().map(u64::to_string).collect();
     format!("{}#{}#{epoch}", entry.key, versions.join("."))
@@ -123,34 +126,80 @@ impl Cache {
         counters.misses.fetch_add(1, Ordering::Relaxed);
         record("miss");
         let flight = flight_key(entry, &versions, epoch);
-        Box::pin(self.inner.flights.run(flight, || async move {
-            // A flight for these versions that ended between our lookup and
-            // now has stored its entry: serve that, fill nothing.
-            if let Some(e) = self.stored(&entry.key).await.filter(|e| e.versions == versions)
-                && self.pins_hold(local, &e.pinned).await
-            {
-                return Ok(Cached::from_entry(e, CacheStatus::Hit));
-            }
-            let filled = self.fill(entry, fill).await?;
-            let e = Entry::new(versions, filled.pinned, filled.title, filled.body);
-            // Pinned tags whose versions could not be read: this request
-            // gets the body, nobody else does.
-            if !e.pinned.is_complete() {
-                return Ok(Cached::from_entry(e, CacheStatus::Miss));
-            }
-            let ttl = self.ttl_with_jitter(entry.ttl);
-            let mut store = redis::pipe();
-            store.cmd("SET").arg(&entry.key).arg(e.encode()).arg("PX").arg(ttl.as_millis() as u64).ignore();
-            // A failed store costs only the next request a miss.
-            let stored = self.call::<()>(&store).await.is_ok();
-            let (versions, pinned) = (e.versions.clone(), e.pinned.versions().to_vec());
-            let cached = Cached::from_entry(e, CacheStatus::Miss);
-            if stored && let Some(local) = local {
-                local.store(&entry.key, &cached, &versions, &pinned, ttl);
-            }
-            Ok(cached)
+        let mut own = Some(fill);
+        let shared = Box::pin(self.inner.flights.run(flight.clone(), || {
+            let fill = own.take();
+            self.fill_and_store(entry, versions.clone(), local, fill)
         }))
-        .await
+        .await;
+        let (cached, pinned) = shared?;
+        // This request led the fill, or shared one with nothing pinned, or
+        // one that may not be stored anyway.
+        let Some(fill) = own else { return Ok(cached) };
+        if pinned.is_empty() || !pinned.is_complete() {
+            return Ok(cached);
+        }
+        // It joined a fill that pinned its products before this request
+        // came: a write since (an order acknowledged on any instance, whose
+        // push this process may not have had yet) makes that body older
+        // than the request. Redis's versions decide; a fill of those newer
+        // versions is shared by the requests that find the same.
+        if Box::pin(self.pins_hold(None, &pinned)).await {
+            return Ok(cached);
+        }
+        let seen: Vec<String> = pinned.versions().iter().map(u64::to_string).collect();
+        let again = format!("{flight}#after:{}", seen.join("."));
+        let mut own = Some(fill);
+        let refilled = Box::pin(self.inner.flights.run(again, || {
+            let fill = own.take();
+            self.fill_and_store(entry, versions, local, fill)
+        }))
+        .await;
+        Ok(refilled?.0)
+    }
+
+    /// A flight's work: the entry another flight stored meanwhile, or
+    /// `fill`'s, stored in Redis (and this process's layer). `fill` is
+    /// `None` only for a caller that joined a flight, which never runs this.
+    async fn fill_and_store<F, Fut>(
+        &self,
+        entry: &EntryKey,
+        versions: Vec<u64>,
+        local: Option<&Local>,
+        fill: Option<F>,
+    ) -> Result<(Cached, Pinned), FillError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Filled, FillError>>,
+    {
+        // A flight for these versions that ended between our lookup and
+        // now has stored its entry: serve that, fill nothing.
+        if let Some(e) = self.stored(&entry.key).await.filter(|e| e.versions == versions)
+            && self.pins_hold(local, &e.pinned).await
+        {
+            let pinned = e.pinned.clone();
+            return Ok((Cached::from_entry(e, CacheStatus::Hit), pinned));
+        }
+        let fill = fill.ok_or_else(|| FillError::from(std::io::Error::other("a flight ran without its fill")))?;
+        let filled = self.fill(entry, fill).await?;
+        let e = Entry::new(versions, filled.pinned, filled.title, filled.body);
+        let pinned = e.pinned.clone();
+        // Pinned tags whose versions could not be read: this request gets
+        // the body, nobody else does.
+        if !e.pinned.is_complete() {
+            return Ok((Cached::from_entry(e, CacheStatus::Miss), pinned));
+        }
+        let ttl = self.ttl_with_jitter(entry.ttl);
+        let mut store = redis::pipe();
+        store.cmd("SET").arg(&entry.key).arg(e.encode()).arg("PX").arg(ttl.as_millis() as u64).ignore();
+        // A failed store costs only the next request a miss.
+        let stored = self.call::<()>(&store).await.is_ok();
+        let (versions, pinned_versions) = (e.versions.clone(), e.pinned.versions().to_vec());
+        let cached = Cached::from_entry(e, CacheStatus::Miss);
+        if stored && let Some(local) = local {
+            local.store(&entry.key, &cached, &versions, &pinned_versions, ttl);
+        }
+        Ok((cached, pinned))
     }
 
     /// Runs a fill, timed and counted, then (in tests) the fill hook.
@@ -191,10 +240,10 @@ impl Cache {
         let epoch = memory.epoch();
         let versions = memory.current_versions(&entry.tags);
         let flight = flight_key(entry, &versions, epoch);
-        Box::pin(self.inner.flights.run(flight, || async move {
+        let shared = Box::pin(self.inner.flights.run(flight, || async move {
             // A flight for these versions that ended meanwhile stored it.
             if let Some(hit) = memory.get(&entry.key, &entry.tags) {
-                return Ok(hit);
+                return Ok((hit, Pinned::default()));
             }
             let filled = self.fill(entry, fill).await?;
             let e = Entry::new(versions, filled.pinned, filled.title, filled.body);
@@ -204,9 +253,10 @@ impl Cache {
             if complete {
                 memory.store(&entry.key, &cached, &versions, &pinned, self.ttl_with_jitter(entry.ttl));
             }
-            Ok(cached)
+            Ok((cached, Pinned::default()))
         }))
-        .await
+        .await;
+        Ok(shared?.0)
     }
 
     /// The entry stored under `key`, if any and readable.

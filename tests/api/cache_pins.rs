@@ -164,3 +164,59 @@ async fn pinning_while_redis_is_dead_is_incomplete_and_quick() {
     assert!(!pinned.is_complete());
     assert!(started.elapsed() <= app.state.settings.cache.timeout * 2, "took {:?}", started.elapsed());
 }
+
+/// A request that comes after a write must not be handed the body of a
+/// fill that pinned the product before it, even where this process has no
+/// in-process layer to tell it that the write happened (another instance's
+/// order, its push not here yet): it joins that fill, then finds the pin
+/// moved in Redis and fills again.
+async fn a_request_after_a_write_never_gets_an_older_fill_it_joined(backend: crate::support::Backend) {
+    use std::sync::Arc;
+    use tokio::sync::{Barrier, Notify};
+
+    let app = TestApp::spawn_configured(backend, |s| s.cache.local_max_bytes = 0).await;
+    let listing = Arc::new(Listing::new(&app));
+    let (read, release) = (Arc::new(Barrier::new(2)), Arc::new(Notify::new()));
+    let leader = {
+        let (cache, db, listing, read, release) =
+            (app.cache().clone(), app.db.clone(), listing.clone(), read.clone(), release.clone());
+        tokio::spawn(async move {
+            let body = cache
+                .get_or_fill(&listing.key, || async {
+                    listing.fills.fetch_add(1, Ordering::SeqCst);
+                    let pinned = cache.pin(vec![Tag::Product(listing.shown)]).await;
+                    let row = product::Entity::find_by_id(listing.shown).one(&db).await?.expect("the product");
+                    // Read before the write; handed out after it.
+                    read.wait().await;
+                    release.notified().await;
+                    Ok(Filled { body: row.price_cents.to_string().into(), title: String::new(), pinned })
+                })
+                .await
+                .expect("the leader's fill");
+            String::from_utf8(body.body.to_vec()).unwrap()
+        })
+    };
+    read.wait().await;
+    writes::update_product(&app.db, app.cache(), listing.shown, price_change(6100)).await.unwrap();
+    let joiner = {
+        let (cache, db, listing) = (app.cache().clone(), app.db.clone(), listing.clone());
+        tokio::spawn(async move { served(&listing.get(&cache, &db).await).1.to_owned() })
+    };
+    // Long enough for the joiner to find the flight and wait on it.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    release.notify_one();
+    assert_eq!(leader.await.unwrap(), "8999", "the leader came before the write");
+    assert_eq!(joiner.await.unwrap(), "6100", "the joiner came after it");
+    assert_eq!(listing.fills(), 2, "the joiner filled again");
+    assert_eq!(served(&listing.get(app.cache(), &app.db).await), (CacheStatus::Hit, "6100"));
+}
+
+#[tokio::test]
+async fn a_request_after_a_write_never_gets_an_older_fill_it_joined_sqlite() {
+    a_request_after_a_write_never_gets_an_older_fill_it_joined(crate::support::Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_request_after_a_write_never_gets_an_older_fill_it_joined_postgres() {
+    a_request_after_a_write_never_gets_an_older_fill_it_joined(crate::support::Backend::Postgres).await;
+}
