@@ -634,8 +634,10 @@ def bench_orders(binary: Path, pg_url: str, size: int, args: argparse.Namespace)
     stock = orders.stock_levels(db_url)
     low = sum(1 for pid in pool if stock[pid] <= LOW_STOCK)
     redis = Redis()
-    env = dict(env, REDIS_URL=redis.url, CACHE_KEY_PREFIX="bench", STOREFRONT_BENCH_ROUTES="true")
     workdir = Path(tempfile.mkdtemp(prefix="storefront-bench-orders-"))
+    # The confirmations go to .eml files in the run's own directory, not the checkout's data/.
+    env = dict(env, REDIS_URL=redis.url, CACHE_KEY_PREFIX="bench", STOREFRONT_BENCH_ROUTES="true",
+               MAIL_DIR=str(workdir / "mail"))
     result: dict = {"products": size, "connections": ORDER_CONNECTIONS, "mix": ORDER_MIX,
                     "high_stock": HIGH_STOCK, "orderable": len(pool), "low_stock": low,
                     "sold_out": sum(1 for s in stock.values() if s == 0), "runs": [], "ceiling": []}

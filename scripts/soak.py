@@ -65,6 +65,7 @@ scripts/bench.py).
 from __future__ import annotations
 
 import argparse
+import atexit
 import bisect
 import datetime as dt
 import http.client
@@ -72,7 +73,9 @@ import json
 import os
 import random
 import re
+import shutil
 import sys
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -811,7 +814,11 @@ def main() -> None:
             f"WHEN {pid} THEN {n}" for pid, n in initial.items()) + f" END WHERE id IN ({', '.join(map(str, initial))})")
     stock = StockLedger(initial)
     cache_redis, session_redis = services.Redis(), services.Redis()
-    env = dict(env, REDIS_URL=cache_redis.url, SESSION_REDIS_URL=session_redis.url, RUST_LOG="warn")
+    # The buyers' confirmations go to .eml files in a directory of the run's own.
+    mail_dir = tempfile.mkdtemp(prefix="storefront-soak-mail-")
+    atexit.register(shutil.rmtree, mail_dir, ignore_errors=True)
+    env = dict(env, REDIS_URL=cache_redis.url, SESSION_REDIS_URL=session_redis.url, RUST_LOG="warn",
+               MAIL_DIR=mail_dir)
     servers: list[services.Server] = []
     # Varnish's port first: the instances are told at start where to purge.
     edge = varnish.Varnish() if args.varnish else None
