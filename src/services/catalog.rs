@@ -17,6 +17,7 @@ pub struct CategoryRef {
     pub id: i32,
     pub name: String,
     pub slug: String,
+    pub description: String,
 }
 
 /// A category with the number of active products in it.
@@ -57,7 +58,7 @@ impl ProductView {
             price,
             stock: p.stock,
             is_active: p.is_active,
-            category: CategoryRef { id: c.id, name: c.name, slug: c.slug },
+            category: CategoryRef { id: c.id, name: c.name, slug: c.slug, description: c.description },
             created_at: p.created_at,
             updated_at: p.updated_at,
         })

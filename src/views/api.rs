@@ -9,12 +9,13 @@ use crate::domain::order::OrderStatus;
 use crate::services::orders::OrderView;
 use crate::services::{CategoryRef, CategorySummary, ProductView};
 
-/// A category as embedded in a product.
+/// A category as embedded in a product: DRF's nested category, every field.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CategoryRefDto {
     pub id: i32,
     pub name: String,
     pub slug: String,
+    pub description: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -28,6 +29,9 @@ pub struct ProductDto {
     pub price: String,
     #[schema(minimum = 0)]
     pub stock: i32,
+    /// Always true on the public reads, which show active products only;
+    /// an admin's write answers with the stored value.
+    pub is_active: bool,
     pub category: CategoryRefDto,
     /// RFC 3339.
     pub created_at: DateTime<Utc>,
@@ -74,7 +78,7 @@ pub struct CategoryList {
 
 impl From<&CategoryRef> for CategoryRefDto {
     fn from(c: &CategoryRef) -> Self {
-        CategoryRefDto { id: c.id, name: c.name.clone(), slug: c.slug.clone() }
+        CategoryRefDto { id: c.id, name: c.name.clone(), slug: c.slug.clone(), description: c.description.clone() }
     }
 }
 
@@ -87,6 +91,7 @@ impl From<&ProductView> for ProductDto {
             description: p.description.clone(),
             price: p.price.to_string(),
             stock: p.stock,
+            is_active: p.is_active,
             category: (&p.category).into(),
             created_at: p.created_at,
             updated_at: p.updated_at,

@@ -158,7 +158,12 @@ mod tests {
             price: Money::from_cents(100).unwrap(),
             stock,
             is_active: true,
-            category: CategoryRef { id: 1, name: text.to_owned(), slug: "things".to_owned() },
+            category: CategoryRef {
+                id: 1,
+                name: text.to_owned(),
+                slug: "things".to_owned(),
+                description: text.to_owned(),
+            },
             created_at: Utc::now(),
             updated_at: Utc::now(),
         }

@@ -59,12 +59,14 @@ on_both_backends! {
         assert_eq!(first["description"], p.description);
         assert_eq!(first["price"], format!("{}.{:02}", p.cents / 100, p.cents % 100));
         assert_eq!(first["stock"], p.stock);
-        assert_eq!(first["category"], serde_json::json!({"id": c.id, "name": c.name, "slug": c.slug}));
+        assert_eq!(first["is_active"], true);
+        let category = serde_json::json!({"id": c.id, "name": c.name, "slug": c.slug, "description": c.description});
+        assert_eq!(first["category"], category);
         let created = chrono::DateTime::parse_from_rfc3339(first["created_at"].as_str().unwrap()).unwrap();
         assert_eq!(created, p.created_at);
         assert!(chrono::DateTime::parse_from_rfc3339(first["updated_at"].as_str().unwrap()).is_ok());
         let keys: Vec<&String> = first.as_object().unwrap().keys().collect();
-        assert_eq!(keys.len(), 9, "{keys:?}");
+        assert_eq!(keys.len(), 10, "{keys:?}");
     }
 
     async fn the_seeds_own_urls_work_unchanged(app: TestApp) {

@@ -19,6 +19,7 @@ mod cli;
 mod credentials;
 mod database_outage;
 mod database_stores;
+mod drf_parity;
 mod drf_queries;
 mod embedded;
 mod hostile;

@@ -27,6 +27,7 @@ pub struct FixtureCategory {
     pub id: i32,
     pub name: &'static str,
     pub slug: &'static str,
+    pub description: &'static str,
 }
 
 /// A small catalog whose every property the tests know.
@@ -54,7 +55,7 @@ impl Fixture {
             )
             .await
             .expect("category");
-            fixture.categories.push(FixtureCategory { id: c.id, name, slug });
+            fixture.categories.push(FixtureCategory { id: c.id, name, slug, description });
         }
         let mut rows: Vec<(String, String, i64, u32, bool, &'static str)> = vec![
             ("Steel Laptop 13".into(), "Light aluminium laptop for travel".into(), 99900, 5, true, "computers"),
