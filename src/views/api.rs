@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::timestamp;
 use crate::domain::order::OrderStatus;
 use crate::services::orders::OrderView;
 use crate::services::{CategoryRef, CategorySummary, ProductView};
@@ -33,9 +34,11 @@ pub struct ProductDto {
     /// an admin's write answers with the stored value.
     pub is_active: bool,
     pub category: CategoryRefDto,
-    /// RFC 3339.
+    #[serde(serialize_with = "timestamp::serialize")]
+    #[schema(schema_with = timestamp::schema)]
     pub created_at: DateTime<Utc>,
-    /// RFC 3339.
+    #[serde(serialize_with = "timestamp::serialize")]
+    #[schema(schema_with = timestamp::schema)]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -201,9 +204,11 @@ pub struct OrderDto {
     pub lines: Vec<OrderLineDto>,
     #[schema(example = "39.98", pattern = r"^[0-9]+\.[0-9]{2}$")]
     pub total: String,
-    /// RFC 3339.
+    #[serde(serialize_with = "timestamp::serialize")]
+    #[schema(schema_with = timestamp::schema)]
     pub created_at: DateTime<Utc>,
-    /// RFC 3339.
+    #[serde(serialize_with = "timestamp::serialize")]
+    #[schema(schema_with = timestamp::schema)]
     pub updated_at: DateTime<Utc>,
 }
 

@@ -1,11 +1,13 @@
 //! What the shop shows: askama templates for pages and fragments, and the
-//! API's wire types (DTOs). Nothing here queries; it only presents.
+//! API's wire types (DTOs) with the way they write timestamps. Nothing here
+//! queries; it only presents.
 
 pub mod admin;
 pub mod api;
 pub mod fragments;
 pub mod mail;
 pub mod pages;
+pub mod timestamp;
 
 use askama::Template;
 use axum::http::StatusCode;

@@ -3,6 +3,7 @@
 //! writes them, Django's words in a missing object's 404, and the extras of
 //! DRF's router (format suffixes, `?format=json`, the API root).
 
+use chrono::{TimeZone, Utc};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -17,6 +18,20 @@ async fn send(app: &TestApp, method: Method, path: &str, token: &str, body: Valu
     let status = response.status();
     let text = response.text().await.unwrap();
     (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
+}
+
+/// A timestamp as DRF writes one: RFC 3339 in UTC with `Z`, and six
+/// fractional digits, none of them all zero, or none at all.
+fn assert_drf_timestamp(value: &Value) {
+    let text = value.as_str().unwrap_or_else(|| panic!("{value} is not a string"));
+    assert!(chrono::DateTime::parse_from_rfc3339(text).is_ok(), "{text}");
+    let (whole, fraction) = text.strip_suffix('Z').unwrap_or_else(|| panic!("{text} is not in UTC")).split_at(19);
+    assert!(!whole.contains('.'), "{text}");
+    if !fraction.is_empty() {
+        let digits = fraction.strip_prefix('.').unwrap_or_else(|| panic!("{text}"));
+        assert!(digits.len() == 6 && digits.bytes().all(|b| b.is_ascii_digit()), "{text}");
+        assert_ne!(digits, "000000", "{text}: a whole second has no fraction");
+    }
 }
 
 on_both_backends! {
@@ -53,5 +68,43 @@ on_both_backends! {
         assert_eq!(app.get_product_json(p.id, 200).await["category"]["description"], "Machines");
         let list = app.get_json("/api/products/?category=computers", 200).await;
         assert_eq!(list["results"][0]["category"]["description"], "Machines");
+    }
+
+    async fn timestamps_have_six_fractional_digits_or_none(app: TestApp) {
+        // The fixture's are whole seconds.
+        let steel = app.fixture.product("Steel Laptop 13");
+        let body = app.get_product_json(steel.id, 200).await;
+        assert_eq!(body["created_at"], "2026-06-01T12:00:00Z");
+
+        let at = |micros| Some(Utc.with_ymd_and_hms(2026, 6, 2, 8, 30, 5).unwrap() + chrono::Duration::microseconds(micros));
+        let (half, _) = app.add_product_created("garden", "Half Second Lamp", "Made at .5 s", 1, at(500_000)).await;
+        let (micro, _) = app.add_product_created("garden", "Micro Lamp", "Made at .123456 s", 1, at(123_456)).await;
+        assert_eq!(app.get_product_json(half, 200).await["created_at"], "2026-06-02T08:30:05.500000Z");
+        assert_eq!(app.get_product_json(micro, 200).await["created_at"], "2026-06-02T08:30:05.123456Z");
+        let list = app.get_json("/api/products/?category=garden&ordering=created_at", 200).await;
+        let written: Vec<&Value> = list["results"].as_array().unwrap().iter().map(|p| &p["created_at"]).collect();
+        assert_eq!(written, ["2026-06-02T08:30:05.123456Z", "2026-06-02T08:30:05.500000Z"]);
+
+        // What the clock gives a write, in its answer and on the next read.
+        let token = token_for(&app, "root@example.com", true).await;
+        let path = format!("/api/products/{half}/");
+        let (status, patched) = send(&app, Method::PATCH, &path, &token, json!({"stock": 2})).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_drf_timestamp(&patched["updated_at"]);
+        let read = app.get_product_json(half, 200).await;
+        assert_drf_timestamp(&read["updated_at"]);
+        assert_eq!(read["created_at"], "2026-06-02T08:30:05.500000Z");
+
+        // An order's.
+        let order = json!({
+            "email": "buyer@example.com",
+            "shipping": {"name": "B", "line1": "1 Road", "city": "Oslo", "postal_code": "0150", "country": "NO"},
+            "lines": [{"product_id": steel.id, "quantity": 1}],
+        });
+        let response = app.client.post(app.url("/api/orders/")).json(&order).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let placed: Value = response.json().await.unwrap();
+        assert_drf_timestamp(&placed["created_at"]);
+        assert_drf_timestamp(&placed["updated_at"]);
     }
 }

@@ -171,6 +171,18 @@ impl TestApp {
     /// Adds an active product to `category` (a fixture slug) through the
     /// write layer, under a slug of its own; returns (id, slug).
     pub async fn add_product(&self, category: &str, name: &str, description: &str, stock: u32) -> (i32, String) {
+        self.add_product_created(category, name, description, stock, None).await
+    }
+
+    /// [`Self::add_product`], created at `created_at` (else now).
+    pub async fn add_product_created(
+        &self,
+        category: &str,
+        name: &str,
+        description: &str,
+        stock: u32,
+        created_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> (i32, String) {
         let slug = Slug::parse(&unique_name("product").replace('_', "-")).expect("a slug");
         let p = writes::create_product(
             &self.db,
@@ -183,7 +195,7 @@ impl TestApp {
                 price: Money::from_cents(1000).unwrap(),
                 stock,
                 is_active: true,
-                created_at: None,
+                created_at,
             },
         )
         .await
