@@ -26,7 +26,8 @@ pub enum AppError {
     /// idempotency key sent again with another request).
     #[error("unprocessable: {0}")]
     Unprocessable(&'static str),
-    /// Nothing here; the detail is safe to show (`"Not found."`, `"Invalid page."`).
+    /// Nothing here; the detail is safe to show (`"Not found."`, `"Invalid
+    /// page."`, [`Model::missing`]).
     #[error("not found: {0}")]
     NotFound(&'static str),
     /// No (valid) credentials.
@@ -49,6 +50,33 @@ pub enum AppError {
     /// Anything else: a bug or an unexpected failure.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// What the API looks up by id, for the 404 that names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Model {
+    Product,
+    Category,
+}
+
+impl Model {
+    /// Django's words when no row matches (`get_object_or_404`), which DRF
+    /// clients may match on.
+    pub const fn missing(self) -> &'static str {
+        match self {
+            Model::Product => "No Product matches the given query.",
+            Model::Category => "No Category matches the given query.",
+        }
+    }
+
+    /// `error`, with a "not found" worded as [`Model::missing`]: the catalog
+    /// services say "Not found.", which the pages show.
+    pub fn not_found(self, error: AppError) -> AppError {
+        match error {
+            AppError::NotFound(_) => AppError::NotFound(self.missing()),
+            other => other,
+        }
+    }
 }
 
 /// The API's error body, also documented in the OpenAPI schema.

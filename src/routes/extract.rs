@@ -21,7 +21,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::auth::{AuthSession, tokens};
 use crate::cache::Cache;
-use crate::error::{AppError, PageError};
+use crate::error::{AppError, Model, PageError};
 use crate::models::_entities::user;
 use crate::services::orders::{OrderDesk, Owner};
 use crate::state::{AppState, PublicUrl};
@@ -116,24 +116,52 @@ impl From<PathRejection> for AppError {
     }
 }
 
-/// The `{id}` of a path: a positive integer. Anything else is, under `/api`,
-/// a 400 naming the parameter (as DRF answers), and on a page the 404 page:
-/// no such thing can exist there.
+/// The `{id}` of an admin page: a positive integer, or else the 404 page
+/// (no such thing can exist there).
 pub struct Id(pub i32);
 
 impl<S: Send + Sync> FromRequestParts<S> for Id {
-    type Rejection = Response;
+    type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let api = super::is_api(original_uri(&parts.extensions, &parts.uri).path());
-        let refuse = |e: AppError| if api { e.into_response() } else { e.into_html() };
-        let PathParam(raw) = PathParam::<String>::from_request_parts(parts, state).await.map_err(refuse)?;
-        match raw.parse::<i32>() {
-            Ok(id) if id > 0 => Ok(Id(id)),
-            _ if api => Err(refuse(AppError::bad_param("id", "A valid positive integer is required."))),
-            _ => Err(refuse(AppError::not_found())),
-        }
+        let PagePath(raw) = PagePath::<String>::from_request_parts(parts, state).await?;
+        positive_id(&raw).map(Id).ok_or(PageError(AppError::not_found()))
     }
+}
+
+/// The `{id}` of `/api/products/{id}/`: see [`api_id`].
+pub struct ProductId(pub i32);
+
+/// The `{id}` of `/api/categories/{id}/`: see [`api_id`].
+pub struct CategoryId(pub i32);
+
+impl<S: Send + Sync> FromRequestParts<S> for ProductId {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        api_id(parts, state, Model::Product).await.map(ProductId)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for CategoryId {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        api_id(parts, state, Model::Category).await.map(CategoryId)
+    }
+}
+
+/// An API path's `{id}`: a positive integer. Anything else (`abc`, `0`, an
+/// id past `i32`) is a pk no row can have, which DRF's `get_object_or_404`
+/// answers as it answers a missing row: with `model`'s 404.
+async fn api_id<S: Send + Sync>(parts: &mut Parts, state: &S, model: Model) -> Result<i32, AppError> {
+    let missing = || AppError::NotFound(model.missing());
+    let PathParam(raw) = PathParam::<String>::from_request_parts(parts, state).await.map_err(|_| missing())?;
+    positive_id(&raw).ok_or_else(missing)
+}
+
+fn positive_id(raw: &str) -> Option<i32> {
+    raw.parse::<i32>().ok().filter(|id| *id > 0)
 }
 
 /// The URI the client sent: nesting (the admin's) strips its prefix from

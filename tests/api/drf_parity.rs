@@ -11,6 +11,9 @@ use crate::on_both_backends;
 use crate::support::TestApp;
 use crate::support::api::token_for;
 
+const NO_PRODUCT: &str = "No Product matches the given query.";
+const NO_CATEGORY: &str = "No Category matches the given query.";
+
 /// Sends `method path` with an admin's `token` and a JSON `body`; returns
 /// the status and the JSON body (null when empty).
 async fn send(app: &TestApp, method: Method, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
@@ -18,6 +21,14 @@ async fn send(app: &TestApp, method: Method, path: &str, token: &str, body: Valu
     let status = response.status();
     let text = response.text().await.unwrap();
     (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
+}
+
+/// GET `path`: the status, the `X-Cache` verdict and the JSON body.
+async fn get_cached(app: &TestApp, path: &str) -> (u16, String, Value) {
+    let response = app.get(path).await;
+    let status = response.status().as_u16();
+    let verdict = response.headers().get("x-cache").and_then(|v| v.to_str().ok()).unwrap_or("none").to_owned();
+    (status, verdict, response.json().await.unwrap_or(Value::Null))
 }
 
 /// A timestamp as DRF writes one: RFC 3339 in UTC with `Z`, and six
@@ -32,6 +43,10 @@ fn assert_drf_timestamp(value: &Value) {
         assert!(digits.len() == 6 && digits.bytes().all(|b| b.is_ascii_digit()), "{text}");
         assert_ne!(digits, "000000", "{text}: a whole second has no fraction");
     }
+}
+
+fn detail(message: &str) -> Value {
+    json!({"detail": message})
 }
 
 on_both_backends! {
@@ -106,5 +121,46 @@ on_both_backends! {
         let placed: Value = response.json().await.unwrap();
         assert_drf_timestamp(&placed["created_at"]);
         assert_drf_timestamp(&placed["updated_at"]);
+    }
+
+    async fn a_missing_object_is_a_404_in_djangos_words(app: TestApp) {
+        let token = token_for(&app, "root@example.com", true).await;
+        let hidden = app.fixture.product("Hidden Laptop").id.to_string();
+        let books = app.fixture.category("books").id;
+        // Nothing with the id, an id no row can have, and a hidden product (to a read).
+        let ids = [("999999", true), ("abc", true), ("0", true), ("2147483648", true), (hidden.as_str(), false)];
+        for (id, write) in ids {
+            let path = format!("/api/products/{id}/");
+            assert_eq!(app.get_json(&path, 404).await, detail(NO_PRODUCT), "GET {path}");
+            // Twice: the cached path answers the same, and keeps no 404.
+            let (status, verdict, body) = get_cached(&app, &path).await;
+            assert_eq!((status, body), (404, detail(NO_PRODUCT)), "GET {path} again");
+            assert_ne!(verdict, "HIT", "GET {path} again");
+            if write {
+                let replacement = json!({"name": "Lamp", "price": "1.00", "stock": 1, "category_id": books});
+                let writes = [(Method::PUT, replacement), (Method::PATCH, json!({"stock": 1})), (Method::DELETE, Value::Null)];
+                for (method, body) in writes {
+                    let (status, answer) = send(&app, method.clone(), &path, &token, body).await;
+                    assert_eq!((status, answer), (StatusCode::NOT_FOUND, detail(NO_PRODUCT)), "{method} {path}");
+                }
+            }
+        }
+        for id in ["424242", "abc", "-1"] {
+            let path = format!("/api/categories/{id}/");
+            assert_eq!(app.get_json(&path, 404).await, detail(NO_CATEGORY), "GET {path}");
+            let writes = [(Method::PUT, json!({"name": "Lamps"})), (Method::PATCH, json!({})), (Method::DELETE, Value::Null)];
+            for (method, body) in writes {
+                let (status, answer) = send(&app, method.clone(), &path, &token, body).await;
+                assert_eq!((status, answer), (StatusCode::NOT_FOUND, detail(NO_CATEGORY)), "{method} {path}");
+            }
+        }
+        // A product's missing category is a field error, as before.
+        let sleeve = format!("/api/products/{}/", app.fixture.product("Laptop Sleeve").id);
+        let (status, body) = send(&app, Method::PATCH, &sleeve, &token, json!({"category_id": 424242})).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        // Other 404s keep their words.
+        assert_eq!(app.get_json("/api/no-such-thing/", 404).await, detail("Not found."));
+        assert_eq!(app.get_json("/api/products/?page=99", 404).await, detail("Invalid page."));
+        assert_eq!(app.get_json("/api/categories/?page=9", 404).await, detail("Invalid page."));
     }
 }

@@ -16,9 +16,9 @@ use super::{
 use crate::cache::Cache;
 use crate::domain::product::{self as parse, NewCategory, REQUIRED};
 use crate::domain::{Dialect, FieldErrors, ListingQuery, PageRequest, QueryPairs, page_request};
-use crate::error::{AppError, ErrorBody};
+use crate::error::{AppError, ErrorBody, Model};
 use crate::models::category_entity;
-use crate::routes::extract::{ApiAdmin, Id, JsonBody, Reads, Writer};
+use crate::routes::extract::{ApiAdmin, CategoryId, JsonBody, Reads, Writer};
 use crate::services::{catalog, writes};
 use crate::state::{AppState, PublicUrl};
 use crate::views::api::{CategoryDto, CategoryList, PageParams};
@@ -87,6 +87,11 @@ impl TryFrom<CategoryInput> for NewCategory {
     }
 }
 
+/// A 404 in DRF's words for a category.
+fn missing(error: AppError) -> AppError {
+    Model::Category.not_found(error)
+}
+
 async fn category_dto(db: &DatabaseConnection, id: i32) -> Result<CategoryDto, AppError> {
     Ok(CategoryDto::from(&catalog::category_by_id(db, id).await?))
 }
@@ -135,9 +140,10 @@ fn page_query(page: PageRequest) -> String {
         (status = 200, description = "A category with its count of active products", body = CategoryDto),
         ReadRefusals,
     ))]
-async fn get_category(reads: Reads, Id(id): Id) -> Result<Response, AppError> {
+async fn get_category(reads: Reads, CategoryId(id): CategoryId) -> Result<Response, AppError> {
     let category = catalog::category_by_id(&reads.db, id);
-    cached_json(&reads, reads.cache.keys().api_category(id), async { Ok(CategoryDto::from(&category.await?)) }).await
+    let dto = async { Ok(CategoryDto::from(&category.await.map_err(missing)?)) };
+    cached_json(&reads, reads.cache.keys().api_category(id), dto).await
 }
 
 #[utoipa::path(post, path = "/api/categories/", tag = "categories", request_body = CategoryInputDoc,
@@ -160,10 +166,10 @@ async fn change_category(
     input: CategoryInput,
     complete: bool,
 ) -> Result<Json<CategoryDto>, AppError> {
-    let current = catalog::stored_category(db, id).await?;
+    let current = catalog::stored_category(db, id).await.map_err(missing)?;
     let new = input.over((!complete).then_some(&current)).map_err(AppError::BadRequest)?;
-    writes::update_category(db, cache, id, new.into()).await?;
-    Ok(Json(category_dto(db, id).await?))
+    writes::update_category(db, cache, id, new.into()).await.map_err(missing)?;
+    Ok(Json(category_dto(db, id).await.map_err(missing)?))
 }
 
 #[utoipa::path(put, path = "/api/categories/{id}/", tag = "categories", request_body = CategoryInputDoc,
@@ -171,7 +177,7 @@ async fn change_category(
     responses((status = 200, description = "Replaced", body = CategoryDto), ChangeRefusals))]
 async fn put_category(
     ApiAdmin(Writer { db, cache }): ApiAdmin,
-    Id(id): Id,
+    CategoryId(id): CategoryId,
     JsonBody(input): JsonBody<CategoryInput>,
 ) -> Result<Json<CategoryDto>, AppError> {
     change_category(&db, &cache, id, input, true).await
@@ -182,7 +188,7 @@ async fn put_category(
     responses((status = 200, description = "Updated", body = CategoryDto), ChangeRefusals))]
 async fn patch_category(
     ApiAdmin(Writer { db, cache }): ApiAdmin,
-    Id(id): Id,
+    CategoryId(id): CategoryId,
     JsonBody(input): JsonBody<CategoryInput>,
 ) -> Result<Json<CategoryDto>, AppError> {
     change_category(&db, &cache, id, input, false).await
@@ -193,7 +199,10 @@ async fn patch_category(
     params(("id" = i32, Path, minimum = 1)), security(("bearer" = [])),
     responses((status = 204, description = "Deleted"), DeleteRefusals,
         (status = 409, description = "The category still has products", body = ErrorBody)))]
-async fn delete_category(ApiAdmin(Writer { db, cache }): ApiAdmin, Id(id): Id) -> Result<StatusCode, AppError> {
-    writes::delete_category(&db, &cache, id).await?;
+async fn delete_category(
+    ApiAdmin(Writer { db, cache }): ApiAdmin,
+    CategoryId(id): CategoryId,
+) -> Result<StatusCode, AppError> {
+    writes::delete_category(&db, &cache, id).await.map_err(missing)?;
     Ok(StatusCode::NO_CONTENT)
 }

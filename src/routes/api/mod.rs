@@ -113,10 +113,10 @@ impl Modify for BlankQueryValues {
 /// give.
 fn refusals(statuses: &[u16]) -> BTreeMap<String, RefOr<DocResponse>> {
     let described = |status: u16| match status {
-        400 => "A parameter, the id or the body is invalid",
+        400 => "A parameter or the body is invalid",
         401 => "No valid credentials",
         403 => "Not an admin",
-        404 => "Nothing has this id, or the page is past the last one (\"Invalid page.\")",
+        404 => "Nothing has this id (\"No Product matches the given query.\"), or the page is past the last one (\"Invalid page.\")",
         409 => {
             "In conflict with what is stored: a slug in use, a category that still has products, stock too short for an order, or a move an order's state does not allow"
         }

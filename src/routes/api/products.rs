@@ -21,9 +21,9 @@ use super::{
 use crate::cache::Tag;
 use crate::domain::product::{self as parse, NewProduct, ProductChanges, REQUIRED};
 use crate::domain::{Dialect, FieldErrors, ListingQuery, Money, QueryPairs};
-use crate::error::AppError;
+use crate::error::{AppError, Model};
 use crate::models::product;
-use crate::routes::extract::{ApiAdmin, Id, JsonBody, Reads, Writer};
+use crate::routes::extract::{ApiAdmin, JsonBody, ProductId, Reads, Writer};
 use crate::services::catalog::{self, ProductView};
 use crate::services::{listings, writes};
 use crate::state::AppState;
@@ -155,6 +155,11 @@ impl TryFrom<ProductInput> for NewProduct {
     }
 }
 
+/// A 404 in DRF's words for a product.
+fn missing(error: AppError) -> AppError {
+    Model::Product.not_found(error)
+}
+
 /// The product as the API shows it, inactive ones included (for admins).
 async fn product_dto(db: &DatabaseConnection, p: product::Model) -> Result<ProductDto, AppError> {
     let c = catalog::stored_category(db, p.category_id).await?;
@@ -188,9 +193,10 @@ async fn list_products(reads: Reads, RawQuery(raw): RawQuery) -> Result<Response
 #[utoipa::path(get, path = "/api/products/{id}/", tag = "products",
     params(("id" = i32, Path, description = "Product id", minimum = 1)),
     responses((status = 200, description = "An active product", body = ProductDto), ReadRefusals))]
-async fn get_product(reads: Reads, Id(id): Id) -> Result<Response, AppError> {
+async fn get_product(reads: Reads, ProductId(id): ProductId) -> Result<Response, AppError> {
     let product = catalog::product_by_id(&reads.db, id);
-    cached_json(&reads, reads.cache.keys().api_product(id), async { Ok(ProductDto::from(&product.await?)) }).await
+    let dto = async { Ok(ProductDto::from(&product.await.map_err(missing)?)) };
+    cached_json(&reads, reads.cache.keys().api_product(id), dto).await
 }
 
 #[utoipa::path(post, path = "/api/products/", tag = "products", request_body = ProductInputDoc,
@@ -211,12 +217,12 @@ async fn create_product(
     responses((status = 200, description = "Replaced", body = ProductDto), ChangeRefusals))]
 async fn put_product(
     ApiAdmin(Writer { db, cache }): ApiAdmin,
-    Id(id): Id,
+    ProductId(id): ProductId,
     JsonBody(input): JsonBody<ProductInput>,
 ) -> Result<Json<ProductDto>, AppError> {
-    catalog::stored_product(&db, id).await?;
+    catalog::stored_product(&db, id).await.map_err(missing)?;
     let new = NewProduct::try_from(input).map_err(AppError::BadRequest)?;
-    let p = writes::update_product(&db, &cache, id, new.into()).await?;
+    let p = writes::update_product(&db, &cache, id, new.into()).await.map_err(missing)?;
     Ok(Json(product_dto(&db, p).await?))
 }
 
@@ -225,19 +231,22 @@ async fn put_product(
     responses((status = 200, description = "Updated", body = ProductDto), ChangeRefusals))]
 async fn patch_product(
     ApiAdmin(Writer { db, cache }): ApiAdmin,
-    Id(id): Id,
+    ProductId(id): ProductId,
     JsonBody(input): JsonBody<ProductInput>,
 ) -> Result<Json<ProductDto>, AppError> {
-    let current = catalog::stored_product(&db, id).await?;
+    let current = catalog::stored_product(&db, id).await.map_err(missing)?;
     let changes = input.into_changes(&current.name).map_err(AppError::BadRequest)?;
-    let p = writes::update_product(&db, &cache, id, changes).await?;
+    let p = writes::update_product(&db, &cache, id, changes).await.map_err(missing)?;
     Ok(Json(product_dto(&db, p).await?))
 }
 
 #[utoipa::path(delete, path = "/api/products/{id}/", tag = "products",
     params(("id" = i32, Path, minimum = 1)), security(("bearer" = [])),
     responses((status = 204, description = "Deleted"), DeleteRefusals))]
-async fn delete_product(ApiAdmin(Writer { db, cache }): ApiAdmin, Id(id): Id) -> Result<StatusCode, AppError> {
-    writes::delete_product(&db, &cache, id).await?;
+async fn delete_product(
+    ApiAdmin(Writer { db, cache }): ApiAdmin,
+    ProductId(id): ProductId,
+) -> Result<StatusCode, AppError> {
+    writes::delete_product(&db, &cache, id).await.map_err(missing)?;
     Ok(StatusCode::NO_CONTENT)
 }
