@@ -20,7 +20,6 @@ mod pages;
 
 use axum::Router;
 use axum::extract::OriginalUri;
-use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
 
 use axum::http::{HeaderValue, StatusCode, header};
@@ -64,8 +63,6 @@ pub fn router(state: AppState) -> Router {
     // 62 more allocations and 17,000 more instructions per API hit).
     let stack = ServiceBuilder::new()
         .layer(TraceLayer::new_for_http())
-        // Before anything looks at the path.
-        .map_request(canonical_api_path)
         // Outside every other layer, so that it also sees the answers they
         // give themselves (a timeout, a refused cross-site form, a body too
         // large).
@@ -92,6 +89,9 @@ pub fn router(state: AppState) -> Router {
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"),
         ))
+        // Innermost: the routes see the API's plain URLs, and every layer
+        // above sees the 404 of an unknown format like any other answer.
+        .layer_fn(api::ApiUrls)
         .service(routes);
     Router::new().fallback_service(stack)
 }
@@ -144,28 +144,4 @@ async fn edge_fetches(request: axum::extract::Request, next: axum::middleware::N
 /// Unknown paths: JSON under `/api`, the HTML 404 page elsewhere.
 async fn not_found(OriginalUri(uri): OriginalUri) -> Response {
     if is_api(uri.path()) { AppError::not_found().into_response() } else { AppError::not_found().into_html() }
-}
-
-/// The API's paths end in a slash, as DRF's do; one sent without it is
-/// served as if it had it (the document, `openapi.json`, excepted). A path
-/// that cannot take one more byte is left as it is.
-/// tower-http's `NormalizePath` would add the slash to every page's path
-/// too, and to the document's name.
-fn canonical_api_path(mut request: axum::extract::Request) -> axum::extract::Request {
-    let uri = request.uri();
-    let path = uri.path();
-    if path.starts_with("/api/") && !path.ends_with('/') && !path.ends_with(".json") {
-        let with_slash = match uri.query() {
-            Some(query) => format!("{path}/?{query}"),
-            None => format!("{path}/"),
-        };
-        let mut parts = uri.clone().into_parts();
-        if let Ok(path_and_query) = with_slash.parse() {
-            parts.path_and_query = Some(path_and_query);
-            if let Ok(canonical) = Uri::from_parts(parts) {
-                *request.uri_mut() = canonical;
-            }
-        }
-    }
-    request
 }

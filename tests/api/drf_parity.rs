@@ -163,4 +163,74 @@ on_both_backends! {
         assert_eq!(app.get_json("/api/products/?page=99", 404).await, detail("Invalid page."));
         assert_eq!(app.get_json("/api/categories/?page=9", 404).await, detail("Invalid page."));
     }
+
+    async fn json_suffixes_and_format_json_are_the_plain_url_and_its_cache_entry(app: TestApp) {
+        let p = app.fixture.product("Steel Laptop 13").id;
+        let books = app.fixture.category("books").id;
+        let spellings: Vec<Vec<String>> = vec![
+            vec![
+                "/api/products.json?page=2".into(),
+                "/api/products/?page=2".into(),
+                "/api/products.json/?page=2".into(),
+                "/api/products/?format=json&page=2".into(),
+                "/api/products?page=2&format=json".into(),
+            ],
+            vec![
+                format!("/api/products/{p}/?format=json"),
+                format!("/api/products/{p}.json"),
+                format!("/api/products/{p}.json/"),
+                format!("/api/products/{p}"),
+            ],
+            vec!["/api/categories.json".into(), "/api/categories/".into(), "/api/categories.json/?format=json".into()],
+            vec![
+                format!("/api/categories/{books}.json/"),
+                format!("/api/categories/{books}/"),
+                format!("/api/categories/{books}?format=json"),
+            ],
+        ];
+        for urls in spellings {
+            let (status, verdict, first) = get_cached(&app, &urls[0]).await;
+            assert_eq!((status, verdict.as_str()), (200, "MISS"), "{}", urls[0]);
+            for url in &urls[1..] {
+                let (status, verdict, body) = get_cached(&app, url).await;
+                assert_eq!((status, verdict.as_str()), (200, "HIT"), "{url} is {}", urls[0]);
+                assert_eq!(body, first, "{url} is {}", urls[0]);
+            }
+        }
+        // Links name the plain URL.
+        let body = app.get_json("/api/products.json", 200).await;
+        assert_eq!(body["next"], app.url("/api/products/?page=2"));
+        // Writes take the suffix too.
+        let token = token_for(&app, "root@example.com", true).await;
+        let path = format!("/api/products/{p}.json");
+        let (status, body) = send(&app, Method::PATCH, &path, &token, json!({"stock": 6})).await;
+        assert_eq!((status, &body["stock"]), (StatusCode::OK, &json!(6)));
+    }
+
+    async fn any_other_format_is_a_404_before_anything_else(app: TestApp) {
+        let p = app.fixture.product("Steel Laptop 13").id;
+        for path in [
+            "/api/products.xml".to_owned(),
+            "/api/products.xml/".to_owned(),
+            "/api/products/?format=api".to_owned(),
+            "/api/products/?format=xml".to_owned(),
+            format!("/api/products/{p}.xml"),
+            format!("/api/products/{p}/?format=api"),
+            "/api/categories.api".to_owned(),
+            "/api/categories/?format=xml".to_owned(),
+            "/api/?format=xml".to_owned(),
+            "/api/.json".to_owned(),
+        ] {
+            let response = app.get(&path).await;
+            assert_eq!(response.status(), 404, "{path}");
+            assert_eq!(response.headers()["cache-control"], "no-store", "{path}");
+            assert_eq!(response.json::<Value>().await.unwrap(), detail("Not found."), "{path}");
+        }
+        // Before the credentials are looked at, as DRF negotiates first.
+        let response = app.client.post(app.url("/api/products.xml")).json(&json!({})).send().await.unwrap();
+        assert_eq!(response.status(), 404);
+        // A blank format is no format; the document is not the API's.
+        app.get_json("/api/products/?format=", 200).await;
+        app.get_json("/api/openapi.json?format=xml", 200).await;
+    }
 }

@@ -37,6 +37,12 @@ on_both_backends! {
             ("/api/categories/{id}/", "/api/categories/987654/".into(), 404),
             ("/api/orders/{number}/", "/api/orders/SF-0000000000/".into(), 401),
             ("/api/orders/", "/api/orders/".into(), 401),
+            ("/api/products.json", "/api/products.json?page=2".into(), 200),
+            ("/api/products/{id}.json", format!("/api/products/{product}.json"), 200),
+            ("/api/products/{id}.json", "/api/products/987654.json".into(), 404),
+            ("/api/products/{id}/", format!("/api/products/{product}/?format=api"), 404),
+            ("/api/categories.json", "/api/categories.json".into(), 200),
+            ("/api/categories/{id}.json", format!("/api/categories/{category}.json/"), 200),
         ];
         for (documented, url, status) in cases {
             let body = app.get_json(&url, status).await;
@@ -45,14 +51,40 @@ on_both_backends! {
         // Every documented path is served.
         let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
         let served = [
+            "/api/categories.json",
             "/api/categories/",
+            "/api/categories/{id}.json",
             "/api/categories/{id}/",
+            "/api/orders.json",
             "/api/orders/",
+            "/api/orders/{number}.json",
             "/api/orders/{number}/",
+            "/api/products.json",
             "/api/products/",
+            "/api/products/{id}.json",
             "/api/products/{id}/",
         ];
         assert_eq!(paths, served);
+        // A suffix form is its plain path's twin, less the `format` it overrides.
+        let twins = [("/api/products/", "/api/products.json"), ("/api/orders/{number}/", "/api/orders/{number}.json")];
+        for (plain, suffixed) in twins {
+            let (plain, suffixed) = (&doc["paths"][plain], &doc["paths"][suffixed]);
+            let methods: Vec<&String> = plain.as_object().unwrap().keys().collect();
+            assert_eq!(methods, suffixed.as_object().unwrap().keys().collect::<Vec<_>>());
+            for method in methods {
+                let (p, s) = (&plain[method], &suffixed[method]);
+                assert_eq!(p["responses"], s["responses"], "{method}");
+                assert_eq!(s["operationId"], format!("{}_json", p["operationId"].as_str().unwrap()), "{method}");
+                let names = |op: &Value| -> Vec<String> {
+                    let parameters = op["parameters"].as_array().into_iter().flatten();
+                    parameters.map(|p| p["name"].as_str().unwrap().to_owned()).collect()
+                };
+                let mut expected = names(p);
+                expected.retain(|n| n != "format");
+                assert_eq!(names(s), expected, "{method}");
+                assert!(names(p).contains(&"format".to_owned()), "{method}: the plain path takes `format`");
+            }
+        }
     }
 
     async fn every_documented_parameter_is_accepted(app: TestApp) {
@@ -117,6 +149,10 @@ on_both_backends! {
             assert_eq!(status, 404, "{body}");
             assert_conforms_to(&doc, path, "delete", 404, &body);
         }
+        // An unknown format on a write: a documented 404, before the body is read.
+        let (status, body) = send(reqwest::Method::POST, "/api/products/?format=xml".into(), Some(json!({}))).await;
+        assert_eq!(status, 404, "{body}");
+        assert_conforms_to(&doc, "/api/products/", "post", 404, &body);
         // A body over the limit: a documented 413 in the API's shape.
         let huge = json!({ "name": "x".repeat(100 * 1024) });
         let (status, body) = send(reqwest::Method::POST, "/api/categories/".into(), Some(huge)).await;

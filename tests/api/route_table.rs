@@ -5,7 +5,9 @@
 //!   of a file that lists its handlers in `routes!`; under the prefix of the
 //!   `.nest("/prefix", module::…)` (or, in a `mod.rs`, `.nest("/prefix", …)`)
 //!   that mounts the file's folder; and each API path also without its
-//!   trailing slash, which the router adds. A router built any other way
+//!   trailing slash, which the router adds, and each resource path with
+//!   `.json` in place of it (DRF's format suffix; its spelling with the
+//!   slash is the same rewrite, not a row of its own). A router built any other way
 //!   (`nest_service`, `route_service`, a path that is not a literal) fails
 //!   the check until this scan learns it;
 //! - on each path, every method the table does not list answers 405 (and
@@ -101,6 +103,7 @@ fn routes_in_source() -> Result<Vec<(Listener, String)>, String> {
             };
             if let Some(bare) = path.strip_prefix("/api/").and_then(|p| p.strip_suffix('/')) {
                 found.push((on, format!("/api/{bare}")));
+                found.push((on, format!("/api/{bare}.json")));
             }
             found.push((on, path));
         }

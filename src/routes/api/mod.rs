@@ -1,7 +1,7 @@
 //! The JSON API under `/api`, compatible with the seed's Django REST
 //! Framework URLs: DRF-style pagination, `{"detail", "errors"}` errors, and
-//! trailing slashes optional (the router adds a missing one, see
-//! [`super::canonical_api_path`]). Reads are cached like the pages; writes
+//! the URL spellings DRF's router serves (a missing trailing slash, `.json`,
+//! `?format=json`: see [`urls`]). Reads are cached like the pages; writes
 //! take an admin's credentials. The router and the OpenAPI document come
 //! from one list of handlers, so neither can name a route the other lacks.
 //!
@@ -13,6 +13,9 @@
 mod categories;
 mod orders;
 mod products;
+mod urls;
+
+pub use urls::ApiUrls;
 
 use std::collections::BTreeMap;
 
@@ -61,6 +64,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(categories::router())
         .merge(orders::router());
     let (router, mut doc) = api.split_for_parts();
+    urls::FormatSuffixes.modify(&mut doc);
     BlankQueryValues.modify(&mut doc);
     (router, doc)
 }
@@ -116,7 +120,9 @@ fn refusals(statuses: &[u16]) -> BTreeMap<String, RefOr<DocResponse>> {
         400 => "A parameter or the body is invalid",
         401 => "No valid credentials",
         403 => "Not an admin",
-        404 => "Nothing has this id (\"No Product matches the given query.\"), or the page is past the last one (\"Invalid page.\")",
+        404 => {
+            "Nothing has this id (\"No Product matches the given query.\"), the page is past the last one (\"Invalid page.\"), or the format is not json (\"Not found.\")"
+        }
         409 => {
             "In conflict with what is stored: a slug in use, a category that still has products, stock too short for an order, or a move an order's state does not allow"
         }
@@ -157,7 +163,7 @@ impl IntoResponses for AdminReadRefusals {
 
 impl IntoResponses for OrderCreateRefusals {
     fn responses() -> BTreeMap<String, RefOr<DocResponse>> {
-        refusals(&[400, 401, 403, 409, 413, 422])
+        refusals(&[400, 401, 403, 404, 409, 413, 422])
     }
 }
 
@@ -175,7 +181,7 @@ impl IntoResponses for ReadRefusals {
 
 impl IntoResponses for CreateRefusals {
     fn responses() -> BTreeMap<String, RefOr<DocResponse>> {
-        refusals(&[400, 401, 403, 409, 413])
+        refusals(&[400, 401, 403, 404, 409, 413])
     }
 }
 

@@ -99,7 +99,8 @@ pub const ROUTES: &[Route] = &[
     shop("GET", "/admin/orders", Admin, Visitor),
     shop("GET", "/admin/orders/{number}", Admin, Visitor),
     shop("POST", "/admin/orders/{number}/status", Admin, Visitor),
-    // The API: reads for anyone, writes for admins.
+    // The API: reads for anyone, writes for admins; each also with DRF's
+    // `.json` suffix.
     shop("GET", "/api/products/", Anyone, Everyone),
     shop("GET", "/api/products", Anyone, Everyone),
     shop("POST", "/api/products/", Admin, Nobody),
@@ -132,6 +133,22 @@ pub const ROUTES: &[Route] = &[
     shop("PATCH", "/api/categories/{id}", Admin, Nobody),
     shop("DELETE", "/api/categories/{id}/", Admin, Nobody),
     shop("DELETE", "/api/categories/{id}", Admin, Nobody),
+    shop("GET", "/api/products.json", Anyone, Everyone),
+    shop("POST", "/api/products.json", Admin, Nobody),
+    shop("GET", "/api/products/{id}.json", Anyone, Everyone),
+    shop("PUT", "/api/products/{id}.json", Admin, Nobody),
+    shop("PATCH", "/api/products/{id}.json", Admin, Nobody),
+    shop("DELETE", "/api/products/{id}.json", Admin, Nobody),
+    shop("POST", "/api/orders.json", Anyone, Visitor),
+    shop("GET", "/api/orders.json", Admin, Visitor),
+    shop("GET", "/api/orders/{number}.json", Owner, Visitor),
+    shop("PATCH", "/api/orders/{number}.json", Admin, Nobody),
+    shop("GET", "/api/categories.json", Anyone, Everyone),
+    shop("POST", "/api/categories.json", Admin, Nobody),
+    shop("GET", "/api/categories/{id}.json", Anyone, Everyone),
+    shop("PUT", "/api/categories/{id}.json", Admin, Nobody),
+    shop("PATCH", "/api/categories/{id}.json", Admin, Nobody),
+    shop("DELETE", "/api/categories/{id}.json", Admin, Nobody),
     shop("GET", "/api/openapi.json", Anyone, Nobody),
     // Operations.
     shop("GET", "/healthz", Anyone, Nobody),
