@@ -274,3 +274,14 @@ pub struct OrderListParams {
     #[param(minimum = 1, maximum = 100)]
     page_size: Option<u32>,
 }
+
+/// The API's root: the absolute URL of each resource's list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiRoot {
+    #[schema(example = "https://shop.example/api/products/")]
+    pub products: String,
+    #[schema(example = "https://shop.example/api/categories/")]
+    pub categories: String,
+    #[schema(example = "https://shop.example/api/orders/")]
+    pub orders: String,
+}

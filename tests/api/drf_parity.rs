@@ -233,4 +233,25 @@ on_both_backends! {
         app.get_json("/api/products/?format=", 200).await;
         app.get_json("/api/openapi.json?format=xml", 200).await;
     }
+
+    async fn the_api_root_links_each_list_from_the_public_origin(app: TestApp) {
+        let expected = json!({
+            "products": app.url("/api/products/"),
+            "categories": app.url("/api/categories/"),
+            "orders": app.url("/api/orders/"),
+        });
+        for path in ["/api/", "/api", "/api/?format=json"] {
+            assert_eq!(app.get_json(path, 200).await, expected, "{path}");
+        }
+        // From configuration, never from the Host header.
+        let response = app.client.get(app.url("/api/")).header("host", "evil.example").send().await.unwrap();
+        assert_eq!(response.json::<Value>().await.unwrap(), expected);
+        // Each link is served.
+        for (name, status) in [("products", 200), ("categories", 200), ("orders", 401)] {
+            let r = app.client.get(expected[name].as_str().unwrap()).send().await.unwrap();
+            assert_eq!(r.status(), status, "{name}");
+        }
+        let r = app.client.post(app.url("/api/")).json(&json!({})).send().await.unwrap();
+        assert_eq!(r.status(), 405);
+    }
 }

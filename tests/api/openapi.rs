@@ -37,6 +37,8 @@ on_both_backends! {
             ("/api/categories/{id}/", "/api/categories/987654/".into(), 404),
             ("/api/orders/{number}/", "/api/orders/SF-0000000000/".into(), 401),
             ("/api/orders/", "/api/orders/".into(), 401),
+            ("/api/", "/api/".into(), 200),
+            ("/api/", "/api/?format=xml".into(), 404),
             ("/api/products.json", "/api/products.json?page=2".into(), 200),
             ("/api/products/{id}.json", format!("/api/products/{product}.json"), 200),
             ("/api/products/{id}.json", "/api/products/987654.json".into(), 404),
@@ -51,6 +53,7 @@ on_both_backends! {
         // Every documented path is served.
         let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
         let served = [
+            "/api/",
             "/api/categories.json",
             "/api/categories/",
             "/api/categories/{id}.json",

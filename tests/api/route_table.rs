@@ -101,9 +101,15 @@ fn routes_in_source() -> Result<Vec<(Listener, String)>, String> {
                 (prefix, "/") => prefix.to_owned(),
                 (prefix, path) => format!("{prefix}{path}"),
             };
-            if let Some(bare) = path.strip_prefix("/api/").and_then(|p| p.strip_suffix('/')) {
-                found.push((on, format!("/api/{bare}")));
-                found.push((on, format!("/api/{bare}.json")));
+            if let Some(rest) = path.strip_prefix("/api/") {
+                match rest.strip_suffix('/') {
+                    Some(bare) => {
+                        found.push((on, format!("/api/{bare}")));
+                        found.push((on, format!("/api/{bare}.json")));
+                    }
+                    None if rest.is_empty() => found.push((on, "/api".to_owned())),
+                    None => {}
+                }
             }
             found.push((on, path));
         }

@@ -13,6 +13,7 @@
 mod categories;
 mod orders;
 mod products;
+mod root;
 mod urls;
 
 pub use urls::ApiUrls;
@@ -37,7 +38,8 @@ use crate::routes::cached::{CachedBody, JSON};
 use crate::routes::extract::Reads;
 use crate::state::{AppState, PublicUrl};
 use crate::views::api::{
-    CategoryDto, CategoryList, CategoryRefDto, OrderDto, OrderLineDto, OrderList, ProductDto, ProductList, ShippingDto,
+    ApiRoot, CategoryDto, CategoryList, CategoryRefDto, OrderDto, OrderLineDto, OrderList, ProductDto, ProductList,
+    ShippingDto,
 };
 
 #[derive(OpenApi)]
@@ -48,7 +50,7 @@ use crate::views::api::{
     ),
     modifiers(&BearerAuth),
     components(schemas(
-        ProductList, ProductDto, CategoryRefDto, CategoryList, CategoryDto, ErrorBody,
+        ApiRoot, ProductList, ProductDto, CategoryRefDto, CategoryList, CategoryDto, ErrorBody,
         products::ProductInputDoc, products::ProductInput,
         categories::CategoryInputDoc, categories::CategoryInput,
         OrderDto, OrderLineDto, ShippingDto, OrderList, OrderStatus,
@@ -60,6 +62,7 @@ struct ApiDoc;
 /// The API's routes and its OpenAPI document.
 pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let api = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(root::router())
         .merge(products::router())
         .merge(categories::router())
         .merge(orders::router());
@@ -140,6 +143,8 @@ fn refusals(statuses: &[u16]) -> BTreeMap<String, RefOr<DocResponse>> {
         .collect()
 }
 
+/// What the root can refuse with: a format other than JSON.
+pub struct RootRefusals;
 /// What a read can refuse with.
 pub struct ReadRefusals;
 /// What a create can refuse with.
@@ -154,6 +159,12 @@ pub struct OrderCreateRefusals;
 pub struct OrderReadRefusals;
 /// What an admin's read can refuse with.
 pub struct AdminReadRefusals;
+
+impl IntoResponses for RootRefusals {
+    fn responses() -> BTreeMap<String, RefOr<DocResponse>> {
+        refusals(&[404])
+    }
+}
 
 impl IntoResponses for AdminReadRefusals {
     fn responses() -> BTreeMap<String, RefOr<DocResponse>> {

@@ -101,6 +101,8 @@ pub const ROUTES: &[Route] = &[
     shop("POST", "/admin/orders/{number}/status", Admin, Visitor),
     // The API: reads for anyone, writes for admins; each also with DRF's
     // `.json` suffix.
+    shop("GET", "/api/", Anyone, Nobody),
+    shop("GET", "/api", Anyone, Nobody),
     shop("GET", "/api/products/", Anyone, Everyone),
     shop("GET", "/api/products", Anyone, Everyone),
     shop("POST", "/api/products/", Admin, Nobody),
