@@ -1,6 +1,8 @@
-//! Computes a digest of the templates compiled into the binary. It becomes
-//! part of every cache key, so a deploy with changed templates never serves
-//! fragments rendered by the old ones.
+//! Computes a digest of what shapes a cached body: the templates compiled
+//! into the binary and the views that fill them and write the API's JSON
+//! (`src/views`). It becomes part of every cache key, so a deploy with
+//! changed templates never serves fragments rendered by the old ones, nor
+//! one with a changed wire type API bodies in the old shape.
 
 use std::path::Path;
 
@@ -19,9 +21,11 @@ fn visit(dir: &Path, files: &mut Vec<std::path::PathBuf>) {
 }
 
 fn main() {
-    println!("cargo:rerun-if-changed=templates");
     let mut files = Vec::new();
-    visit(Path::new("templates"), &mut files);
+    for dir in ["templates", "src/views"] {
+        println!("cargo:rerun-if-changed={dir}");
+        visit(Path::new(dir), &mut files);
+    }
     files.sort();
     let mut bytes = Vec::new();
     for file in &files {

@@ -12,7 +12,7 @@
 use super::tags::Tag;
 use crate::domain::{Dialect, ListingQuery, PageRequest};
 
-/// The templates compiled into this binary (see build.rs).
+/// The templates and views compiled into this binary (see build.rs).
 pub const TEMPLATES_DIGEST: &str = env!("STOREFRONT_TEMPLATES_DIGEST");
 
 /// The hash tag every tag key carries (see the module's comment).
@@ -56,8 +56,8 @@ fn bounded(raw: &str) -> String {
 }
 
 impl Keys {
-    /// `cache_version` is the operator's CACHE_VERSION; the templates digest
-    /// is added to it.
+    /// `cache_version` is the operator's CACHE_VERSION; the digest of the
+    /// templates and views is added to it.
     pub fn new(prefix: &str, cache_version: &str) -> Self {
         Keys { prefix: prefix.to_owned(), version: format!("{cache_version}-{}", &TEMPLATES_DIGEST[..8]) }
     }
