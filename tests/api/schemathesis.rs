@@ -84,7 +84,11 @@ fn schemathesis_finds_nothing() {
         // their documented 400. Its error feedback also reads our
         // {"detail", "errors"} bodies as DRF field errors and then adds an
         // `errors` property to bodies it calls valid.
-        .args(["--exclude-checks", "positive_data_acceptance"])
+        // ensure_resource_availability wants what a POST created readable
+        // at once, but a product created with is_active false is, by
+        // design and as in the seed's DRF API, not there for the public
+        // read: its 404 is the right answer.
+        .args(["--exclude-checks", "positive_data_acceptance,ensure_resource_availability"])
         // About 1,500 requests; one worker and a seed make the run repeatable.
         .args(["--max-examples", "50", "--seed", "1", "--workers", "1"])
         .args(["--request-timeout", "20", "--generation-database", "none", "--no-color"])
