@@ -111,8 +111,8 @@ STOCK_START = [2, 3, 4, 5, 6, 7, 9, 12]
 LOW_STOCK = 5  # "Only N left" up to this many, "In stock" above
 
 CARD = re.compile(r'<a href="/products/([^"]+)"><span class="product-name">.*?</span></a>\s*'
-                  r'<span class="product-category">.*?</span>\s*<span class="price">\$([\d.]+)</span>', re.S)
-DETAIL = re.compile(r'<p class="price">\$([\d.]+)</p>')
+                  r'<span class="product-category">.*?</span>\s*<span class="price">\$([\d.,]+)</span>', re.S)
+DETAIL = re.compile(r'<p class="price">\$([\d.,]+)</p>')
 PRODUCT_CARD = re.compile(r'<li class="product-card">\s*<a href="/products/([^"]+)">.*?'
                           r'<span class="stock (?:in|out)">([^<]*)</span>', re.S)
 DETAIL_STOCK = re.compile(r'<p class="stock (?:in|out)">([^<]*)</p>')
@@ -126,7 +126,8 @@ def say(msg: str) -> None:
 
 
 def cents(price: str) -> int:
-    units, _, frac = price.partition(".")
+    """Cents of `1,058.99` (a page's price) or `1058.99` (the API's)."""
+    units, _, frac = price.replace(",", "").partition(".")
     return int(units) * 100 + int((frac + "00")[:2])
 
 

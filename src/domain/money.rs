@@ -39,6 +39,11 @@ impl Money {
         self.0
     }
 
+    /// The amount as shoppers read it: `$1,058.99`.
+    pub fn display(self) -> Price {
+        Price(self)
+    }
+
     /// Parses a decimal such as `19`, `19.9` or `19.99`.
     pub fn parse(input: &str) -> Result<Self, MoneyError> {
         let s = input.trim();
@@ -91,6 +96,26 @@ impl fmt::Display for Money {
     }
 }
 
+/// A [`Money`] written for people: a dollar sign, thousands grouped by
+/// commas, two decimals. Pages and mail use it; the API and cache keys keep
+/// the plain decimal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Price(Money);
+
+impl fmt::Display for Price {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let whole = (self.0.0 / 100).to_string();
+        f.write_str("$")?;
+        for (i, digit) in whole.chars().enumerate() {
+            if i > 0 && (whole.len() - i).is_multiple_of(3) {
+                f.write_str(",")?;
+            }
+            write!(f, "{digit}")?;
+        }
+        write!(f, ".{:02}", self.0.0 % 100)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,5 +151,16 @@ mod tests {
         }
         assert_eq!(Money::from_cents(1990).unwrap().to_string(), "19.90");
         assert_eq!(Money::from_cents(5).unwrap().to_string(), "0.05");
+    }
+
+    #[test]
+    fn displays_for_people_with_grouped_thousands() {
+        let shown = |cents| Money::from_cents(cents).unwrap().display().to_string();
+        assert_eq!(shown(0), "$0.00");
+        assert_eq!(shown(5), "$0.05");
+        assert_eq!(shown(99_999), "$999.99");
+        assert_eq!(shown(105_899), "$1,058.99");
+        assert_eq!(shown(100_000_000), "$1,000,000.00");
+        assert_eq!(shown(12_345_678_901), "$123,456,789.01");
     }
 }

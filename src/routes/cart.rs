@@ -85,9 +85,9 @@ async fn cart_page(
                 product_id,
                 name: p.name,
                 slug: p.slug,
-                price: p.price.to_string(),
+                price: p.price.display().to_string(),
                 quantity,
-                total: Money::from_cents(total).map(|m| m.to_string()).unwrap_or_default(),
+                total: Money::from_cents(total).map(|m| m.display().to_string()).unwrap_or_default(),
                 // Stock may have gone since the line was added.
                 stock_note: if i64::from(quantity) > i64::from(p.stock) { stock_note(p.stock) } else { String::new() },
             });
@@ -98,7 +98,7 @@ async fn cart_page(
         shell: Shell::for_visitor(auth, "Your cart").await,
         csrf,
         lines,
-        subtotal: Money::from_cents(subtotal).map(|m| m.to_string()).unwrap_or_default(),
+        subtotal: Money::from_cents(subtotal).map(|m| m.display().to_string()).unwrap_or_default(),
         error,
     };
     Ok((status, render(&page)).into_response())

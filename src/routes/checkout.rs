@@ -114,7 +114,7 @@ async fn form_page(
                 CheckoutLine {
                     name: p.name.clone(),
                     slug: p.slug.clone(),
-                    price: p.price.to_string(),
+                    price: p.price.display().to_string(),
                     quantity: *quantity,
                     total: money(line_total),
                     problems,
@@ -158,7 +158,7 @@ async fn form_page(
 }
 
 fn money(cents: i64) -> String {
-    Money::from_cents(cents).map(|m| m.to_string()).unwrap_or_default()
+    Money::from_cents(cents).map(|m| m.display().to_string()).unwrap_or_default()
 }
 
 async fn place(desk: OrderDesk, CheckedForm(auth, form): CheckedForm<CheckoutForm>) -> Result<Response, PageError> {

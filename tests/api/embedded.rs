@@ -226,13 +226,13 @@ async fn in_an_empty_folder_with_nothing_on_localhost_the_shop_serves_everything
     let admin = visitor();
     assert_eq!(admin.login("owner@example.com", "owner password").await.status(), StatusCode::SEE_OTHER);
     let before = shopper.page(&page).await;
-    assert!(!before.contains("1234.56"), "the new price is new");
+    assert!(!before.contains("$1,234.56"), "the new price is new");
     let form = edit_form_with_price(&admin, id, "1234.56").await;
     let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let r = admin.post(&format!("/admin/products/{id}"), &form).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "the edit is saved: {}", r.text().await.unwrap_or_default());
     for who in [&shopper, &visitor()] {
-        assert!(who.page(&page).await.contains("1234.56"), "the product page shows the new price at once");
+        assert!(who.page(&page).await.contains("$1,234.56"), "the product page shows the new price at once");
     }
     assert!(admin.page("/admin/products").await.contains("Saved “"), "the admin is told it is saved");
     shop.stop();

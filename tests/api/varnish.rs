@@ -234,7 +234,7 @@ async fn an_admin_edit_shows_through_varnish_on_the_next_request() {
     }
 
     set_price(&app, &token, edited.id, "1234.50").await;
-    assert_eq!(page_price(&client, &edited_page).await, ("MISS".to_owned(), "$1234.50".to_owned()));
+    assert_eq!(page_price(&client, &edited_page).await, ("MISS".to_owned(), "$1,234.50".to_owned()));
     let body: serde_json::Value = client.get(&api).send().await.unwrap().json().await.unwrap();
     assert_eq!(body["price"], "1234.50", "the API through Varnish");
     assert_eq!(edge(&client, &other_page).await.0, "HIT", "another product's page stays a hit");
@@ -320,11 +320,11 @@ async fn a_page_fetched_across_a_purge_is_purged_again() {
     release.notify_one();
     let (verdict, old) = fetch.await.unwrap();
     assert_eq!(verdict, "MISS");
-    assert_ne!(old, "$2222.00", "the fetch began before the write");
+    assert_ne!(old, "$2,222.00", "the fetch began before the write");
     // The repeated purge drops it.
     let client = reqwest::Client::new();
     let started = Instant::now();
-    while page_price(&client, &page).await.1 != "$2222.00" {
+    while page_price(&client, &page).await.1 != "$2,222.00" {
         assert!(started.elapsed() < Duration::from_secs(5), "the page fetched across the purge stays in Varnish");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -425,7 +425,7 @@ async fn a_write_through_one_deployment_is_purged_from_the_other_deployments_var
     let started = Instant::now();
     loop {
         let (verdict, price) = page_price(&client, &page).await;
-        if price == "$1357.00" {
+        if price == "$1,357.00" {
             break;
         }
         assert!(started.elapsed() < Duration::from_secs(5), "B's Varnish still serves {price} ({verdict})");
