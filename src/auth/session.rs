@@ -68,7 +68,7 @@ struct SignIn {
 }
 
 /// Who is signed in, as the database says now.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SessionUser {
     pub id: i32,
     pub email: String,

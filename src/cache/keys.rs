@@ -156,6 +156,17 @@ impl Keys {
         self.entry("html-newest", "", vec![Tag::Lists, Tag::AnyCategoryLists], TtlClass::ProductLists)
     }
 
+    /// The home page's featured products: one per category, in the
+    /// categories' order.
+    pub fn featured_products(&self) -> EntryKey {
+        self.entry(
+            "html-featured",
+            "",
+            vec![Tag::Lists, Tag::AnyCategoryLists, Tag::Categories],
+            TtlClass::ProductLists,
+        )
+    }
+
     pub fn product_listing(&self, q: &ListingQuery) -> EntryKey {
         self.entry("html-products", &q.canonical_query(Dialect::Html), Self::listing_tags(q), TtlClass::ProductLists)
     }

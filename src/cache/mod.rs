@@ -26,6 +26,9 @@
 //! - Without Redis ([`Cache::in_process`]) that layer is the whole cache:
 //!   entries and tag versions both live in this process, exact within it,
 //!   and other processes' writes reach it through the outbox.
+//! - Whole pages shown to everyone are kept in this process by the digest
+//!   of what they are made of ([`pages`]): that digest is also their ETag,
+//!   so a page hit neither renders the layout again nor hashes the page.
 //! - The cache knows nothing of HTTP: a fill's error comes back as a
 //!   [`FillError`], the same one to every request that waited on the fill,
 //!   and the caller turns it back into its own error type.
@@ -42,6 +45,7 @@ mod flush;
 pub mod keys;
 mod local;
 pub mod outbox;
+pub mod pages;
 mod pin;
 mod read;
 mod stats;
@@ -64,6 +68,7 @@ use flight::Flights;
 pub use flush::{FlushError, Flusher};
 pub use keys::{EntryKey, Keys, TtlClass};
 use local::Local;
+pub use pages::{PageDigest, PageInputs, PageMemo};
 pub use pin::Pinned;
 pub use read::FillError;
 pub use tags::Tag;
@@ -103,6 +108,9 @@ struct Inner {
     local: Option<(Arc<Local>, Nodes)>,
     /// Without Redis: the whole cache, in this process.
     memory: Option<Arc<Local>>,
+    /// Rendered pages shown to everyone; none when caching is off, so the
+    /// bypassed path renders every page.
+    pages: Option<PageMemo>,
     /// Applies the outbox to this cache, its in-process layer and the edges.
     flusher: Flusher,
     breaker: Breaker,
@@ -167,6 +175,7 @@ impl Cache {
                 nodes,
                 local,
                 memory,
+                pages: settings.enabled.then(|| PageMemo::new(PAGE_MEMO_BYTES)),
                 flusher: Flusher::new(inner.clone(), settings, db, edges),
                 breaker: Breaker::new(settings.breaker_cooldown),
                 flights: Flights::default(),
@@ -179,6 +188,11 @@ impl Cache {
 
     pub fn keys(&self) -> &Keys {
         &self.inner.keys
+    }
+
+    /// The rendered pages kept in this process, if caching is on.
+    pub fn pages(&self) -> Option<&PageMemo> {
+        self.inner.pages.as_ref()
     }
 
     pub fn counters(&self) -> &CacheCounters {
@@ -355,3 +369,7 @@ impl Cache {
 
 /// How long an edge cache may take to answer a purge.
 const EDGE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The memory for whole pages shown to everyone: the hot pages of a shop
+/// (a few hundred at 20-60 KB) fit well within it.
+const PAGE_MEMO_BYTES: u64 = 16 * 1024 * 1024;

@@ -56,6 +56,11 @@ fn surrogate_key(tags: &[Tag]) -> Option<String> {
     Some(names)
 }
 
+/// Does the request's `If-None-Match` name this ETag?
+pub fn revalidates(request: &HeaderMap, etag: &str) -> bool {
+    request.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| matches(v, etag))
+}
+
 /// Does `If-None-Match` name this ETag (`*`, a list, weak or strong)?
 fn matches(if_none_match: &str, etag: &str) -> bool {
     if_none_match
@@ -101,9 +106,7 @@ impl CachedBody {
             }
         };
 
-        let revalidated =
-            request.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| matches(v, &self.etag));
-        let mut response = if revalidated {
+        let mut response = if revalidates(request, &self.etag) {
             (StatusCode::NOT_MODIFIED, headers).into_response()
         } else {
             headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(self.content_type));

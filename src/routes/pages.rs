@@ -13,10 +13,10 @@ use bytes::Bytes;
 use sea_orm::DatabaseConnection;
 
 use crate::auth::AuthSession;
-use crate::cache::{Cache, CacheStatus, EntryKey, Filled, Pinned, Tag};
+use crate::cache::{Cache, CacheStatus, EntryKey, Filled, PageInputs, Pinned, Tag};
 use crate::domain::{Dialect, ListingQuery, QueryPairs, Slug};
 use crate::error::{AppError, PageError};
-use crate::routes::cached::{CachedBody, HTML};
+use crate::routes::cached::{CachedBody, HTML, revalidates};
 use crate::routes::extract::{PagePath, Reads};
 use crate::services::{catalog, listings};
 use crate::state::AppState;
@@ -28,6 +28,8 @@ use crate::views::{Fragment, render_fragment, render_html};
 
 /// Products shown under "New arrivals" on the home page.
 const HOME_NEWEST: u64 = 8;
+/// Categories whose newest product the home page features.
+const HOME_FEATURED: u64 = 4;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -52,11 +54,22 @@ struct Parts<'a> {
     ttl: Option<Duration>,
     /// Bytes of fragment HTML gathered, to size the page's buffer.
     bytes: usize,
+    /// The fragments' ETags, in order: with the layout's values, the page.
+    inputs: PageInputs,
 }
 
 impl<'a> Parts<'a> {
     fn new(cache: &'a Cache) -> Self {
-        Parts { cache, status: None, tags: Vec::new(), pinned: Vec::new(), pinning: 0, ttl: None, bytes: 0 }
+        Parts {
+            cache,
+            status: None,
+            tags: Vec::new(),
+            pinned: Vec::new(),
+            pinning: 0,
+            ttl: None,
+            bytes: 0,
+            inputs: PageInputs::default(),
+        }
     }
 
     /// A fragment (and its title) from the cache, or rendered by `fill`.
@@ -118,16 +131,24 @@ impl<'a> Parts<'a> {
             self.pinning += 1;
         }
         self.bytes += cached.body.len();
+        self.inputs.fragment(&cached.etag);
         Ok((Fragment::from_bytes(cached.body), cached.title))
     }
 
     /// The page around the fragments, with the headers of a cached response;
     /// private when the visitor has a session (the layout may show them).
-    fn respond(
+    ///
+    /// The page is decided by its template, the fragments, the shell and
+    /// `extra` (anything else `page` puts in): their digest is its ETag. A
+    /// revalidation that names it is answered without rendering; a page
+    /// shown to everyone is rendered once and then served from memory.
+    fn respond<T: askama::Template>(
         mut self,
         headers: &HeaderMap,
         auth: &AuthSession,
-        page: &impl askama::Template,
+        shell: Shell,
+        extra: &[&str],
+        page: impl FnOnce(Shell) -> T,
     ) -> Result<Response, PageError> {
         if !self.pinned.is_empty() {
             // One fragment's pins are already unique (see `Cache::pin`).
@@ -139,16 +160,32 @@ impl<'a> Parts<'a> {
             pinned.retain(|t| !self.tags.contains(t));
             self.tags.append(&mut pinned);
         }
-        let html = render_html(page, self.bytes)?;
-        let etag = format!("\"{:032x}\"", xxhash_rust::xxh3::xxh3_128(html.as_bytes()));
+        let private = auth.has_cookie();
+        self.inputs.value(&std::any::type_name::<T>());
+        self.inputs.value(&shell);
+        self.inputs.value(&extra);
+        let digest = self.inputs.digest();
+        let etag = digest.etag();
+        let memo = if private { None } else { self.cache.pages() };
+        let body = if revalidates(headers, &etag) {
+            Bytes::new()
+        } else if let Some(page) = memo.and_then(|m| m.get(digest)) {
+            page
+        } else {
+            let html = Bytes::from(render_html(&page(shell), self.bytes)?);
+            if let Some(memo) = memo {
+                memo.insert(digest, html.clone());
+            }
+            html
+        };
         Ok(CachedBody {
-            body: Bytes::from(html),
+            body,
             etag,
             status: self.status.unwrap_or(CacheStatus::Bypass),
             tags: self.tags,
             ttl: self.ttl.unwrap_or_default(),
             content_type: HTML,
-            private: auth.has_cookie(),
+            private,
         }
         .into_response(headers))
     }
@@ -170,19 +207,28 @@ async fn category_list(db: &DatabaseConnection) -> Result<(Fragment, String), Ap
 async fn home(Reads { db, cache, headers, .. }: Reads, auth: AuthSession) -> Result<Response, PageError> {
     let mut parts = Parts::new(&cache);
     let (categories, _) = parts.fragment(cache.keys().category_list(), category_list(&db)).await?;
+    let (featured, _) = parts
+        .fragment_pinned(cache.keys().featured_products(), async {
+            let (featured, pinned) =
+                catalog::featured_products(&db, HOME_FEATURED, |ids| pin_bands(&cache, ids)).await?;
+            Ok((render_fragment(&ProductCards { products: &featured })?, String::new(), pinned))
+        })
+        .await?;
     let (newest, _) = parts
         .fragment_pinned(cache.keys().newest_products(), async {
             let (newest, pinned) = catalog::newest_products(&db, HOME_NEWEST, |ids| pin_bands(&cache, ids)).await?;
             Ok((render_fragment(&ProductCards { products: &newest })?, String::new(), pinned))
         })
         .await?;
-    parts.respond(&headers, &auth, &HomePage { shell: Shell::for_visitor(&auth, "Home").await, categories, newest })
+    let shell = Shell::for_visitor(&auth, "Home").await;
+    parts.respond(&headers, &auth, shell, &[], |shell| HomePage { shell, categories, featured, newest })
 }
 
 async fn categories(Reads { db, cache, headers, .. }: Reads, auth: AuthSession) -> Result<Response, PageError> {
     let mut parts = Parts::new(&cache);
     let (list, _) = parts.fragment(cache.keys().category_list(), category_list(&db)).await?;
-    parts.respond(&headers, &auth, &CategoriesPage { shell: Shell::for_visitor(&auth, "Categories").await, list })
+    let shell = Shell::for_visitor(&auth, "Categories").await;
+    parts.respond(&headers, &auth, shell, &[], |shell| CategoriesPage { shell, list })
 }
 
 fn parse_listing(raw: Option<String>) -> Result<ListingQuery, AppError> {
@@ -218,7 +264,8 @@ async fn category(
             Ok((render_fragment(&main)?, cat.name, pinned))
         })
         .await?;
-    parts.respond(&headers, &auth, &ContentPage { shell: Shell::for_visitor(&auth, title).await, main })
+    let shell = Shell::for_visitor(&auth, title).await;
+    parts.respond(&headers, &auth, shell, &[], |shell| ContentPage { shell, main })
 }
 
 async fn products(
@@ -247,7 +294,7 @@ async fn products(
         .await?;
     let mut shell = Shell::for_visitor(&auth, title).await;
     shell.search = query.filter.search.as_ref().map(|q| q.to_string()).unwrap_or_default();
-    parts.respond(&headers, &auth, &ContentPage { shell, main })
+    parts.respond(&headers, &auth, shell, &[], |shell| ContentPage { shell, main })
 }
 
 async fn product(
@@ -267,7 +314,11 @@ async fn product(
     // signed one (nothing is stored for a visitor without a session).
     let token = auth.form_token().await.unwrap_or_default();
     let main = main.as_str().map_err(|_| AppError::Internal("cached product page is not UTF-8".into()))?;
-    // The first hole is the only one (see `CSRF_HOLE`).
-    let main = Fragment::from(main.replacen(CSRF_HOLE, &token, 1));
-    parts.respond(&headers, &auth, &ContentPage { shell: Shell::for_visitor(&auth, title).await, main })
+    let shell = Shell::for_visitor(&auth, title).await;
+    // The first hole is the only one (see `CSRF_HOLE`). Visitors without a
+    // session share the hour's signed token, so their page is shared too.
+    parts.respond(&headers, &auth, shell, &[&token], |shell| ContentPage {
+        shell,
+        main: Fragment::from(main.replacen(CSRF_HOLE, &token, 1)),
+    })
 }

@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 
 use crate::domain::product::Availability;
 use crate::domain::{Money, PageRequest, SearchQuery};
@@ -189,6 +191,42 @@ where
         .into_tuple()
         .all(db)
         .await?;
+    let pinned = pin(&ids).await;
+    Ok((crate::services::listings::rows_in_order(db, &ids).await?, pinned))
+}
+
+/// The home page's featured products: from each category (in name order,
+/// up to `limit` of them), its newest product for sale and in stock, so
+/// every department shows something a shopper can buy today.
+#[tracing::instrument(name = "catalog.featured_products", level = "debug", skip_all)]
+pub async fn featured_products<P, Fut>(
+    db: &impl ConnectionTrait,
+    limit: u64,
+    pin: P,
+) -> Result<(Vec<ProductView>, Fut::Output), AppError>
+where
+    P: FnOnce(&[i32]) -> Fut,
+    Fut: std::future::Future,
+{
+    #[derive(sea_orm::FromQueryResult)]
+    struct Pick {
+        id: i32,
+    }
+    // One window over the products for sale: portable to SQLite and
+    // PostgreSQL, and one statement however many categories there are.
+    let sql = "SELECT p.id FROM (SELECT id, category_id, ROW_NUMBER() OVER (PARTITION BY category_id \
+               ORDER BY created_at DESC, id DESC) AS n FROM products WHERE is_active = $1 AND stock > 0) p \
+               JOIN categories c ON c.id = p.category_id WHERE p.n = 1 ORDER BY c.name, c.id LIMIT $2";
+    let backend = db.get_database_backend();
+    let sql = if backend == sea_orm::DbBackend::Sqlite { sql.replace('$', "?") } else { sql.to_owned() };
+    let picks = Pick::find_by_statement(sea_orm::Statement::from_sql_and_values(
+        backend,
+        sql,
+        [true.into(), (limit as i64).into()],
+    ))
+    .all(db)
+    .await?;
+    let ids: Vec<i32> = picks.into_iter().map(|p| p.id).collect();
     let pinned = pin(&ids).await;
     Ok((crate::services::listings::rows_in_order(db, &ids).await?, pinned))
 }

@@ -11,8 +11,10 @@ use crate::services::orders::OrderView;
 
 /// What the layout needs: the page title, the header's search box, and the
 /// visitor (signed-in user, their CSRF token for the logout form, a flash
-/// message). The only part of a page that knows who is visiting.
-#[derive(Default)]
+/// message). The only part of a page that knows who is visiting. Its `Hash`
+/// covers everything it shows: with the fragments, it decides the page
+/// (see `cache::pages`).
+#[derive(Default, Hash)]
 pub struct Shell {
     pub title: String,
     pub search: String,
@@ -77,6 +79,7 @@ pub struct RegisterPage {
 pub struct HomePage {
     pub shell: Shell,
     pub categories: Fragment,
+    pub featured: Fragment,
     pub newest: Fragment,
 }
 

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod accessibility;
 mod accounts;
 mod admin;
 mod api_writes;
@@ -35,6 +36,7 @@ mod schemathesis;
 mod search_index;
 mod security;
 mod session_rights;
+mod shop_look;
 mod shutdown;
 mod slow_clients;
 mod throttles;
