@@ -1,13 +1,14 @@
 //! What the test modules share. They import it from here, never from one
 //! another: the harness ([`TestApp`] over a fresh database of its [`store`],
 //! holding the [`fixture`] catalog), the scenario [`macros`], a browser
-//! ([`Visitor`]), shortcuts through the [`api`] and the [`writes`] layer,
+//! ([`Visitor`]) and a real one ([`browser`]), shortcuts through the [`api`] and the [`writes`] layer,
 //! readings of the [`cache`], the [`cli`] binary run as a process, servers a
 //! test owns ([`redis_server`], [`smtp_sink`], [`tcp_proxy`]), the [`route_table`], the
 //! listing [`oracle`] and the [`openapi`] check.
 
 pub mod api;
 pub mod app;
+pub mod browser;
 pub mod cache;
 pub mod cli;
 pub mod fixture;
