@@ -68,7 +68,7 @@ use flight::Flights;
 pub use flush::{FlushError, Flusher};
 pub use keys::{EntryKey, Keys, TtlClass};
 use local::Local;
-pub use pages::{PageDigest, PageInputs, PageMemo};
+pub use pages::{KeptPage, PageDigest, PageInputs, PageMemo};
 pub use pin::Pinned;
 pub use read::FillError;
 pub use tags::Tag;

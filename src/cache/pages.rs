@@ -59,18 +59,30 @@ impl PageDigest {
     }
 }
 
+/// A page kept whole: its bytes, and what its response says about them
+/// that took work to write.
+#[derive(Clone, Debug)]
+pub struct KeptPage {
+    pub body: Bytes,
+    /// The names of its tags (its fragments' keys' and pins'), as the
+    /// response's `Surrogate-Key` gives them; `None` when too many to name.
+    pub tag_names: Option<Bytes>,
+    /// The shortest TTL of its fragments.
+    pub ttl: std::time::Duration,
+}
+
 #[derive(Clone)]
 struct ByLength;
 
-impl quick_cache::Weighter<PageDigest, Bytes> for ByLength {
-    fn weight(&self, _key: &PageDigest, page: &Bytes) -> u64 {
-        page.len() as u64 + 64
+impl quick_cache::Weighter<PageDigest, KeptPage> for ByLength {
+    fn weight(&self, _key: &PageDigest, page: &KeptPage) -> u64 {
+        (page.body.len() + page.tag_names.as_ref().map_or(0, Bytes::len)) as u64 + 64
     }
 }
 
 /// Rendered pages shown to everyone, by digest, up to a byte budget.
 pub struct PageMemo {
-    pages: quick_cache::sync::Cache<PageDigest, Bytes, ByLength>,
+    pages: quick_cache::sync::Cache<PageDigest, KeptPage, ByLength>,
 }
 
 impl PageMemo {
@@ -84,11 +96,11 @@ impl PageMemo {
         }
     }
 
-    pub fn get(&self, digest: PageDigest) -> Option<Bytes> {
+    pub fn get(&self, digest: PageDigest) -> Option<KeptPage> {
         self.pages.get(&digest)
     }
 
-    pub fn insert(&self, digest: PageDigest, page: Bytes) {
+    pub fn insert(&self, digest: PageDigest, page: KeptPage) {
         self.pages.insert(digest, page);
     }
 }
@@ -132,7 +144,8 @@ mod tests {
             inputs.digest()
         };
         for n in 0..100u8 {
-            memo.insert(digest(n), Bytes::from(vec![b'x'; 4096]));
+            let page = KeptPage { body: Bytes::from(vec![b'x'; 4096]), tag_names: None, ttl: Default::default() };
+            memo.insert(digest(n), page);
         }
         let kept = (0..100u8).filter(|&n| memo.get(digest(n)).is_some()).count();
         assert!(kept > 0 && kept <= 16, "{kept} pages of 4 KiB kept in 64 KiB");

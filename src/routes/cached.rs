@@ -30,14 +30,56 @@ pub struct CachedBody {
     pub body: Bytes,
     pub etag: String,
     pub status: CacheStatus,
-    /// The entries' tags: their keys' and their pins'.
-    pub tags: Vec<Tag>,
-    /// The shortest TTL among the entries: how long a CDN may keep it.
-    pub ttl: Duration,
+    pub sharing: Sharing,
     pub content_type: &'static str,
-    /// Shown to one visitor (their session is in the layout): not offered
-    /// to shared caches at all.
-    pub private: bool,
+}
+
+/// The headers the entries' tags and TTL decide: `Surrogate-Key`, and the
+/// public `Cache-Control` when a shared cache may keep the response. Worked
+/// out once per response, or once per page kept in the page memo.
+#[derive(Clone, Debug)]
+pub struct Sharing {
+    surrogate_key: Option<HeaderValue>,
+    shareable: Option<HeaderValue>,
+}
+
+impl Sharing {
+    /// The tags' names as `Surrogate-Key` gives them, `None` when too many
+    /// to name (see [`MAX_SURROGATE_KEY`]): the part of [`Sharing::of`] a
+    /// page kept whole keeps.
+    pub fn tag_names(tags: &[Tag]) -> Option<Bytes> {
+        surrogate_key(tags).map(Bytes::from)
+    }
+
+    /// [`Sharing::of`] a public response from names [`Sharing::tag_names`] gave.
+    pub fn of_names(names: Option<Bytes>, ttl: Duration) -> Sharing {
+        let surrogate_key = names.and_then(|n| HeaderValue::from_maybe_shared(n).ok());
+        let shareable = surrogate_key.is_some().then(|| public(ttl)).flatten();
+        Sharing { surrogate_key, shareable }
+    }
+
+    /// For a response from entries with these `tags` (their keys' and their
+    /// pins'), kept for at most `ttl`; `private` when shown to one visitor
+    /// (their session is in the layout): not offered to shared caches.
+    pub fn of(tags: &[Tag], ttl: Duration, private: bool) -> Sharing {
+        let surrogate_key = surrogate_key(tags).and_then(|keys| HeaderValue::from_str(&keys).ok());
+        // Too many tags to name: a shared cache could not be purged by the
+        // ones left out, so it is not offered the response at all.
+        if surrogate_key.is_none() {
+            tracing::debug!(tags = tags.len(), "Surrogate-Key too long; response not shareable");
+        }
+        let shareable = (!private && surrogate_key.is_some()).then(|| public(ttl)).flatten();
+        Sharing { surrogate_key, shareable }
+    }
+}
+
+/// The public `Cache-Control`: browsers revalidate every time (a 304 is
+/// cheap); shared caches keep the response for the entries' TTL and are
+/// purged by `Surrogate-Key`.
+fn public(ttl: Duration) -> Option<HeaderValue> {
+    let value =
+        format!("public, max-age=0, s-maxage={}, stale-while-revalidate=30, stale-if-error=86400", ttl.as_secs());
+    HeaderValue::from_str(&value).ok()
 }
 
 /// The tags' names, space-separated, in one string; `None` when longer than
@@ -70,50 +112,23 @@ fn matches(if_none_match: &str, etag: &str) -> bool {
 }
 
 impl CachedBody {
-    /// The public `Cache-Control`, for a body the same for every visitor.
-    fn shareable(&self) -> Option<Shareable> {
-        if self.private {
-            return None;
-        }
-        // Browsers revalidate every time (a 304 is cheap); shared caches keep
-        // the response for the entry's TTL and are purged by Surrogate-Key.
-        let value = format!(
-            "public, max-age=0, s-maxage={}, stale-while-revalidate=30, stale-if-error=86400",
-            self.ttl.as_secs()
-        );
-        HeaderValue::from_str(&value).ok().map(Shareable)
-    }
-
     pub fn into_response(self, request: &HeaderMap) -> Response {
         let mut headers = HeaderMap::new();
-        let set = |headers: &mut HeaderMap, name, value: &str| {
-            if let Ok(v) = HeaderValue::from_str(value) {
-                headers.insert(name, v);
-            }
-        };
-        set(&mut headers, header::ETAG, &self.etag);
+        if let Ok(v) = HeaderValue::from_str(&self.etag) {
+            headers.insert(header::ETAG, v);
+        }
         headers.insert("x-cache", HeaderValue::from_static(self.status.as_str()));
-        let shareable = match surrogate_key(&self.tags) {
-            Some(keys) => {
-                set(&mut headers, header::HeaderName::from_static("surrogate-key"), &keys);
-                self.shareable()
-            }
-            // Too many tags to name: a shared cache could not be purged by
-            // the ones left out, so it is not offered the response at all.
-            None => {
-                tracing::debug!(tags = self.tags.len(), "Surrogate-Key too long; response not shareable");
-                None
-            }
-        };
-
+        if let Some(keys) = self.sharing.surrogate_key {
+            headers.insert(header::HeaderName::from_static("surrogate-key"), keys);
+        }
         let mut response = if revalidates(request, &self.etag) {
             (StatusCode::NOT_MODIFIED, headers).into_response()
         } else {
             headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(self.content_type));
             (StatusCode::OK, headers, Body::from(self.body)).into_response()
         };
-        if let Some(shareable) = shareable {
-            response.extensions_mut().insert(shareable);
+        if let Some(shareable) = self.sharing.shareable {
+            response.extensions_mut().insert(Shareable(shareable));
         }
         response
     }
@@ -123,16 +138,18 @@ impl CachedBody {
 mod tests {
     use super::*;
 
-    fn body(private: bool) -> CachedBody {
+    fn body_with(tags: &[Tag], private: bool) -> CachedBody {
         CachedBody {
             body: Bytes::from_static(b"{}"),
             etag: "\"e\"".to_owned(),
             status: CacheStatus::Hit,
-            tags: vec![],
-            ttl: Duration::from_secs(300),
+            sharing: Sharing::of(tags, Duration::from_secs(300), private),
             content_type: JSON,
-            private,
         }
+    }
+
+    fn body(private: bool) -> CachedBody {
+        body_with(&[], private)
     }
 
     #[test]
@@ -150,9 +167,7 @@ mod tests {
     fn a_page_of_a_hundred_pinned_products_names_them_all_within_the_bound() {
         let mut tags = vec![Tag::All, Tag::Lists, Tag::Categories];
         tags.extend((0..100).map(|i| Tag::Product(2_000_000_000 + i)));
-        let mut page = body(false);
-        page.tags = tags;
-        let response = page.into_response(&HeaderMap::new());
+        let response = body_with(&tags, false).into_response(&HeaderMap::new());
         let keys = response.headers()["surrogate-key"].to_str().unwrap();
         assert_eq!(keys.split(' ').count(), 103);
         assert!(keys.starts_with("all lists categories product-2000000000 "), "{keys}");
@@ -162,9 +177,9 @@ mod tests {
 
     #[test]
     fn too_many_tags_to_name_make_a_response_no_shared_cache_keeps() {
-        let mut page = body(false);
-        page.tags = (0..100).map(|i| Tag::ProductSlug(format!("{}-{i}", "a-long-product-name".repeat(4)))).collect();
-        let response = page.into_response(&HeaderMap::new());
+        let tags: Vec<Tag> =
+            (0..100).map(|i| Tag::ProductSlug(format!("{}-{i}", "a-long-product-name".repeat(4)))).collect();
+        let response = body_with(&tags, false).into_response(&HeaderMap::new());
         assert!(response.headers().get("surrogate-key").is_none());
         assert!(response.extensions().get::<Shareable>().is_none());
         assert_eq!(response.status(), StatusCode::OK);

@@ -2,6 +2,7 @@
 //! it shows who is signed in) around catalog fragments that are cached in
 //! Redis and never see the visitor.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -13,10 +14,10 @@ use bytes::Bytes;
 use sea_orm::DatabaseConnection;
 
 use crate::auth::AuthSession;
-use crate::cache::{Cache, CacheStatus, EntryKey, Filled, PageInputs, Pinned, Tag};
+use crate::cache::{Cache, CacheStatus, EntryKey, Filled, KeptPage, PageInputs, Pinned, Tag};
 use crate::domain::{Dialect, ListingQuery, QueryPairs, Slug};
 use crate::error::{AppError, PageError};
-use crate::routes::cached::{CachedBody, HTML, revalidates};
+use crate::routes::cached::{CachedBody, HTML, Sharing, revalidates};
 use crate::routes::extract::{PagePath, Reads};
 use crate::services::{catalog, listings};
 use crate::state::AppState;
@@ -46,11 +47,10 @@ struct Parts<'a> {
     status: Option<CacheStatus>,
     /// The fragments' keys' tags, each once.
     tags: Vec<Tag>,
-    /// The tags the fragments' fills pinned: possibly many, so made unique
-    /// once, in [`Parts::respond`], rather than searched per fragment.
-    pinned: Vec<Tag>,
-    /// How many fragments pinned any.
-    pinning: usize,
+    /// The tags each fragment's fill pinned: possibly many, so merged with
+    /// the keys' only when the page's response is worked out anew (see
+    /// [`Parts::all_tags`]), not on every hit.
+    pins: Vec<Arc<[Tag]>>,
     ttl: Option<Duration>,
     /// Bytes of fragment HTML gathered, to size the page's buffer.
     bytes: usize,
@@ -64,8 +64,7 @@ impl<'a> Parts<'a> {
             cache,
             status: None,
             tags: Vec::new(),
-            pinned: Vec::new(),
-            pinning: 0,
+            pins: Vec::new(),
             ttl: None,
             bytes: 0,
             inputs: PageInputs::default(),
@@ -126,9 +125,8 @@ impl<'a> Parts<'a> {
                 self.tags.push(tag);
             }
         }
-        if !cached.pinned_tags().is_empty() {
-            self.pinned.extend_from_slice(cached.pinned_tags());
-            self.pinning += 1;
+        if let Some(pinned) = &cached.pinned {
+            self.pins.push(pinned.clone());
         }
         self.bytes += cached.body.len();
         self.inputs.fragment(&cached.etag);
@@ -150,44 +148,55 @@ impl<'a> Parts<'a> {
         extra: &[&str],
         page: impl FnOnce(Shell) -> T,
     ) -> Result<Response, PageError> {
-        if !self.pinned.is_empty() {
-            // One fragment's pins are already unique (see `Cache::pin`).
-            if self.pinning > 1 {
-                self.pinned.sort_unstable();
-                self.pinned.dedup();
-            }
-            let mut pinned = std::mem::take(&mut self.pinned);
-            pinned.retain(|t| !self.tags.contains(t));
-            self.tags.append(&mut pinned);
-        }
         let private = auth.has_cookie();
+        let ttl = self.ttl.unwrap_or_default();
         self.inputs.value(&std::any::type_name::<T>());
         self.inputs.value(&shell);
         self.inputs.value(&extra);
         let digest = self.inputs.digest();
         let etag = digest.etag();
         let memo = if private { None } else { self.cache.pages() };
-        let body = if revalidates(headers, &etag) {
-            Bytes::new()
-        } else if let Some(page) = memo.and_then(|m| m.get(digest)) {
-            page
+        let (body, sharing) = if let Some(kept) = memo.and_then(|m| m.get(digest)) {
+            let body = if revalidates(headers, &etag) { Bytes::new() } else { kept.body };
+            (body, Sharing::of_names(kept.tag_names, kept.ttl))
         } else {
-            let html = Bytes::from(render_html(&page(shell), self.bytes)?);
-            if let Some(memo) = memo {
-                memo.insert(digest, html.clone());
+            let tags = self.all_tags();
+            if revalidates(headers, &etag) {
+                (Bytes::new(), Sharing::of(&tags, ttl, private))
+            } else {
+                let body = Bytes::from(render_html(&page(shell), self.bytes)?);
+                match memo {
+                    Some(memo) => {
+                        let tag_names = Sharing::tag_names(&tags);
+                        memo.insert(digest, KeptPage { body: body.clone(), tag_names: tag_names.clone(), ttl });
+                        (body, Sharing::of_names(tag_names, ttl))
+                    }
+                    None => (body, Sharing::of(&tags, ttl, private)),
+                }
             }
-            html
         };
-        Ok(CachedBody {
-            body,
-            etag,
-            status: self.status.unwrap_or(CacheStatus::Bypass),
-            tags: self.tags,
-            ttl: self.ttl.unwrap_or_default(),
-            content_type: HTML,
-            private,
-        }
-        .into_response(headers))
+        Ok(CachedBody { body, etag, status: self.status.unwrap_or(CacheStatus::Bypass), sharing, content_type: HTML }
+            .into_response(headers))
+    }
+
+    /// The keys' tags, then each tag the fills pinned that is not among them,
+    /// once.
+    fn all_tags(&mut self) -> Vec<Tag> {
+        let mut tags = std::mem::take(&mut self.tags);
+        // One fragment's pins are already unique (see `Cache::pin`).
+        let mut pinned: Vec<Tag> = match self.pins.as_slice() {
+            [] => Vec::new(),
+            [one] => one.to_vec(),
+            many => {
+                let mut all: Vec<Tag> = many.iter().flat_map(|p| p.iter().cloned()).collect();
+                all.sort_unstable();
+                all.dedup();
+                all
+            }
+        };
+        pinned.retain(|t| !tags.contains(t));
+        tags.append(&mut pinned);
+        tags
     }
 }
 

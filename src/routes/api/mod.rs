@@ -34,7 +34,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::cache::{Cache, EntryKey, Filled, Pinned};
 use crate::domain::order::OrderStatus;
 use crate::error::{AppError, ErrorBody};
-use crate::routes::cached::{CachedBody, JSON};
+use crate::routes::cached::{CachedBody, JSON, Sharing};
 use crate::routes::extract::Reads;
 use crate::state::{AppState, PublicUrl};
 use crate::views::api::{
@@ -264,10 +264,8 @@ where
         body: cached.body,
         etag: cached.etag,
         status: cached.status,
-        ttl: cache.ttl(key.ttl),
-        tags,
+        sharing: Sharing::of(&tags, cache.ttl(key.ttl), false),
         content_type: JSON,
-        private: false,
     }
     .into_response(headers))
 }
