@@ -171,6 +171,25 @@ impl Keys {
         self.entry("html-products", &q.canonical_query(Dialect::Html), Self::listing_tags(q), TtlClass::ProductLists)
     }
 
+    /// The facets of `/products` for a listing: its counts for every page
+    /// of it (the page is not in the key; the order is, for the links).
+    /// Under its listing's tags, widened by what the counts see beyond the
+    /// listing: every category's products (the category counts ignore the
+    /// category chosen) and their stock (the in-stock count).
+    pub fn product_facets(&self, q: &ListingQuery) -> EntryKey {
+        let mut tags = Self::listing_tags(q);
+        for tag in &mut tags {
+            if matches!(tag, Tag::CategoryLists(_) | Tag::CategorySlugLists(_)) {
+                *tag = Tag::AnyCategoryLists;
+            }
+        }
+        if !tags.contains(&Tag::InStock) {
+            tags.push(Tag::InStock);
+        }
+        let discriminator = q.with_page(1).canonical_query(Dialect::Html);
+        self.entry("html-facets", &discriminator, tags, TtlClass::ProductLists)
+    }
+
     /// A category's page: header, filters and grid. Its count and name come
     /// from `Categories`, its products from `Lists`.
     pub fn category_listing(&self, slug: &str, q: &ListingQuery) -> EntryKey {
@@ -225,6 +244,19 @@ mod tests {
         assert!(page.contains(&Tag::CategorySlugLists("desks".into())), "{page:?}");
         assert!(!page.contains(&Tag::AnyCategoryLists), "{page:?}");
         assert!(keys.newest_products().tags.contains(&Tag::AnyCategoryLists));
+    }
+
+    #[test]
+    fn facets_share_one_entry_over_pages_and_see_every_category_and_stock() {
+        let keys = Keys::new("shop", "1");
+        let html = |raw| ListingQuery::parse(Dialect::Html, &QueryPairs::parse(Some(raw))).unwrap();
+        let first = keys.product_facets(&html("q=lamps&category=lighting"));
+        assert_eq!(first.key, keys.product_facets(&html("q=lamps&category=lighting&page=3")).key);
+        assert_ne!(first.key, keys.product_facets(&html("q=lamps")).key);
+        for tag in [Tag::Lists, Tag::AnyCategoryLists, Tag::InStock] {
+            assert!(first.tags.contains(&tag), "{:?}", first.tags);
+        }
+        assert!(!first.tags.contains(&Tag::CategorySlugLists("lighting".into())), "{:?}", first.tags);
     }
 
     #[test]

@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use super::fields::FieldErrors;
 use super::money::Money;
 use super::page::{DEFAULT_PER_PAGE, PageRequest};
+use super::price_band::PriceBand;
 use super::search::SearchQuery;
+use super::shopper::ShopperQuery;
 use super::slug::Slug;
 
 /// Which query-string vocabulary a request speaks: the shop's pages, or the
@@ -70,7 +72,8 @@ pub struct SortKey {
 /// The order of a listing: up to one key per field, the first deciding
 /// first (DRF's `ordering=-price,name`); the product id breaks what ties
 /// remain, in the first key's direction, so pages never repeat or skip a
-/// product. The HTML pages offer one key at a time.
+/// product. The HTML pages offer one key at a time, or none: best match
+/// ([`ProductSort::BEST_MATCH`]), the default of a search.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ProductSort {
     /// The first `len` are the keys; the rest stay [`ProductSort::FILLER`],
@@ -100,8 +103,12 @@ impl ProductSort {
     pub const NAME_DESC: ProductSort = ProductSort::single(SortField::Name, true);
     pub const NEWEST: ProductSort = ProductSort::single(SortField::CreatedAt, true);
     pub const OLDEST: ProductSort = ProductSort::single(SortField::CreatedAt, false);
+    /// No key: a search's relevance, then the id (see `services::search`).
+    /// Only the pages' search has it; the API never parses to it.
+    pub const BEST_MATCH: ProductSort = ProductSort { keys: [Self::FILLER; SortField::ALL.len()], len: 0 };
 
-    pub const HTML_CHOICES: [(ProductSort, &'static str); 5] = [
+    pub const HTML_CHOICES: [(ProductSort, &'static str); 6] = [
+        (ProductSort::BEST_MATCH, "Best match"),
         (ProductSort::NEWEST, "Newest"),
         (ProductSort::PRICE_ASC, "Price: low to high"),
         (ProductSort::PRICE_DESC, "Price: high to low"),
@@ -117,6 +124,7 @@ impl ProductSort {
     /// an ordering the pages do not offer.
     fn html_param(self) -> Option<&'static str> {
         Some(match self {
+            s if s == Self::BEST_MATCH => "relevance",
             s if s == Self::NEWEST => "newest",
             s if s == Self::PRICE_ASC => "price",
             s if s == Self::PRICE_DESC => "-price",
@@ -166,7 +174,7 @@ impl ProductSort {
 
     fn choices(dialect: Dialect) -> &'static str {
         match dialect {
-            Dialect::Html => "price, -price, name, -name, newest",
+            Dialect::Html => "relevance, price, -price, name, -name, newest",
             Dialect::Api => "price, -price, name, -name, created_at, -created_at (several separated by commas)",
         }
     }
@@ -175,7 +183,12 @@ impl ProductSort {
 /// Which products a listing shows.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct ListingFilter {
+    /// The API's `search`, read as DRF reads it.
     pub search: Option<SearchQuery>,
+    /// The pages' `q`: words, their forms and typos (see `services::search`).
+    pub words: Option<ShopperQuery>,
+    /// The pages' `price`: one of the sidebar's bands.
+    pub price_band: Option<PriceBand>,
     pub category_id: Option<i32>,
     pub category_slug: Option<Slug>,
     pub min_price: Option<Money>,
@@ -254,9 +267,20 @@ impl ListingQuery {
         let mut query = ListingQuery::default();
 
         if let Some(v) = pairs.get(dialect.search()) {
-            match SearchQuery::parse(v) {
-                Ok(search) => query.filter.search = search,
-                Err(e) => errors.add(dialect.search(), e.to_string()),
+            let parsed = match dialect {
+                Dialect::Api => SearchQuery::parse(v).map(|s| query.filter.search = s),
+                Dialect::Html => ShopperQuery::parse(v).map(|w| query.filter.words = w),
+            };
+            if let Err(e) = parsed {
+                errors.add(dialect.search(), e.to_string());
+            }
+        }
+        if dialect == Dialect::Html
+            && let Some(v) = pairs.get("price")
+        {
+            match PriceBand::parse(v) {
+                Ok(band) => query.filter.price_band = Some(band),
+                Err(e) => errors.add("price", e.to_string()),
             }
         }
         if dialect == Dialect::Api
@@ -308,8 +332,21 @@ impl ListingQuery {
             Ok(page) => query.page = page,
             Err(e) => errors.extend(e),
         }
+        // A search is ordered by best match unless told otherwise; without
+        // one there is nothing to match, so the pages' default stands.
+        if pairs.get(dialect.sort()).is_none()
+            || (query.sort == ProductSort::BEST_MATCH && query.filter.words.is_none())
+        {
+            query.sort = query.default_sort();
+        }
 
         if errors.is_empty() { Ok(query) } else { Err(errors) }
+    }
+
+    /// The order a listing has when none is asked for: best match for the
+    /// pages' search, else newest first.
+    pub fn default_sort(&self) -> ProductSort {
+        if self.filter.words.is_some() { ProductSort::BEST_MATCH } else { ProductSort::default() }
     }
 
     /// The canonical parameters in `dialect`: a fixed order, defaults left
@@ -333,7 +370,10 @@ impl ListingQuery {
         if let Some(m) = f.min_price {
             out.push(("min_price", m.to_string()));
         }
-        if self.sort != ProductSort::default() {
+        if let Some(band) = f.price_band {
+            out.push(("price", band.param().to_owned()));
+        }
+        if self.sort != self.default_sort() {
             out.push((dialect.sort(), self.sort.param(dialect)));
         }
         if self.page.is_last() {
@@ -345,7 +385,10 @@ impl ListingQuery {
             out.push((dialect.per_page(), self.page.per_page().to_string()));
         }
         if let Some(q) = &f.search {
-            out.push((dialect.search(), q.to_string()));
+            out.push(("search", q.to_string()));
+        }
+        if let Some(q) = &f.words {
+            out.push(("q", q.to_string()));
         }
         out
     }
@@ -400,9 +443,36 @@ mod tests {
     fn dialects_name_the_same_things_differently() {
         let h = html("q=lamp&sort=-price&per_page=50&page=2").unwrap();
         let a = api("search=lamp&ordering=-price&page_size=50&page=2").unwrap();
-        assert_eq!(h, a);
+        assert_eq!((h.sort, h.page), (a.sort, a.page));
+        // The same words, read for shoppers in the pages and as DRF in the API.
+        assert_eq!(h.filter.words.as_ref().map(|w| w.as_str()), Some("lamp"));
+        assert_eq!(a.filter.search.as_ref().map(|s| s.as_str()), Some("lamp"));
+        assert!(h.filter.search.is_none() && a.filter.words.is_none());
         assert_eq!(h.canonical_query(Dialect::Html), "sort=-price&page=2&per_page=50&q=lamp");
         assert_eq!(a.canonical_query(Dialect::Api), "ordering=-price&page=2&page_size=50&search=lamp");
+    }
+
+    #[test]
+    fn a_search_in_the_pages_is_ordered_by_best_match_unless_told_otherwise() {
+        assert_eq!(html("q=lamps").unwrap().sort, ProductSort::BEST_MATCH);
+        assert_eq!(html("q=lamps").unwrap().canonical_query(Dialect::Html), "q=lamps");
+        let newest = html("q=lamps&sort=newest").unwrap();
+        assert_eq!(newest.sort, ProductSort::NEWEST);
+        assert_eq!(newest.canonical_query(Dialect::Html), "sort=newest&q=lamps");
+        // Nothing to match: best match is the pages' default again.
+        assert_eq!(html("sort=relevance").unwrap(), html("").unwrap());
+        assert_eq!(html("sort=price").unwrap().sort, ProductSort::PRICE_ASC);
+        assert!(api("ordering=relevance").is_err(), "the API keeps its own orderings");
+        assert_eq!(api("search=lamp").unwrap().sort, ProductSort::NEWEST);
+    }
+
+    #[test]
+    fn price_bands_parse_in_the_pages_only() {
+        let q = html("price=25-100").unwrap();
+        assert_eq!(q.filter.price_band, Some(PriceBand::From25To100));
+        assert_eq!(q.canonical_query(Dialect::Html), "price=25-100");
+        assert!(html("price=cheap").unwrap_err().as_map().contains_key("price"));
+        assert_eq!(api("price=cheap").unwrap(), api("").unwrap(), "unknown to the API, so ignored");
     }
 
     #[test]

@@ -19,10 +19,10 @@ use crate::domain::{Dialect, ListingQuery, QueryPairs, Slug};
 use crate::error::{AppError, PageError};
 use crate::routes::cached::{CachedBody, HTML, Sharing, revalidates};
 use crate::routes::extract::{PagePath, Reads};
-use crate::services::{catalog, listings};
+use crate::services::{catalog, facets, listings};
 use crate::state::AppState;
 use crate::views::fragments::{
-    CSRF_HOLE, CategoryList, FilterForm, ListingMain, ProductCards, ProductGrid, ProductMain,
+    CSRF_HOLE, CategoryList, FACETS_HOLE, Facets, FilterForm, ListingMain, ProductCards, ProductGrid, ProductMain,
 };
 use crate::views::pages::{CategoriesPage, ContentPage, HomePage, Shell};
 use crate::views::{Fragment, render_fragment, render_html};
@@ -269,6 +269,7 @@ async fn category(
                 intro: cat.description.clone(),
                 filters: render_fragment(&FilterForm::new(&path, None, &query))?,
                 grid: render_fragment(&ProductGrid::new(&listing, &query, &path))?,
+                facets_hole: "",
             };
             Ok((render_fragment(&main)?, cat.name, pinned))
         })
@@ -283,7 +284,7 @@ async fn products(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, PageError> {
     let query = parse_listing(raw)?;
-    let (title, heading) = match &query.filter.search {
+    let (title, heading) = match &query.filter.words {
         Some(q) => (format!("Search: {q}"), format!("Results for “{q}”")),
         None => ("All products".to_owned(), "All products".to_owned()),
     };
@@ -297,12 +298,24 @@ async fn products(
                 intro: String::new(),
                 filters: render_fragment(&FilterForm::new("/products", Some(&cats), &query))?,
                 grid: render_fragment(&ProductGrid::new(&listing, &query, "/products"))?,
+                facets_hole: FACETS_HOLE,
             };
             Ok((render_fragment(&main)?, String::new(), pinned))
         })
         .await?;
+    let (facets, _) = parts
+        .fragment(cache.keys().product_facets(&query), async {
+            let counts = facets::counts(&db, &query.filter).await?;
+            let cats = catalog::categories(&db).await?;
+            Ok((render_fragment(&Facets::new(&counts, &cats, &query, "/products"))?, String::new()))
+        })
+        .await?;
+    let main = main.as_str().map_err(|_| AppError::Internal("cached listing is not UTF-8".into()))?;
+    let facets = facets.as_str().map_err(|_| AppError::Internal("cached facets are not UTF-8".into()))?;
+    // The first hole is the only one (see `FACETS_HOLE`).
+    let main = Fragment::from(main.replacen(FACETS_HOLE, facets, 1));
     let mut shell = Shell::for_visitor(&auth, title).await;
-    shell.search = query.filter.search.as_ref().map(|q| q.to_string()).unwrap_or_default();
+    shell.search = query.filter.words.as_ref().map(|q| q.to_string()).unwrap_or_default();
     parts.respond(&headers, &auth, shell, &[], |shell| ContentPage { shell, main })
 }
 

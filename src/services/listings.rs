@@ -14,6 +14,7 @@ use crate::domain::{ListingFilter, ListingQuery, PageRequest, ProductSort};
 use crate::error::AppError;
 use crate::models::{category, category_entity, product, product_entity};
 use crate::services::catalog::{ProductView, join_rows};
+use crate::services::search;
 
 /// One page of a listing.
 #[derive(Clone, Debug)]
@@ -23,6 +24,9 @@ pub struct ProductPage {
     pub count: u64,
     pub page: PageRequest,
     pub page_count: u32,
+    /// The pages' search as run, when a typo made it differ from the words
+    /// typed (see `services::search`).
+    pub corrected: Option<String>,
 }
 
 impl ProductPage {
@@ -40,6 +44,18 @@ pub fn filtered(backend: sea_orm::DbBackend, filter: &ListingFilter) -> Select<p
     let mut select = product_entity::Entity::find().filter(product::Column::IsActive.eq(true));
     if let Some(search) = &filter.search {
         select = select.filter(product::matches_all_terms(backend, search.terms()));
+    }
+    if let Some(words) = &filter.words {
+        select = select.filter(search::matches_any(backend, words.words()));
+    }
+    if let Some(band) = filter.price_band {
+        let (from, below) = band.cents();
+        if let Some(from) = from {
+            select = select.filter(product::Column::PriceCents.gte(from));
+        }
+        if let Some(below) = below {
+            select = select.filter(product::Column::PriceCents.lt(below));
+        }
     }
     if let Some(id) = filter.category_id {
         select = select.filter(product::Column::CategoryId.eq(id));
@@ -68,11 +84,24 @@ pub fn filtered(backend: sea_orm::DbBackend, filter: &ListingFilter) -> Select<p
 }
 
 /// Orders by the chosen keys in turn, then by id in the first key's
-/// direction, so pages never overlap or skip.
-pub fn ordered(mut select: Select<product_entity::Entity>, sort: ProductSort) -> Select<product_entity::Entity> {
+/// direction, so pages never overlap or skip. Best match (no key) orders a
+/// shopper search by relevance first (see `services::search`).
+pub fn ordered(
+    backend: sea_orm::DbBackend,
+    filter: &ListingFilter,
+    mut select: Select<product_entity::Entity>,
+    sort: ProductSort,
+) -> Select<product_entity::Entity> {
     use product::Column as C;
     use sea_orm::Order;
     let direction = |descending| if descending { Order::Desc } else { Order::Asc };
+    if sort == ProductSort::BEST_MATCH
+        && let Some(words) = &filter.words
+    {
+        for key in search::relevance(backend, words.words()) {
+            select = select.order_by(key, Order::Desc);
+        }
+    }
     for key in sort.keys() {
         let column = match key.field {
             SortField::Price => C::PriceCents,
@@ -105,7 +134,8 @@ where
     Fut: Future,
 {
     let backend = db.get_database_backend();
-    let count = filtered(backend, &query.filter).count(db).await?;
+    let search::Resolved { filter, corrected } = search::resolve(db, &query.filter).await?;
+    let count = filtered(backend, &filter).count(db).await?;
     let page = query.page.resolve(count);
     let page_count = page.page_count(count);
     if page.page() > page_count {
@@ -114,7 +144,7 @@ where
     let ids: Vec<i32> = if count == 0 {
         Vec::new()
     } else {
-        ordered(filtered(backend, &query.filter), query.sort)
+        ordered(backend, &filter, filtered(backend, &filter), query.sort)
             .select_only()
             .column(product::Column::Id)
             .offset(page.offset())
@@ -125,7 +155,7 @@ where
     };
     let pinned = pin(&ids).await;
     let items = rows_in_order(db, &ids).await?;
-    Ok((ProductPage { items, count, page, page_count }, pinned))
+    Ok((ProductPage { items, count, page, page_count, corrected }, pinned))
 }
 
 /// The products with these ids, in this order, with their categories. One

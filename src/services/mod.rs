@@ -3,8 +3,10 @@
 
 pub mod cart;
 pub mod catalog;
+pub mod facets;
 pub mod listings;
 pub mod orders;
+pub mod search;
 pub mod writes;
 
 pub use catalog::{CategoryRef, CategorySummary, ProductView};

@@ -4,7 +4,8 @@
 use askama::Template;
 
 use super::Fragment;
-use crate::domain::{Dialect, ListingQuery, ProductSort};
+use crate::domain::{Dialect, ListingQuery, PriceBand, ProductSort};
+use crate::services::facets::FacetCounts;
 use crate::services::{CategorySummary, ProductPage, ProductView};
 
 #[derive(Template)]
@@ -44,6 +45,83 @@ pub struct ListingMain {
     pub intro: String,
     pub filters: Fragment,
     pub grid: Fragment,
+    /// Where the facets go, [`FACETS_HOLE`] or nothing: they are a cached
+    /// fragment of their own, shared by every page and order of a listing,
+    /// filled in per request (see `routes::pages::products`). Written
+    /// unescaped.
+    pub facets_hole: &'static str,
+}
+
+/// The placeholder for the facets inside a cached listing; as safe from
+/// product text as [`CSRF_HOLE`], for the same reason.
+pub const FACETS_HOLE: &str = "<storefront:facets>";
+
+/// One link of the facets: a filter to apply, or (selected) to remove.
+pub struct FacetLink {
+    pub label: String,
+    pub count: u64,
+    pub href: String,
+    pub selected: bool,
+}
+
+/// The sidebar's counts for a listing's query and filters.
+#[derive(Template)]
+#[template(path = "fragments/facets.html")]
+pub struct Facets {
+    pub categories: Vec<FacetLink>,
+    /// One link: products in stock.
+    pub in_stock: Vec<FacetLink>,
+    pub bands: Vec<FacetLink>,
+}
+
+impl Facets {
+    /// `query` is the listing's, `categories` the shop's (for names and
+    /// slugs), `path` the page's own path.
+    pub fn new(counts: &FacetCounts, categories: &[CategorySummary], query: &ListingQuery, path: &str) -> Self {
+        let href = |q: ListingQuery| {
+            let qs = q.with_page(1).canonical_query(Dialect::Html);
+            if qs.is_empty() { path.to_owned() } else { format!("{path}?{qs}") }
+        };
+        let with = |change: &dyn Fn(&mut ListingQuery)| {
+            let mut q = query.clone();
+            change(&mut q);
+            href(q)
+        };
+        let f = &query.filter;
+        let categories = categories
+            .iter()
+            .filter_map(|c| {
+                let count = counts.categories.iter().find(|(id, _)| *id == c.id).map(|(_, n)| *n)?;
+                let selected = f.category_slug.as_ref().is_some_and(|s| s.as_str() == c.slug);
+                let slug = c.slug.clone();
+                let href = with(&|q| {
+                    q.filter.category_slug = if selected { None } else { crate::domain::Slug::parse(&slug).ok() };
+                });
+                Some(FacetLink { label: c.name.clone(), count, href, selected })
+            })
+            .collect();
+        let in_stock = vec![FacetLink {
+            label: "In stock".to_owned(),
+            count: counts.in_stock,
+            href: with(&|q| q.filter.in_stock = !f.in_stock),
+            selected: f.in_stock,
+        }];
+        let bands = counts
+            .bands
+            .iter()
+            .map(|(band, count)| {
+                let selected = f.price_band == Some(*band);
+                let band = *band;
+                FacetLink {
+                    label: band.label().to_owned(),
+                    count: *count,
+                    href: with(&|q| q.filter.price_band = if selected { None } else { Some(band) }),
+                    selected,
+                }
+            })
+            .collect();
+        Facets { categories, in_stock, bands }
+    }
 }
 
 /// One link of the pagination nav.
@@ -86,7 +164,7 @@ impl<'a> ProductGrid<'a> {
         }
         ProductGrid {
             listing,
-            searched: query.filter.search.is_some(),
+            searched: query.filter.search.is_some() || query.filter.words.is_some(),
             previous: listing.has_previous().then(|| href(current - 1)),
             next: listing.has_next().then(|| href(current + 1)),
             pages: if last > 1 { pages } else { Vec::new() },
@@ -112,6 +190,8 @@ pub struct FilterForm<'a> {
     pub min_price: String,
     pub max_price: String,
     pub in_stock: bool,
+    /// A band chosen in the facets, kept when the form is sent.
+    pub price_band: &'static str,
     pub sort_options: Vec<SortOption>,
     pub per_page: u32,
 }
@@ -123,12 +203,15 @@ impl<'a> FilterForm<'a> {
             action,
             categories,
             selected_category: f.category_slug.as_ref().map(|s| s.to_string()).unwrap_or_default(),
-            q: f.search.as_ref().map(|s| s.to_string()).unwrap_or_default(),
+            q: f.words.as_ref().map(|s| s.to_string()).unwrap_or_default(),
             min_price: f.min_price.map(|m| m.to_string()).unwrap_or_default(),
             max_price: f.max_price.map(|m| m.to_string()).unwrap_or_default(),
             in_stock: f.in_stock,
+            price_band: f.price_band.map_or("", PriceBand::param),
+            // Best match is offered when there is something to match.
             sort_options: ProductSort::HTML_CHOICES
                 .iter()
+                .filter(|(sort, _)| *sort != ProductSort::BEST_MATCH || f.words.is_some())
                 .map(|(sort, label)| SortOption {
                     value: sort.param(Dialect::Html),
                     label,

@@ -31,6 +31,7 @@ mod orders;
 mod orders_cache;
 mod outbox_namespaces;
 mod redis_cluster;
+mod relevance;
 mod route_table;
 mod schemathesis;
 mod search_index;

@@ -1,4 +1,5 @@
-//! Search on PostgreSQL is answered from the trigram index, not a scan.
+//! Search on PostgreSQL is answered from its indexes, not a scan: the API's
+//! from the trigram index, the pages' from the text search index.
 
 use sea_orm::{ConnectionTrait, DbBackend, QueryTrait, Statement, TransactionTrait};
 use storefront::domain::{Dialect, ListingQuery, QueryPairs};
@@ -9,7 +10,22 @@ use crate::support::{Backend, TestApp};
 #[tokio::test]
 async fn postgres_search_uses_the_trigram_index() {
     let app = TestApp::spawn(Backend::Postgres).await;
-    let query = ListingQuery::parse(Dialect::Api, &QueryPairs::parse(Some("search=laptop+steel"))).unwrap();
+    let plan = plan_of(&app, Dialect::Api, "search=laptop+steel").await;
+    assert!(plan.contains("idx_products_search_trgm"), "{plan}");
+    assert!(!plan.contains("Seq Scan"), "{plan}");
+}
+
+#[tokio::test]
+async fn postgres_shopper_search_uses_the_text_search_index() {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let plan = plan_of(&app, Dialect::Html, "q=laptops+steel").await;
+    assert!(plan.contains("idx_products_search_vector"), "{plan}");
+    assert!(!plan.contains("Seq Scan"), "{plan}");
+}
+
+/// The plan of the listing's filter for `raw` in `dialect`.
+async fn plan_of(app: &TestApp, dialect: Dialect, raw: &str) -> String {
+    let query = ListingQuery::parse(dialect, &QueryPairs::parse(Some(raw))).unwrap();
     // The exact statement the listing runs.
     let select = listings::filtered(DbBackend::Postgres, &query.filter);
     let stmt = select.build(DbBackend::Postgres);
@@ -30,7 +46,5 @@ async fn postgres_search_uses_the_trigram_index() {
         .map(|row| row.try_get_by_index::<String>(0).unwrap())
         .collect();
     txn.rollback().await.unwrap();
-    let plan = plan.join("\n");
-    assert!(plan.contains("idx_products_search_trgm"), "{plan}");
-    assert!(!plan.contains("Seq Scan"), "{plan}");
+    plan.join("\n")
 }

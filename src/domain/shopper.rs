@@ -1,0 +1,341 @@
+//! The pages' search box (`q`), read as a shopper means it: words, not
+//! substrings. The API's `search` keeps DRF's reading (see `search`).
+//!
+//! **Words.** The input is split into runs of letters and digits (as both
+//! databases' tokenizers split it: `T-Shirt` is `t` and `shirt`), lower
+//! cased, sorted and made unique, so `Lamps desk` and `desk, lamps` are one
+//! query and one cache entry. Word forms are the databases' business (their
+//! stemmers make `lamps` find `lamp`).
+//!
+//! **Stop words.** The words PostgreSQL's `english` configuration leaves out
+//! of its index are left out here too, on both databases: SQLite's index
+//! keeps them, and a search for any of the words would otherwise find every
+//! product that says "with" there and none on PostgreSQL. A search of stop
+//! words alone keeps them to show, and finds nothing.
+
+use std::fmt;
+
+use super::search::{MAX_SEARCH_CHARS, MAX_SEARCH_TERMS, SearchError};
+
+/// PostgreSQL's `english` stop words (its `english.stop`).
+const STOP_WORDS: &[&str] = &[
+    "a",
+    "about",
+    "above",
+    "after",
+    "again",
+    "against",
+    "all",
+    "am",
+    "an",
+    "and",
+    "any",
+    "are",
+    "as",
+    "at",
+    "be",
+    "because",
+    "been",
+    "before",
+    "being",
+    "below",
+    "between",
+    "both",
+    "but",
+    "by",
+    "can",
+    "d",
+    "did",
+    "do",
+    "does",
+    "doing",
+    "don",
+    "down",
+    "during",
+    "each",
+    "few",
+    "for",
+    "from",
+    "further",
+    "had",
+    "has",
+    "have",
+    "having",
+    "he",
+    "her",
+    "here",
+    "hers",
+    "herself",
+    "him",
+    "himself",
+    "his",
+    "how",
+    "i",
+    "if",
+    "in",
+    "into",
+    "is",
+    "it",
+    "its",
+    "itself",
+    "just",
+    "ll",
+    "m",
+    "me",
+    "more",
+    "most",
+    "my",
+    "myself",
+    "no",
+    "nor",
+    "not",
+    "now",
+    "o",
+    "of",
+    "off",
+    "on",
+    "once",
+    "only",
+    "or",
+    "other",
+    "our",
+    "ours",
+    "ourselves",
+    "out",
+    "over",
+    "own",
+    "re",
+    "s",
+    "same",
+    "she",
+    "should",
+    "so",
+    "some",
+    "such",
+    "t",
+    "than",
+    "that",
+    "the",
+    "their",
+    "theirs",
+    "them",
+    "themselves",
+    "then",
+    "there",
+    "these",
+    "they",
+    "this",
+    "those",
+    "through",
+    "to",
+    "too",
+    "under",
+    "until",
+    "up",
+    "ve",
+    "very",
+    "was",
+    "we",
+    "were",
+    "what",
+    "when",
+    "where",
+    "which",
+    "while",
+    "who",
+    "whom",
+    "why",
+    "will",
+    "with",
+    "y",
+    "you",
+    "your",
+    "yours",
+    "yourself",
+    "yourselves",
+];
+
+pub fn is_stop_word(word: &str) -> bool {
+    STOP_WORDS.binary_search(&word).is_ok()
+}
+
+/// A parsed shopper search: the words to match (no stop words), and the
+/// canonical spelling for keys, links and the search box.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ShopperQuery {
+    words: Vec<String>,
+    canonical: String,
+}
+
+impl ShopperQuery {
+    /// `Ok(None)` when there is no word at all. Over 200 characters, or more
+    /// than 8 different words, is refused (as the API's `search` is).
+    pub fn parse(input: &str) -> Result<Option<Self>, SearchError> {
+        if input.chars().count() > MAX_SEARCH_CHARS {
+            return Err(SearchError::TooLong);
+        }
+        let mut words: Vec<String> =
+            input.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
+        words.sort_unstable();
+        words.dedup();
+        if words.is_empty() {
+            return Ok(None);
+        }
+        let content: Vec<String> = words.iter().filter(|w| !is_stop_word(w)).cloned().collect();
+        let shown = if content.is_empty() { &words } else { &content };
+        if shown.len() > MAX_SEARCH_TERMS {
+            return Err(SearchError::TooManyTerms);
+        }
+        let canonical = shown.join(" ");
+        Ok(Some(ShopperQuery { words: content, canonical }))
+    }
+
+    /// The words to match, sorted; none for a search of stop words alone.
+    pub fn words(&self) -> &[String] {
+        &self.words
+    }
+
+    /// This search with some words replaced (`(typed, instead)` pairs), as
+    /// a typo fallback searches it.
+    pub fn replacing(&self, corrections: &[(String, String)]) -> ShopperQuery {
+        let mut words: Vec<String> = self
+            .words
+            .iter()
+            .map(|w| corrections.iter().find(|(typed, _)| typed == w).map_or(w, |(_, instead)| instead).clone())
+            .collect();
+        words.sort_unstable();
+        words.dedup();
+        let canonical = words.join(" ");
+        ShopperQuery { words, canonical }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.canonical
+    }
+}
+
+impl fmt::Display for ShopperQuery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.canonical)
+    }
+}
+
+/// How many edits a correction of `word` may make: none for a word of up
+/// to 3 characters (every short word is a neighbour of many), 1 up to 7,
+/// 2 beyond.
+pub fn max_edits(word: &str) -> usize {
+    match word.chars().count() {
+        0..=3 => 0,
+        4..=7 => 1,
+        _ => 2,
+    }
+}
+
+/// The edit distance between `a` and `b` (insertions, deletions,
+/// substitutions and swaps of neighbours, each one edit) if it is at most
+/// `max`; `None` beyond, found without finishing the table.
+pub fn edit_distance_within(a: &str, b: &str, max: usize) -> Option<usize> {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    if a.len().abs_diff(b.len()) > max {
+        return None;
+    }
+    // Three rows of the table: two back (for swaps), one back, this one.
+    let mut before: Vec<usize> = vec![0; b.len() + 1];
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    let mut row = vec![0; b.len() + 1];
+    for i in 1..=a.len() {
+        row[0] = i;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (previous[j] + 1).min(row[j - 1] + 1).min(previous[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(before[j - 2] + 1);
+            }
+            row[j] = best;
+        }
+        if row.iter().min().is_some_and(|m| *m > max) {
+            return None;
+        }
+        std::mem::swap(&mut before, &mut previous);
+        std::mem::swap(&mut previous, &mut row);
+    }
+    let distance = previous[b.len()];
+    (distance <= max).then_some(distance)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(input: &str) -> Vec<String> {
+        ShopperQuery::parse(input).unwrap().map(|q| q.words().to_vec()).unwrap_or_default()
+    }
+
+    #[test]
+    fn the_stop_list_is_sorted_for_its_search() {
+        assert!(STOP_WORDS.windows(2).all(|w| w[0] < w[1]));
+        assert!(is_stop_word("with") && !is_stop_word("lamp"));
+    }
+
+    #[test]
+    fn splits_into_lower_cased_words_as_the_tokenizers_do() {
+        assert_eq!(words("Desk LAMPS"), ["desk", "lamps"]);
+        assert_eq!(words("T-Shirt, chef's knife"), ["chef", "knife", "shirt"]);
+        assert_eq!(words("usb-c 30-hour"), ["30", "c", "hour", "usb"]);
+        assert_eq!(ShopperQuery::parse(" ,.- ").unwrap(), None);
+    }
+
+    #[test]
+    fn spellings_of_one_search_share_a_canonical_form() {
+        let a = ShopperQuery::parse("Lamps desk lamps").unwrap().unwrap();
+        let b = ShopperQuery::parse("desk, LAMPS").unwrap().unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.as_str(), "desk lamps");
+        assert_eq!(ShopperQuery::parse(a.as_str()).unwrap(), Some(a));
+    }
+
+    #[test]
+    fn stop_words_are_not_searched_but_alone_are_kept_to_show() {
+        let q = ShopperQuery::parse("lamp with a shade").unwrap().unwrap();
+        assert_eq!(q.words(), ["lamp", "shade"]);
+        assert_eq!(q.as_str(), "lamp shade");
+        let only = ShopperQuery::parse("with the").unwrap().unwrap();
+        assert!(only.words().is_empty());
+        assert_eq!(only.as_str(), "the with");
+    }
+
+    #[test]
+    fn refuses_too_long_and_too_many_words() {
+        assert_eq!(ShopperQuery::parse(&"a".repeat(201)), Err(SearchError::TooLong));
+        assert_eq!(ShopperQuery::parse("one two three four five six seven eight nine"), Err(SearchError::TooManyTerms));
+        // Counted once repeated words and stop words are gone.
+        assert!(ShopperQuery::parse("one two three four five six seven eight one the with").unwrap().is_some());
+    }
+
+    #[test]
+    fn replacing_words_keeps_the_form_canonical() {
+        let q = ShopperQuery::parse("wireless hedphones").unwrap().unwrap();
+        let fixed = q.replacing(&[("hedphones".into(), "headphones".into())]);
+        assert_eq!(fixed.as_str(), "headphones wireless");
+    }
+
+    #[test]
+    fn edit_distance_is_bounded() {
+        assert_eq!(edit_distance_within("laptp", "laptop", 1), Some(1));
+        assert_eq!(edit_distance_within("hedphones", "headphones", 2), Some(1));
+        assert_eq!(edit_distance_within("lpatop", "laptop", 1), Some(1), "a swap is one edit");
+        assert_eq!(edit_distance_within("kettle", "kettle", 0), Some(0));
+        assert_eq!(edit_distance_within("lamp", "laptop", 1), None);
+        assert_eq!(edit_distance_within("desk", "dusk", 0), None);
+        assert_eq!(edit_distance_within("abcdefgh", "hgfedcba", 2), None);
+        assert_eq!(edit_distance_within("héadphones", "headphones", 1), Some(1), "characters, not bytes");
+    }
+
+    #[test]
+    fn short_words_are_never_corrected() {
+        assert_eq!(max_edits("bag"), 0);
+        assert_eq!(max_edits("laptp"), 1);
+        assert_eq!(max_edits("hedphones"), 2);
+    }
+}
