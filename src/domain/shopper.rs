@@ -7,6 +7,11 @@
 //! query and one cache entry. Word forms are the databases' business (their
 //! stemmers make `lamps` find `lamp`).
 //!
+//! **Phrases.** Words in double quotes are one term, matched as a phrase
+//! (`"laptop sleeve"`: those words in that order, in the name or in the
+//! description); an unclosed quote is no quote. Single quotes are
+//! apostrophes (`chef's`), not phrases.
+//!
 //! **Stop words.** The words PostgreSQL's `english` configuration leaves out
 //! of its index are left out here too, on both databases: SQLite's index
 //! keeps them, and a search for any of the words would otherwise find every
@@ -159,12 +164,28 @@ pub fn is_stop_word(word: &str) -> bool {
     STOP_WORDS.binary_search(&word).is_ok()
 }
 
-/// A parsed shopper search: the words to match (no stop words), and the
+/// A parsed shopper search: the terms to match (no stop words), and the
 /// canonical spelling for keys, links and the search box.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ShopperQuery {
+    /// Each a word, or a phrase: its words separated by one space.
     words: Vec<String>,
     canonical: String,
+}
+
+/// Runs of letters and digits, lower-cased.
+fn split_words(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase)
+}
+
+/// A term as the canonical form writes it: a phrase in double quotes.
+fn write_term(term: &str) -> String {
+    if is_phrase(term) { format!("\"{term}\"") } else { term.to_owned() }
+}
+
+/// Whether a term is a phrase of several words.
+pub fn is_phrase(term: &str) -> bool {
+    term.contains(' ')
 }
 
 impl ShopperQuery {
@@ -174,23 +195,44 @@ impl ShopperQuery {
         if input.chars().count() > MAX_SEARCH_CHARS {
             return Err(SearchError::TooLong);
         }
-        let mut words: Vec<String> =
-            input.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
-        words.sort_unstable();
-        words.dedup();
-        if words.is_empty() {
+        let quotes = input.matches('"').count();
+        let (mut content, mut stops) = (Vec::new(), Vec::new());
+        for (i, segment) in input.split('"').enumerate() {
+            let words: Vec<String> = split_words(segment).collect();
+            // Odd segments follow an opening quote; the last is quoted only
+            // if a closing quote follows it.
+            if i % 2 == 1 && i < quotes {
+                // Stop words inside a phrase hold their place; at its ends
+                // they add nothing.
+                let start = words.iter().position(|w| !is_stop_word(w));
+                let end = words.iter().rposition(|w| !is_stop_word(w));
+                match (start, end) {
+                    (Some(start), Some(end)) => content.push(words[start..=end].join(" ")),
+                    _ => stops.extend(words),
+                }
+            } else {
+                for word in words {
+                    if is_stop_word(&word) { stops.push(word) } else { content.push(word) }
+                }
+            }
+        }
+        for terms in [&mut content, &mut stops] {
+            terms.sort_unstable();
+            terms.dedup();
+        }
+        if content.is_empty() && stops.is_empty() {
             return Ok(None);
         }
-        let content: Vec<String> = words.iter().filter(|w| !is_stop_word(w)).cloned().collect();
-        let shown = if content.is_empty() { &words } else { &content };
+        let shown = if content.is_empty() { &stops } else { &content };
         if shown.len() > MAX_SEARCH_TERMS {
             return Err(SearchError::TooManyTerms);
         }
-        let canonical = shown.join(" ");
+        let canonical = shown.iter().map(|t| write_term(t)).collect::<Vec<_>>().join(" ");
         Ok(Some(ShopperQuery { words: content, canonical }))
     }
 
-    /// The words to match, sorted; none for a search of stop words alone.
+    /// The terms to match, sorted: words, and phrases ([`is_phrase`]);
+    /// none for a search of stop words alone.
     pub fn words(&self) -> &[String] {
         &self.words
     }
@@ -205,7 +247,7 @@ impl ShopperQuery {
             .collect();
         words.sort_unstable();
         words.dedup();
-        let canonical = words.join(" ");
+        let canonical = words.iter().map(|t| write_term(t)).collect::<Vec<_>>().join(" ");
         ShopperQuery { words, canonical }
     }
 
@@ -303,6 +345,18 @@ mod tests {
         let only = ShopperQuery::parse("with the").unwrap().unwrap();
         assert!(only.words().is_empty());
         assert_eq!(only.as_str(), "the with");
+    }
+
+    #[test]
+    fn double_quotes_make_a_phrase_and_parse_again() {
+        assert_eq!(words("\"Laptop Sleeve\" bag"), ["bag", "laptop sleeve"]);
+        let q = ShopperQuery::parse("\"the lamp with a shade\"").unwrap().unwrap();
+        assert_eq!(q.words(), ["lamp with a shade"], "inner stop words hold their place");
+        assert_eq!(q.as_str(), "\"lamp with a shade\"");
+        assert_eq!(ShopperQuery::parse(q.as_str()).unwrap(), Some(q));
+        assert_eq!(words("\"lamp\""), ["lamp"], "one word is a word");
+        assert_eq!(words("\"desk lamp"), ["desk", "lamp"], "no closing quote, no phrase");
+        assert_eq!(words("chef's 'desk lamp'"), ["chef", "desk", "lamp"], "single quotes are apostrophes");
     }
 
     #[test]

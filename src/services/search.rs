@@ -23,7 +23,7 @@ use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 
 use crate::domain::ListingFilter;
-use crate::domain::shopper::{ShopperQuery, edit_distance_within, is_stop_word, max_edits};
+use crate::domain::shopper::{ShopperQuery, edit_distance_within, is_phrase, is_stop_word, max_edits};
 
 /// Candidates a correction considers, at most.
 const MAX_CANDIDATES: u64 = 2_000;
@@ -43,10 +43,32 @@ fn fts_word(word: &str, name: bool) -> String {
     if name { format!("name : {quoted}") } else { quoted }
 }
 
-/// The tsquery text for one word (letters and digits only, so never
-/// syntax), within the name's weight only when `name`.
-fn ts_word(word: &str, name: bool) -> String {
-    if name { format!("{word}:A") } else { word.to_owned() }
+/// The tsquery text for one term (letters, digits and spaces only, so
+/// never syntax), within the name's weight only when `name`. A phrase is
+/// its words in order, each stop word a gap (the index counts their
+/// places), all in the name or all in the description: the two are one
+/// vector, and a phrase must not run from one into the other.
+fn ts_word(term: &str, name: bool) -> String {
+    if !is_phrase(term) {
+        return if name { format!("{term}:A") } else { term.to_owned() };
+    }
+    let phrase = |weight: char| {
+        let mut out = String::new();
+        let mut gap = 0;
+        for word in term.split(' ') {
+            gap += 1;
+            if is_stop_word(word) {
+                continue;
+            }
+            if !out.is_empty() {
+                out.push_str(&if gap == 1 { " <-> ".to_owned() } else { format!(" <{gap}> ") });
+            }
+            out.push_str(&format!("{word}:{weight}"));
+            gap = 0;
+        }
+        format!("({out})")
+    };
+    if name { phrase('A') } else { format!("{} | {}", phrase('A'), phrase('B')) }
 }
 
 /// Whether a product matches `query` (an FTS5 or tsquery text).
@@ -65,7 +87,7 @@ pub fn matches_any(backend: DbBackend, words: &[String]) -> Expr {
         return Expr::cust("1 = 0");
     }
     let query = match backend {
-        DbBackend::Postgres => words.iter().map(|w| ts_word(w, false)).collect::<Vec<_>>().join(" | "),
+        DbBackend::Postgres => words.iter().map(|w| format!("({})", ts_word(w, false))).collect::<Vec<_>>().join(" | "),
         _ => words.iter().map(|w| fts_word(w, false)).collect::<Vec<_>>().join(" OR "),
     };
     matches(backend, query)
@@ -173,7 +195,8 @@ pub async fn resolve(db: &impl ConnectionTrait, filter: &ListingFilter) -> Resul
     let mut corrections: Vec<(String, String)> = Vec::new();
     let found = words_found(db, query.words()).await?;
     for (word, found) in query.words().iter().zip(found) {
-        if found || max_edits(word) == 0 {
+        // A phrase is taken as typed: its words are corrected alone.
+        if found || is_phrase(word) || max_edits(word) == 0 {
             continue;
         }
         let near = candidates(db, word).await?;
@@ -201,5 +224,8 @@ mod tests {
         assert_eq!(fts_word("lamp", false), "\"lamp\"");
         assert_eq!(fts_word("lamp", true), "name : \"lamp\"");
         assert_eq!(ts_word("lamp", true), "lamp:A");
+        assert_eq!(ts_word("desk lamp", true), "(desk:A <-> lamp:A)");
+        assert_eq!(ts_word("lamp with a shade", false), "(lamp:A <3> shade:A) | (lamp:B <3> shade:B)");
+        assert_eq!(fts_word("desk lamp", false), "\"desk lamp\"");
     }
 }
