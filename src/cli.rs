@@ -126,7 +126,8 @@ pub async fn run(command: Command, mut settings: Settings) -> Result<(), CliErro
             }
             let plan = SeedPlan { categories, products, seed: seed_value };
             let started = std::time::Instant::now();
-            seed::load(&db, plan, reset).await.map_err(failed)?;
+            let media = startup::media(&settings)?;
+            seed::load(&db, &media, plan, reset).await.map_err(failed)?;
             let cache = Cache::new(&settings.cache, db.clone()).map_err(CliError::Failed)?;
             if let Err(e) = cache.flusher().flush().await {
                 eprintln!("storefront: the cache could not be told yet ({e}); a running server will apply it");

@@ -10,6 +10,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 use crate::domain::FieldErrors;
+use crate::routes::body_limit::BodyLimit;
 use crate::views::pages::{ErrorPage, Shell};
 use crate::views::render;
 
@@ -39,7 +40,7 @@ pub enum AppError {
     /// A request body over the limit (refused before it is read, or, sent
     /// without a length, as soon as it passes the limit).
     #[error("request body too large")]
-    TooLarge,
+    TooLarge(BodyLimit),
     /// The database could not be reached: retry later.
     #[error("database unavailable: {0}")]
     Unavailable(String),
@@ -57,6 +58,7 @@ pub enum AppError {
 pub enum Model {
     Product,
     Category,
+    ProductImage,
 }
 
 impl Model {
@@ -66,6 +68,7 @@ impl Model {
         match self {
             Model::Product => "No Product matches the given query.",
             Model::Category => "No Category matches the given query.",
+            Model::ProductImage => "No ProductImage matches the given query.",
         }
     }
 
@@ -106,7 +109,11 @@ impl AppError {
     /// A body an extractor refused: too large (cut off while read), or not
     /// what was expected (`message` says how).
     pub fn body_rejected(status: StatusCode, message: String) -> Self {
-        if status == StatusCode::PAYLOAD_TOO_LARGE { AppError::TooLarge } else { AppError::bad_param("body", message) }
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::TooLarge(BodyLimit::Small)
+        } else {
+            AppError::bad_param("body", message)
+        }
     }
 
     pub fn status_code(&self) -> StatusCode {
@@ -117,7 +124,7 @@ impl AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
-            AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Unavailable(_) | AppError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -134,7 +141,10 @@ impl AppError {
             AppError::Unauthorized => {
                 ("Authentication credentials were not provided or are not valid.", BTreeMap::new())
             }
-            AppError::TooLarge => ("The request body is larger than 64 KiB.", BTreeMap::new()),
+            AppError::TooLarge(limit) => {
+                let detail = format!("The request body is larger than {}.", limit.shown());
+                return ErrorBody { detail, errors: BTreeMap::new() };
+            }
             AppError::Unavailable(_) => ("Service temporarily unavailable. Please retry shortly.", BTreeMap::new()),
             AppError::Busy(_) => ("The shop is busy. Please retry in a moment.", BTreeMap::new()),
             AppError::Internal(_) => ("Internal server error.", BTreeMap::new()),

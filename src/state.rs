@@ -15,6 +15,7 @@ use crate::auth::throttle::Throttle;
 use crate::cache::Cache;
 use crate::config::Settings;
 use crate::mail::Mailer;
+use crate::media::Media;
 use crate::services::cart::CartStore;
 
 /// The origin for absolute links, e.g. `http://127.0.0.1:3000`.
@@ -66,6 +67,8 @@ pub struct AppState {
     /// Sends the mail outbox; nudge it after a transaction that enqueued
     /// mail commits.
     pub mailer: Mailer,
+    /// Product image files under MEDIA_DIR, and the threads that make them.
+    pub media: Media,
     /// Settings as loaded at start.
     pub settings: Arc<Settings>,
     /// Origin used in the API's `next` / `previous` links.

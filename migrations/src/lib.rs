@@ -17,6 +17,7 @@ mod m20261201_000010_embedded_stores;
 mod m20261201_000011_mail_outbox;
 mod m20261201_000012_orders;
 mod m20261201_000013_folded_search_document;
+mod m20261202_000014_product_images;
 mod m20261202_000015_shopper_search;
 
 pub struct Migrator;
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000011_mail_outbox::Migration),
             Box::new(m20261201_000012_orders::Migration),
             Box::new(m20261201_000013_folded_search_document::Migration),
+            Box::new(m20261202_000014_product_images::Migration),
             Box::new(m20261202_000015_shopper_search::Migration),
         ]
     }

@@ -10,11 +10,13 @@
 //! - `cache.rs`: REDIS_URL, CACHE_*, edge purges; Redis URL lists
 //! - `sessions.rs`: SESSION_*
 //! - `mail.rs`: SMTP_URL, MAIL_*
+//! - `media.rs`: MEDIA_DIR
 
 mod cache;
 mod database;
 mod env;
 mod mail;
+mod media;
 mod server;
 mod sessions;
 
@@ -24,6 +26,7 @@ use std::time::Duration;
 pub use cache::{CacheSettings, redis_nodes, redis_url_shown};
 pub use database::{DEFAULT_DATABASE_URL, DatabaseUrl};
 pub use mail::{DEFAULT_MAIL_DIR, DEFAULT_MAIL_FROM, MailSettings, SmtpUrl};
+pub use media::DEFAULT_MEDIA_DIR;
 pub use server::DEFAULT_ADDR;
 pub use sessions::{SessionSettings, SessionStoreKind};
 
@@ -59,6 +62,8 @@ pub struct Settings {
     pub sessions: SessionSettings,
     /// Mail settings (SMTP_URL, MAIL_*).
     pub mail: MailSettings,
+    /// MEDIA_DIR: where product images are stored, by content hash.
+    pub media_dir: std::path::PathBuf,
     /// Set when none of REDIS_URL, SESSION_REDIS_URL and SESSION_STORE is
     /// given: at start the default Redis is asked once, and when none
     /// answers the shop runs embedded (the cache in process; sessions,
@@ -107,6 +112,7 @@ impl Settings {
             embedded_unless_redis_answers: false,
             sessions: SessionSettings::on_redis(CacheSettings::default().redis_url),
             mail: MailSettings::default(),
+            media_dir: DEFAULT_MEDIA_DIR.into(),
             bench_routes: false,
             shutdown_grace: Duration::from_secs(10),
             header_timeout: Duration::from_secs(10),
@@ -129,6 +135,7 @@ impl Settings {
         settings.cache = cache::read(&env)?;
         settings.sessions = sessions::read(&env, &settings.cache.redis_url, settings.public_url.as_deref())?;
         settings.mail = mail::read(&env)?;
+        settings.media_dir = media::dir(&env)?;
         settings.embedded_unless_redis_answers =
             ["REDIS_URL", "SESSION_REDIS_URL", "SESSION_STORE"].into_iter().all(|var| env.string(var).is_none());
         Ok(settings)
@@ -155,6 +162,7 @@ mod tests {
         assert_eq!(s.cache.ttl_categories, Duration::from_secs(900));
         assert_eq!(s.cache.ttl_product_lists, Duration::from_secs(300));
         assert_eq!(s.cache.ttl_product_detail, Duration::from_secs(600));
+        assert_eq!(s.media_dir, std::path::PathBuf::from("data/media"));
     }
 
     #[test]
@@ -199,6 +207,8 @@ mod tests {
             ("SESSION_STORE", "sqlite"),
             ("SMTP_URL", "mail.example.com:25"),
             ("MAIL_FROM", "shop"),
+            ("MEDIA_DIR", "Cargo.toml"),
+            ("MEDIA_DIR", "data/\u{7}media"),
         ] {
             assert_eq!(load(&[(var, value)]).unwrap_err().var, var, "{var}={value}");
         }

@@ -4,6 +4,7 @@
 pub mod _entities;
 pub mod category;
 pub mod product;
+pub mod product_image;
 mod transaction;
 
 pub use _entities::{category as category_entity, product as product_entity};

@@ -96,6 +96,17 @@ fn for_product(id: i32, slugs: &[&str], scopes: &[(i32, String)]) -> Vec<Tag> {
     Tag::for_product(id, slugs, &scopes)
 }
 
+/// Records what a change to what product `id` shows (its images) affects:
+/// the same entries as a write to the product itself. Nothing when the
+/// product is gone (its delete recorded them).
+pub async fn record_shown_change<C: ConnectionTrait>(db: &C, id: i32) -> Result<(), DbErr> {
+    if let Some(p) = Entity::find_by_id(id).one(db).await? {
+        let scopes = list_scopes(db, &[p.category_id]).await?;
+        outbox::record(db, &for_product(p.id, &[&p.slug], &scopes)).await?;
+    }
+    Ok(())
+}
+
 /// The value an active field holds, if any.
 fn current<T: Into<sea_orm::Value>>(value: &ActiveValue<T>) -> Option<&T> {
     match value {

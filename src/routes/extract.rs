@@ -151,6 +151,40 @@ impl<S: Send + Sync> FromRequestParts<S> for CategoryId {
     }
 }
 
+/// The `{id}` and `{image_id}` of `/api/products/{id}/images/{image_id}/`,
+/// each a positive integer, or the 404 of what it fails to name.
+pub struct ProductImagePath(pub i32, pub i32);
+
+impl<S: Send + Sync> FromRequestParts<S> for ProductImagePath {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let missing = |model: Model| AppError::NotFound(model.missing());
+        let PathParam((product, image)) = PathParam::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| missing(Model::Product))?;
+        let product = positive_id(&product).ok_or_else(|| missing(Model::Product))?;
+        let image = positive_id(&image).ok_or_else(|| missing(Model::ProductImage))?;
+        Ok(ProductImagePath(product, image))
+    }
+}
+
+/// The `{id}` and `{image_id}` of an admin page: the 404 page unless both
+/// are positive integers.
+pub struct AdminImagePath(pub i32, pub i32);
+
+impl<S: Send + Sync> FromRequestParts<S> for AdminImagePath {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let PagePath((product, image)) = PagePath::<(String, String)>::from_request_parts(parts, state).await?;
+        match (positive_id(&product), positive_id(&image)) {
+            (Some(product), Some(image)) => Ok(AdminImagePath(product, image)),
+            _ => Err(PageError(AppError::not_found())),
+        }
+    }
+}
+
 /// An API path's `{id}`: a positive integer. Anything else (`abc`, `0`, an
 /// id past `i32`) is a pk no row can have, which DRF's `get_object_or_404`
 /// answers as it answers a missing row: with `model`'s 404.

@@ -9,6 +9,7 @@ mod api;
 mod assets;
 mod auth;
 mod bench;
+pub mod body_limit;
 pub mod cache_policy;
 pub mod cached;
 mod cart;
@@ -16,7 +17,9 @@ mod checkout;
 mod cross_site;
 pub mod extract;
 mod health;
+mod media;
 mod pages;
+pub mod uploads;
 
 use axum::Router;
 use axum::extract::OriginalUri;
@@ -24,12 +27,12 @@ use axum::response::{IntoResponse, Response};
 
 use axum::http::{HeaderValue, StatusCode, header};
 use tower::ServiceBuilder;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::AppError;
+use crate::routes::body_limit::{BodyLimit, BodyLimits};
 use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
@@ -50,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/openapi.json", api::document(&doc))
         .merge(health::router())
         .merge(assets::router())
+        .merge(media::router())
         .merge(bench)
         .fallback(not_found)
         .layer(sessions)
@@ -70,10 +74,12 @@ pub fn router(state: AppState) -> Router {
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout))
         .layer(axum::middleware::from_fn_with_state(state_public_url, cross_site::refuse_cross_site))
         .layer(axum::middleware::from_fn(edge_fetches))
-        // Forms and API bodies are small; anything bigger is refused (413)
-        // before it is read into memory.
+        // Forms and API bodies are small, uploads less so; anything bigger
+        // is refused (413) before it is read into memory. That limit is the
+        // only one: axum's own default would cut uploads short.
         .layer(axum::middleware::from_fn(oversized_bodies))
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer_fn(BodyLimits)
+        .layer(axum::extract::DefaultBodyLimit::disable())
         // No framing, no MIME sniffing, only our own scripts, styles and
         // images, and no full URLs leaked to other sites.
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -96,10 +102,6 @@ pub fn router(state: AppState) -> Router {
     Router::new().fallback_service(stack)
 }
 
-/// Largest request body accepted.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
-const _: () = assert!(MAX_BODY_BYTES == 64 * 1024, "AppError::TooLarge's message names the limit");
-
 /// The session layer answers a failed session save with a bare, empty 500.
 /// Turn that into a clear page: the session store is unavailable, retry.
 async fn session_failures(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
@@ -116,11 +118,12 @@ async fn session_failures(request: axum::extract::Request, next: axum::middlewar
 /// shapes instead: `{"detail"}` JSON under `/api`, the error page elsewhere.
 async fn oversized_bodies(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let api = is_api(request.uri().path());
+    let limit = BodyLimit::for_path(request.uri().path());
     let response = next.run(request).await;
     if response.status() != StatusCode::PAYLOAD_TOO_LARGE {
         return response;
     }
-    if api { AppError::TooLarge.into_response() } else { AppError::TooLarge.into_html() }
+    if api { AppError::TooLarge(limit).into_response() } else { AppError::TooLarge(limit).into_html() }
 }
 
 fn is_api(path: &str) -> bool {

@@ -19,7 +19,7 @@ use crate::domain::{Dialect, ListingQuery, QueryPairs, Slug};
 use crate::error::{AppError, PageError};
 use crate::routes::cached::{CachedBody, HTML, Sharing, revalidates};
 use crate::routes::extract::{PagePath, Reads};
-use crate::services::{catalog, facets, listings};
+use crate::services::{catalog, facets, images, listings};
 use crate::state::AppState;
 use crate::views::fragments::{
     CSRF_HOLE, CategoryList, FACETS_HOLE, Facets, FilterForm, ListingMain, ProductCards, ProductGrid, ProductMain,
@@ -225,7 +225,9 @@ async fn home(Reads { db, cache, headers, .. }: Reads, auth: AuthSession) -> Res
         .await?;
     let (newest, _) = parts
         .fragment_pinned(cache.keys().newest_products(), async {
-            let (newest, pinned) = catalog::newest_products(&db, HOME_NEWEST, |ids| pin_bands(&cache, ids)).await?;
+            let (mut newest, pinned) =
+                catalog::newest_products(&db, HOME_NEWEST, |ids| pin_bands(&cache, ids)).await?;
+            images::attach(&db, &mut newest).await?;
             Ok((render_fragment(&ProductCards { products: &newest })?, String::new(), pinned))
         })
         .await?;
@@ -262,7 +264,8 @@ async fn category(
             let path = format!("/categories/{}", cat.slug);
             let mut by_id = query.clone();
             by_id.filter.category_id = Some(cat.id);
-            let (listing, pinned) = listings::list_products(&db, &by_id, |ids| pin_bands(&cache, ids)).await?;
+            let (mut listing, pinned) = listings::list_products(&db, &by_id, |ids| pin_bands(&cache, ids)).await?;
+            images::attach(&db, &mut listing.items).await?;
             // Links carry the query without the category: it is in the path.
             let main = ListingMain {
                 heading: cat.name.clone(),
@@ -291,7 +294,8 @@ async fn products(
     let mut parts = Parts::new(&cache);
     let (main, _) = parts
         .fragment_pinned(cache.keys().product_listing(&query), async {
-            let (listing, pinned) = listings::list_products(&db, &query, |ids| pin_bands(&cache, ids)).await?;
+            let (mut listing, pinned) = listings::list_products(&db, &query, |ids| pin_bands(&cache, ids)).await?;
+            images::attach(&db, &mut listing.items).await?;
             let cats = catalog::categories(&db).await?;
             let main = ListingMain {
                 heading,
@@ -328,7 +332,8 @@ async fn product(
     let mut parts = Parts::new(&cache);
     let (main, title) = parts
         .fragment(cache.keys().product_page(slug.as_str()), async {
-            let product = catalog::product_by_slug(&db, slug.as_str()).await?;
+            let mut product = catalog::product_by_slug(&db, slug.as_str()).await?;
+            images::attach(&db, std::slice::from_mut(&mut product)).await?;
             Ok((render_fragment(&ProductMain { product: &product, csrf_hole: CSRF_HOLE })?, product.name.clone()))
         })
         .await?;

@@ -1,8 +1,10 @@
 //! A deterministic catalog generator: the demo shop on first start, and
 //! `storefront seed` for realistic volumes. The same `--seed` always yields
 //! the same catalog; names and descriptions read like a real shop, and about
-//! 1-5% of products match `laptop`.
+//! 1-5% of products match `laptop`. Every product gets a picture drawn for
+//! its category's theme (`pictures`).
 
+mod pictures;
 mod words;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -14,7 +16,8 @@ use sea_orm::{
 
 use crate::domain::{Money, Slug};
 use crate::error::AppError;
-use crate::models::{category_entity, product_entity};
+use crate::media::{Media, Stored};
+use crate::models::{category_entity, product, product_entity, product_image};
 use crate::services::writes::{self, NewCategory, NewProduct};
 use words::THEMES;
 
@@ -104,9 +107,11 @@ pub async fn catalog_is_empty(db: &impl ConnectionTrait) -> Result<bool, AppErro
 /// with `reset`, the existing catalog is deleted first. The whole cache is
 /// marked stale in the same transaction (bulk inserts run no hooks); the
 /// caller applies that after commit with `Flusher::flush`.
-pub async fn load(db: &DatabaseConnection, plan: SeedPlan, reset: bool) -> Result<(), AppError> {
+pub async fn load(db: &DatabaseConnection, media: &Media, plan: SeedPlan, reset: bool) -> Result<(), AppError> {
+    let pictures = draw_pictures(media, plan).await?;
     let txn = db.begin().await?;
     if reset {
+        product_image::Entity::delete_many().exec(&txn).await?;
         product_entity::Entity::delete_many().exec(&txn).await?;
         category_entity::Entity::delete_many().exec(&txn).await?;
     }
@@ -119,6 +124,7 @@ pub async fn load(db: &DatabaseConnection, plan: SeedPlan, reset: bool) -> Resul
         let models = chunk.iter().cloned().map(writes::product_active_model);
         product_entity::Entity::insert_many(models).exec(&txn).await?;
     }
+    give_pictures(&txn, &ids, &pictures).await?;
     writes::record_everything_changed(&txn).await?;
     txn.commit().await?;
     // Fresh statistics, so the planner sees the new rows at once rather than
@@ -130,6 +136,66 @@ pub async fn load(db: &DatabaseConnection, plan: SeedPlan, reset: bool) -> Resul
         _ => "ANALYZE",
     };
     db.execute_unprepared(tidy).await?;
+    Ok(())
+}
+
+/// Draws and stores the pictures of the themes the plan's categories use:
+/// `[theme][variant]`. Off the async threads, which drawing would hold up.
+async fn draw_pictures(media: &Media, plan: SeedPlan) -> Result<Vec<Vec<Stored>>, AppError> {
+    let themes = (plan.categories as usize).min(THEMES.len());
+    let media = media.clone();
+    let drawn = tokio::task::spawn_blocking(move || {
+        use rayon::prelude::*;
+        (0..themes)
+            .into_par_iter()
+            .map(|theme| (0..pictures::VARIANTS).map(|v| media.store_drawn(pictures::draw(theme, v))).collect())
+            .collect::<Result<Vec<Vec<Stored>>, std::io::Error>>()
+    });
+    let failed = |e: String| AppError::Internal(format!("storing the seed's pictures: {e}"));
+    drawn.await.map_err(|e| failed(e.to_string()))?.map_err(|e| failed(e.to_string()))
+}
+
+/// Gives every product of the categories `ids` (in the order of
+/// [`generate_categories`]) one picture of its theme's, the variant by its
+/// id: one `INSERT … SELECT` per category and variant, however many
+/// products there are.
+async fn give_pictures(
+    txn: &impl ConnectionTrait,
+    ids: &[i32],
+    pictures: &[Vec<Stored>],
+) -> Result<(), AppError> {
+    use sea_orm::sea_query::{Expr, ExprTrait, Query};
+    let now = Utc::now();
+    for (i, category_id) in ids.iter().enumerate() {
+        for (variant, picture) in pictures[i % THEMES.len()].iter().enumerate() {
+            let dimension = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
+            let rows = Query::select()
+                .column(product::Column::Id)
+                .expr(Expr::val(picture.hash.to_string()))
+                .expr(Expr::val(dimension(picture.width)))
+                .expr(Expr::val(dimension(picture.height)))
+                .expr(Expr::val(0))
+                .expr(Expr::val(now))
+                .from(product_entity::Entity)
+                .and_where(Expr::col(product::Column::CategoryId).eq(*category_id))
+                .and_where(Expr::col(product::Column::Id).modulo(pictures::VARIANTS as i32).eq(variant as i32))
+                .to_owned();
+            let insert = Query::insert()
+                .into_table(product_image::Entity)
+                .columns([
+                    product_image::Column::ProductId,
+                    product_image::Column::Hash,
+                    product_image::Column::Width,
+                    product_image::Column::Height,
+                    product_image::Column::Position,
+                    product_image::Column::CreatedAt,
+                ])
+                .select_from(rows)
+                .map_err(|e| AppError::Internal(format!("the seed's picture insert: {e}")))?
+                .to_owned();
+            txn.execute(&insert).await?;
+        }
+    }
     Ok(())
 }
 

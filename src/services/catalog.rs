@@ -46,6 +46,8 @@ pub struct ProductView {
     pub category: CategoryRef,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// In gallery order; empty until `services::images::attach` fills it.
+    pub images: Vec<crate::media::Stored>,
 }
 
 impl ProductView {
@@ -63,6 +65,7 @@ impl ProductView {
             category: CategoryRef { id: c.id, name: c.name, slug: c.slug, description: c.description },
             created_at: p.created_at,
             updated_at: p.updated_at,
+            images: Vec::new(),
         })
     }
 

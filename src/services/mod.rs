@@ -4,6 +4,7 @@
 pub mod cart;
 pub mod catalog;
 pub mod facets;
+pub mod images;
 pub mod listings;
 pub mod orders;
 pub mod search;

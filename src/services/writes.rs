@@ -23,7 +23,7 @@ use crate::services::catalog;
 
 /// Runs `write` in a transaction, commits, then applies the recorded
 /// invalidations (see [`apply_invalidations`]).
-async fn write<T, F>(db: &DatabaseConnection, cache: &Cache, write: F) -> Result<T, AppError>
+pub(crate) async fn write<T, F>(db: &DatabaseConnection, cache: &Cache, write: F) -> Result<T, AppError>
 where
     F: for<'t> FnOnce(&'t DatabaseTransaction) -> futures_util::future::BoxFuture<'t, Result<T, AppError>>,
 {

@@ -27,6 +27,7 @@ use crate::config::{DatabaseUrl, SessionStoreKind, Settings};
 use crate::mail::Mailer;
 use crate::routes;
 use crate::seed::{self, SeedPlan};
+use crate::media::{Media, MediaStore};
 use crate::server::Deadlines;
 use crate::state::{AppState, PublicUrl, QueryCounter};
 
@@ -52,6 +53,8 @@ pub enum StartupError {
     Sessions(String),
     #[error("cannot set up mail: {0}")]
     Mail(String),
+    #[error("cannot use MEDIA_DIR {dir:?}: {source}")]
+    Media { dir: std::path::PathBuf, source: std::io::Error },
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: std::net::SocketAddr, source: std::io::Error },
 }
@@ -115,6 +118,13 @@ pub async fn state_for_commands(mut settings: Settings) -> Result<AppState, Star
     state(settings, db, cache, QueryCounter::default(), parts, mailer, public_url).await
 }
 
+/// The media store, its directory created if missing.
+pub fn media(settings: &Settings) -> Result<Media, StartupError> {
+    let dir = &settings.media_dir;
+    std::fs::create_dir_all(dir).map_err(|source| StartupError::Media { dir: dir.clone(), source })?;
+    Ok(Media::new(MediaStore::new(dir)))
+}
+
 /// The state every request (or command) shares, from its parts.
 async fn state(
     settings: Settings,
@@ -127,7 +137,9 @@ async fn state(
 ) -> Result<AppState, StartupError> {
     let forms = FormSigner::load_or_create(&db).await.map_err(|e| StartupError::Sessions(e.to_string()))?;
     let SessionParts { layer: sessions, throttle, carts } = parts;
+    let media = media(&settings)?;
     Ok(AppState {
+        media,
         db,
         forms: Arc::new(forms),
         cache,
@@ -182,7 +194,7 @@ impl Application {
         if settings.demo_catalog {
             let seed_error = |e: crate::error::AppError| StartupError::Seed(e.to_string());
             if seed::catalog_is_empty(&db).await.map_err(seed_error)? {
-                seed::load(&db, SeedPlan::DEMO, false).await.map_err(seed_error)?;
+                seed::load(&db, &media(&settings)?, SeedPlan::DEMO, false).await.map_err(seed_error)?;
                 tracing::info!("loaded the demo catalog into the empty database");
             }
         }

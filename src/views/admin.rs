@@ -9,6 +9,7 @@ use crate::domain::FieldErrors;
 use crate::domain::order::OrderStatus;
 use crate::services::CategorySummary;
 use crate::services::catalog::ProductView;
+use crate::services::images::GalleryImage;
 use crate::services::orders::OrderView;
 
 /// A product form as typed (kept when it is shown again with errors).
@@ -81,6 +82,8 @@ pub struct ProductsPage {
 pub struct ProductFormPage {
     pub shell: Shell,
     pub id: Option<i32>,
+    /// The saved product's images, in gallery order.
+    pub images: Vec<GalleryImage>,
     pub csrf: String,
     pub form: ProductForm,
     pub errors: FieldErrors,

@@ -285,3 +285,61 @@ pub struct ApiRoot {
     #[schema(example = "https://shop.example/api/orders/")]
     pub orders: String,
 }
+
+/// One file of a product image: a width, in both formats.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImageVariantDto {
+    #[schema(minimum = 1)]
+    pub width: u32,
+    #[schema(minimum = 1)]
+    pub height: u32,
+    /// Absolute URL of the WebP file.
+    pub webp: String,
+    /// Absolute URL of the JPEG file, for clients without WebP.
+    pub jpeg: String,
+}
+
+/// An image of a product's gallery.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProductImageDto {
+    pub id: i32,
+    /// Place in the gallery, from 0; the first is the product's picture.
+    #[schema(minimum = 0)]
+    pub position: i32,
+    /// The original's size, upright.
+    #[schema(minimum = 1)]
+    pub width: u32,
+    #[schema(minimum = 1)]
+    pub height: u32,
+    /// The widths it is served at, narrowest first (never wider than the
+    /// original).
+    pub variants: Vec<ImageVariantDto>,
+}
+
+/// A product's images, in gallery order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProductImageList {
+    pub images: Vec<ProductImageDto>,
+}
+
+impl ProductImageList {
+    /// The gallery, with URLs under `base` (the public origin).
+    pub fn new(base: &str, gallery: &[crate::services::images::GalleryImage]) -> Self {
+        use crate::media::Format;
+        let dto = |g: &crate::services::images::GalleryImage| {
+            let image = &g.image;
+            let variants = image
+                .widths()
+                .into_iter()
+                .map(|width| ImageVariantDto {
+                    width,
+                    height: crate::media::process::scaled_height((image.width, image.height), width),
+                    webp: format!("{base}{}", image.url(width, Format::Webp)),
+                    jpeg: format!("{base}{}", image.url(width, Format::Jpeg)),
+                })
+                .collect();
+            ProductImageDto { id: g.id, position: g.position, width: image.width, height: image.height, variants }
+        };
+        ProductImageList { images: gallery.iter().map(dto).collect() }
+    }
+}

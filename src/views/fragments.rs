@@ -249,6 +249,7 @@ mod tests {
             },
             created_at: Utc::now(),
             updated_at: Utc::now(),
+            images: Vec::new(),
         }
     }
 

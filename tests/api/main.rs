@@ -24,6 +24,7 @@ mod drf_parity;
 mod drf_queries;
 mod embedded;
 mod hostile;
+mod images;
 mod local_cache;
 mod mail;
 mod openapi;

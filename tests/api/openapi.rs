@@ -66,6 +66,10 @@ on_both_backends! {
             "/api/products/",
             "/api/products/{id}.json",
             "/api/products/{id}/",
+            "/api/products/{id}/images.json",
+            "/api/products/{id}/images/",
+            "/api/products/{id}/images/{image_id}.json",
+            "/api/products/{id}/images/{image_id}/",
         ];
         assert_eq!(paths, served);
         // A suffix form is its plain path's twin, less the `format` it overrides.

@@ -14,6 +14,7 @@ pub mod mail_outbox;
 pub mod order;
 pub mod order_line;
 pub mod product;
+pub mod product_image;
 pub mod session;
 pub mod throttle_counter;
 pub mod user;

@@ -1,8 +1,11 @@
 //! The admin's products: a searchable list, and the create, edit and delete
 //! forms. A form is parsed once into a [`NewProduct`]; a refused one is shown
-//! again with what was typed and a message per field.
+//! again with what was typed and a message per field. A saved product's
+//! edit page also holds its images: an upload form (multipart, with the
+//! same CSRF token as every form) and, per image, a move and a delete.
 
 use axum::Router;
+use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -14,8 +17,10 @@ use crate::domain::product::{self as parse, NewProduct, ProductChanges};
 use crate::domain::{FieldErrors, Money, PageRequest, QueryPairs, SearchQuery};
 use crate::error::{AppError, PageError};
 use crate::models::product;
-use crate::routes::extract::{CheckedForm, CsrfForm, FormToken, Id, Writer};
-use crate::services::{catalog, writes};
+use crate::media::Media;
+use crate::routes::extract::{AdminImagePath, CheckedForm, CsrfForm, FormToken, Id, Writer, require_csrf};
+use crate::routes::uploads;
+use crate::services::{catalog, images, writes};
 use crate::state::AppState;
 use crate::views::admin::{ProductForm, ProductFormPage, ProductsPage};
 use crate::views::pages::Shell;
@@ -31,6 +36,23 @@ pub fn router() -> Router<AppState> {
         .route("/products/{id}", post(update))
         .route("/products/{id}/edit", get(edit))
         .route("/products/{id}/delete", post(delete))
+        .route("/products/{id}/images", post(upload_images))
+        .route("/products/{id}/images/{image_id}/move", post(move_image))
+        .route("/products/{id}/images/{image_id}/delete", post(delete_image))
+}
+
+/// Moving an image: where to.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct MoveForm {
+    csrf: String,
+    position: String,
+}
+
+impl FormToken for MoveForm {
+    fn token(&self) -> &str {
+        &self.csrf
+    }
 }
 
 impl FormToken for ProductForm {
@@ -102,9 +124,14 @@ async fn form_page(
 ) -> Result<Response, PageError> {
     let title = if id.is_some() { "Admin · Edit product" } else { "Admin · New product" };
     let status = form_status(&errors);
+    let images = match id {
+        Some(id) => images::gallery(db, id).await?,
+        None => Vec::new(),
+    };
     let page = ProductFormPage {
         shell: Shell::for_visitor(auth, title).await,
         id,
+        images,
         csrf: auth.form_token().await?,
         form,
         errors,
@@ -167,4 +194,54 @@ async fn delete(
 ) -> Result<Response, PageError> {
     writes::delete_product(&db, &cache, id).await?;
     saved(&auth, "Product deleted.", LIST).await
+}
+
+/// The edit page of product `id` again, with `errors` (an upload refused).
+async fn edit_again(db: &DatabaseConnection, auth: &AuthSession, id: i32, errors: FieldErrors) -> Result<Response, PageError> {
+    let p = catalog::stored_product(db, id).await?;
+    form_page(db, auth, Some(id), ProductForm::from_model(p), errors).await
+}
+
+/// Where an image write goes back to: the product's edit page.
+fn edit_path(id: i32) -> String {
+    format!("{LIST}/{id}/edit")
+}
+
+async fn upload_images(
+    Writer { db, cache }: Writer,
+    State(media): State<Media>,
+    auth: AuthSession,
+    Id(id): Id,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<Response, PageError> {
+    let body = uploads::read(multipart.map_err(AppError::from)?, "images", &["csrf"]).await?;
+    require_csrf(&auth, body.field("csrf")).await?;
+    catalog::stored_product(&db, id).await?;
+    let added = match uploads::store_all(&media, body.files, "images").await {
+        Ok(stored) => images::add(&db, &cache, id, stored).await.map(|_| ()),
+        Err(e) => Err(e),
+    };
+    match added {
+        Ok(()) => saved(&auth, "Images added.", &edit_path(id)).await,
+        Err(e) => edit_again(&db, &auth, id, refused_fields(e)?).await,
+    }
+}
+
+async fn move_image(
+    Writer { db, cache }: Writer,
+    AdminImagePath(id, image_id): AdminImagePath,
+    CheckedForm(auth, form): CheckedForm<MoveForm>,
+) -> Result<Response, PageError> {
+    let position = form.position.trim().parse().map_err(|_| AppError::bad_param("position", "Not a position."))?;
+    images::move_to(&db, &cache, id, image_id, position).await?;
+    saved(&auth, "Image moved.", &edit_path(id)).await
+}
+
+async fn delete_image(
+    Writer { db, cache }: Writer,
+    AdminImagePath(id, image_id): AdminImagePath,
+    CheckedForm(auth, _): CheckedForm<CsrfForm>,
+) -> Result<Response, PageError> {
+    images::delete(&db, &cache, id, image_id).await?;
+    saved(&auth, "Image deleted.", &edit_path(id)).await
 }

@@ -11,6 +11,7 @@
 //! instructions per API cache hit, 10% (scripts/profile.py).
 
 mod categories;
+mod images;
 mod orders;
 mod products;
 mod root;
@@ -38,8 +39,8 @@ use crate::routes::cached::{CachedBody, JSON, Sharing};
 use crate::routes::extract::Reads;
 use crate::state::{AppState, PublicUrl};
 use crate::views::api::{
-    ApiRoot, CategoryDto, CategoryList, CategoryRefDto, OrderDto, OrderLineDto, OrderList, ProductDto, ProductList,
-    ShippingDto,
+    ApiRoot, CategoryDto, CategoryList, CategoryRefDto, ImageVariantDto, OrderDto, OrderLineDto, OrderList, ProductDto,
+    ProductImageDto, ProductImageList, ProductList, ShippingDto,
 };
 
 #[derive(OpenApi)]
@@ -55,6 +56,7 @@ use crate::views::api::{
         categories::CategoryInputDoc, categories::CategoryInput,
         OrderDto, OrderLineDto, ShippingDto, OrderList, OrderStatus,
         orders::OrderInput, orders::ShippingInput, orders::LineInput, orders::StatusInput,
+        ProductImageList, ProductImageDto, ImageVariantDto, images::ImageUpload, images::ImageMove,
     ))
 )]
 struct ApiDoc;
@@ -64,6 +66,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let api = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(root::router())
         .merge(products::router())
+        .merge(images::router())
         .merge(categories::router())
         .merge(orders::router());
     let (router, mut doc) = api.split_for_parts();
@@ -124,12 +127,12 @@ fn refusals(statuses: &[u16]) -> BTreeMap<String, RefOr<DocResponse>> {
         401 => "No valid credentials",
         403 => "Not an admin",
         404 => {
-            "Nothing has this id (\"No Product matches the given query.\"), the page is past the last one (\"Invalid page.\"), or the format is not json (\"Not found.\")"
+            "Nothing has this id (\"No Product matches the given query.\", \"No ProductImage matches the given query.\"), the page is past the last one (\"Invalid page.\"), or the format is not json (\"Not found.\")"
         }
         409 => {
             "In conflict with what is stored: a slug in use, a category that still has products, stock too short for an order, or a move an order's state does not allow"
         }
-        413 => "Body over 64 KiB",
+        413 => "Body over 64 KiB (32 MiB for an image upload)",
         422 => "The Idempotency-Key was sent before with a different request",
         _ => unreachable!("no refusal is documented for {status}"),
     };

@@ -14,6 +14,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_storefront");
 pub fn storefront(envs: &[(&str, &str)], args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.env("CACHE_KEY_PREFIX", unique_name("sfcli"));
+    // The demo's and the seed's images: never into the checkout's data/.
+    cmd.env("MEDIA_DIR", std::env::temp_dir().join(unique_name("sfcli-media")));
     cmd.args(args)
         .env_remove("DATABASE_URL")
         .env_remove("STOREFRONT_ADDR")

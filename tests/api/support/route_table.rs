@@ -90,6 +90,9 @@ pub const ROUTES: &[Route] = &[
     shop("POST", "/admin/products/{id}", Admin, Visitor),
     shop("GET", "/admin/products/{id}/edit", Admin, Visitor),
     shop("POST", "/admin/products/{id}/delete", Admin, Visitor),
+    shop("POST", "/admin/products/{id}/images", Admin, Visitor),
+    shop("POST", "/admin/products/{id}/images/{image_id}/move", Admin, Visitor),
+    shop("POST", "/admin/products/{id}/images/{image_id}/delete", Admin, Visitor),
     shop("GET", "/admin/categories", Admin, Visitor),
     shop("POST", "/admin/categories", Admin, Visitor),
     shop("GET", "/admin/categories/new", Admin, Visitor),
@@ -115,6 +118,12 @@ pub const ROUTES: &[Route] = &[
     shop("PATCH", "/api/products/{id}", Admin, Nobody),
     shop("DELETE", "/api/products/{id}/", Admin, Nobody),
     shop("DELETE", "/api/products/{id}", Admin, Nobody),
+    shop("POST", "/api/products/{id}/images/", Admin, Nobody),
+    shop("POST", "/api/products/{id}/images", Admin, Nobody),
+    shop("PATCH", "/api/products/{id}/images/{image_id}/", Admin, Nobody),
+    shop("PATCH", "/api/products/{id}/images/{image_id}", Admin, Nobody),
+    shop("DELETE", "/api/products/{id}/images/{image_id}/", Admin, Nobody),
+    shop("DELETE", "/api/products/{id}/images/{image_id}", Admin, Nobody),
     shop("POST", "/api/orders/", Anyone, Visitor),
     shop("POST", "/api/orders", Anyone, Visitor),
     shop("GET", "/api/orders/", Admin, Visitor),
@@ -141,6 +150,9 @@ pub const ROUTES: &[Route] = &[
     shop("PUT", "/api/products/{id}.json", Admin, Nobody),
     shop("PATCH", "/api/products/{id}.json", Admin, Nobody),
     shop("DELETE", "/api/products/{id}.json", Admin, Nobody),
+    shop("POST", "/api/products/{id}/images.json", Admin, Nobody),
+    shop("PATCH", "/api/products/{id}/images/{image_id}.json", Admin, Nobody),
+    shop("DELETE", "/api/products/{id}/images/{image_id}.json", Admin, Nobody),
     shop("POST", "/api/orders.json", Anyone, Visitor),
     shop("GET", "/api/orders.json", Admin, Visitor),
     shop("GET", "/api/orders/{number}.json", Owner, Visitor),
@@ -156,6 +168,7 @@ pub const ROUTES: &[Route] = &[
     shop("GET", "/healthz", Anyone, Nobody),
     shop("GET", "/readyz", Anyone, Nobody),
     shop("GET", "/static/css/site.css", Anyone, Everyone),
+    shop("GET", "/media/{file}", Anyone, Everyone),
     shop("GET", "/__bench/ceiling", Anyone, Nobody),
     Route { method: "GET", path: "/metrics", on: Listener::Metrics, audience: Anyone, sharing: Nobody },
 ];
@@ -164,13 +177,31 @@ pub const ROUTES: &[Route] = &[
 pub const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 
 /// An app that serves every route of the table: benchmark routes on, a
-/// metrics listener of its own.
+/// metrics listener of its own, and the picture of each fixture product
+/// (see [`media_file`]) stored.
 pub async fn app_serving_every_route() -> TestApp {
-    TestApp::spawn_configured(Backend::Sqlite, |s| {
+    let app = TestApp::spawn_configured(Backend::Sqlite, |s| {
         s.bench_routes = true;
         s.metrics_addr = Some("127.0.0.1:0".parse().unwrap());
     })
-    .await
+    .await;
+    for p in &app.fixture.products {
+        app.state.media.store_drawn(route_picture(p.id)).expect("picture stored");
+    }
+    app
+}
+
+/// A tiny picture drawn for product `id`.
+fn route_picture(id: i32) -> image::DynamicImage {
+    let [a, b, c, d] = id.to_be_bytes();
+    image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(4, 3, |x, y| image::Rgb([a ^ b, c ^ x as u8, d ^ y as u8])))
+}
+
+/// The name of a file of product `id`'s picture: stored by
+/// [`app_serving_every_route`] for the fixture's products only.
+pub fn media_file(id: i32) -> String {
+    let stored = storefront::media::process::prepare_image(route_picture(id)).hash;
+    format!("{stored}-4.webp")
 }
 
 /// The origin serving `listener` in `app`.
@@ -190,9 +221,12 @@ pub fn paths() -> Vec<(Listener, &'static str)> {
 }
 
 /// `path` with its `{id}` and `{slug}` filled (the product's for product
-/// routes, the category's for category routes) and its `{number}` (an
-/// order's).
+/// routes, the category's for category routes), its `{number}` (an
+/// order's), its `{image_id}` (one no product has) and its `{file}` (the
+/// product's picture, see [`media_file`]).
 pub fn fill(path: &str, product: (i32, &str), category: (i32, &str), order: &str) -> String {
     let (id, slug) = if path.contains("/categories/") { category } else { product };
-    path.replace("{id}", &id.to_string()).replace("{slug}", slug).replace("{number}", order)
+    let path = path.replace("{id}", &id.to_string()).replace("{slug}", slug).replace("{number}", order);
+    let path = path.replace("{image_id}", "987654");
+    if path.contains("{file}") { path.replace("{file}", &media_file(product.0)) } else { path }
 }

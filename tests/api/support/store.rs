@@ -137,6 +137,8 @@ impl Store {
         settings.cache.key_prefix = unique_name("sft");
         // Mail without SMTP goes to files: never into the checkout's data/.
         settings.mail.dir = std::env::temp_dir().join(unique_name("storefront-mail"));
+        // Uploaded and seeded images too.
+        settings.media_dir = std::env::temp_dir().join(unique_name("storefront-media"));
         settings
     }
 }
