@@ -48,6 +48,18 @@ pub struct ImageMove {
     position: u32,
 }
 
+/// The most a position may be, as documented: the column is an `i32`.
+const MAX_POSITION: u32 = i32::MAX as u32;
+
+impl ImageMove {
+    fn position(&self) -> Result<u32, AppError> {
+        if self.position > MAX_POSITION {
+            return Err(AppError::bad_param("position", format!("Ensure this value is at most {MAX_POSITION}.")));
+        }
+        Ok(self.position)
+    }
+}
+
 fn missing_product(error: AppError) -> AppError {
     Model::Product.not_found(error)
 }
@@ -85,7 +97,7 @@ async fn move_image(
     State(base): State<PublicUrl>,
     JsonBody(input): JsonBody<ImageMove>,
 ) -> Result<Json<ProductImageList>, AppError> {
-    let gallery = images::move_to(&db, &cache, id, image_id, input.position).await?;
+    let gallery = images::move_to(&db, &cache, id, image_id, input.position()?).await?;
     Ok(Json(ProductImageList::new(base.as_str(), &gallery)))
 }
 
