@@ -54,11 +54,16 @@ impl Media {
             .map_err(|e: std::io::Error| AppError::Internal(format!("writing an image: {e}")))
     }
 
-    /// Stores an image drawn in process (the seed's), on the calling thread.
+    /// Stores an image drawn in process (the seed's), on the calling
+    /// thread. Drawn again (the seed draws the same pictures every time),
+    /// it is only hashed: its files are there.
     pub fn store_drawn(&self, image: image::DynamicImage) -> std::io::Result<Stored> {
-        let prepared = process::prepare_image(image);
-        self.store.save(&prepared)?;
-        Ok(Stored { hash: prepared.hash, width: prepared.width, height: prepared.height })
+        let rgba = image.into_rgba8();
+        let (hash, (width, height)) = (process::hash_of(&rgba), rgba.dimensions());
+        if !self.store.has_all(hash, width) {
+            self.store.save(&process::prepare_rgba(rgba, hash))?;
+        }
+        Ok(Stored { hash, width, height })
     }
 }
 

@@ -146,17 +146,27 @@ fn format_name(format: ImageFormat) -> &'static str {
     }
 }
 
+/// The hash of an image's upright pixels, so the same picture is stored
+/// once whatever container or metadata it came in.
+pub fn hash_of(rgba: &RgbaImage) -> ImageHash {
+    let mut digest = Sha256::new();
+    digest.update(rgba.width().to_be_bytes());
+    digest.update(rgba.height().to_be_bytes());
+    digest.update(rgba.as_raw());
+    ImageHash::from_digest(&digest.finalize())
+}
+
 /// Makes the variants of an image already decoded (an upload, or one the
-/// seed drew). The hash is of the upright pixels, so the same picture is
-/// stored once whatever container or metadata it came in.
+/// seed drew).
 pub fn prepare_image(image: DynamicImage) -> Prepared {
     let rgba = image.into_rgba8();
+    let hash = hash_of(&rgba);
+    prepare_rgba(rgba, hash)
+}
+
+/// Makes the variants of `rgba`, whose hash is `hash`.
+pub fn prepare_rgba(rgba: RgbaImage, hash: ImageHash) -> Prepared {
     let (width, height) = rgba.dimensions();
-    let mut digest = Sha256::new();
-    digest.update(width.to_be_bytes());
-    digest.update(height.to_be_bytes());
-    digest.update(rgba.as_raw());
-    let hash = ImageHash::from_digest(&digest.finalize());
     let opaque = rgba.pixels().all(|p| p[3] == u8::MAX);
     // Widest first: each narrower one is made from the one before, which is
     // quicker than from the original and looks the same.
@@ -167,7 +177,7 @@ pub fn prepare_image(image: DynamicImage) -> Prepared {
             let h = scaled_height((width, height), w);
             source = image::imageops::resize(&source, w, h, FilterType::CatmullRom);
         }
-        variants.push(Variant { width: w, webp: webp(&source, opaque), jpeg: jpeg(&source) });
+        variants.push(Variant { width: w, webp: webp(&source, opaque), jpeg: jpeg(&source, opaque) });
     }
     variants.reverse();
     Prepared { hash, width, height, variants }
@@ -189,12 +199,16 @@ fn webp(image: &RgbaImage, opaque: bool) -> Vec<u8> {
 }
 
 /// JPEG has no alpha: transparent parts are shown on white.
-fn jpeg(image: &RgbaImage) -> Vec<u8> {
-    let rgb = RgbImage::from_fn(image.width(), image.height(), |x, y| {
-        let [r, g, b, a] = image.get_pixel(x, y).0;
-        let over_white = |c: u8| ((u16::from(c) * u16::from(a) + 255 * (255 - u16::from(a))) / 255) as u8;
-        image::Rgb([over_white(r), over_white(g), over_white(b)])
-    });
+fn jpeg(image: &RgbaImage, opaque: bool) -> Vec<u8> {
+    let rgb = if opaque {
+        DynamicImage::ImageRgba8(image.clone()).into_rgb8()
+    } else {
+        RgbImage::from_fn(image.width(), image.height(), |x, y| {
+            let [r, g, b, a] = image.get_pixel(x, y).0;
+            let over_white = |c: u8| ((u16::from(c) * u16::from(a) + 255 * (255 - u16::from(a))) / 255) as u8;
+            image::Rgb([over_white(r), over_white(g), over_white(b)])
+        })
+    };
     let mut out = Vec::new();
     JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY)
         .encode(rgb.as_raw(), rgb.width(), rgb.height(), ExtendedColorType::Rgb8)

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 
-use super::name::{Format, MediaName};
+use super::name::{Format, ImageHash, MediaName};
 use super::process::Prepared;
 
 #[derive(Clone, Debug)]
@@ -61,6 +61,14 @@ impl MediaStore {
                 Err(e)
             }
         }
+    }
+
+    /// Whether every file of the image `hash`, `width` wide, is there.
+    pub fn has_all(&self, hash: ImageHash, width: u32) -> bool {
+        let names = super::process::widths_for(width)
+            .into_iter()
+            .flat_map(|width| Format::ALL.map(|format| MediaName { hash, width, format }));
+        names.into_iter().all(|name| self.path(&name).exists())
     }
 
     /// Whether the file is there.
