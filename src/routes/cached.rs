@@ -104,7 +104,7 @@ pub fn revalidates(request: &HeaderMap, etag: &str) -> bool {
 }
 
 /// Does `If-None-Match` name this ETag (`*`, a list, weak or strong)?
-pub(crate) fn matches(if_none_match: &str, etag: &str) -> bool {
+fn matches(if_none_match: &str, etag: &str) -> bool {
     if_none_match
         .split(',')
         .map(str::trim)

@@ -12,7 +12,7 @@ use axum::{Extension, Router};
 use crate::error::{AppError, PageError};
 use crate::media::{Media, MediaName};
 use crate::routes::cache_policy::Shareable;
-use crate::routes::cached::matches;
+use crate::routes::cached::revalidates;
 use crate::routes::extract::PagePath;
 use crate::state::AppState;
 
@@ -23,12 +23,16 @@ pub fn router() -> Router<AppState> {
 }
 
 #[tracing::instrument(name = "media.file", skip_all, fields(file = %raw))]
-async fn file(State(media): State<Media>, PagePath(raw): PagePath<String>, headers: HeaderMap) -> Result<Response, PageError> {
+async fn file(
+    State(media): State<Media>,
+    PagePath(raw): PagePath<String>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
     let name = MediaName::parse(&raw).ok_or_else(AppError::not_found)?;
     let etag = format!("\"{name}\"");
     let shared = Extension(Shareable(HeaderValue::from_static(IMMUTABLE)));
     let etag_header = [(header::ETAG, etag.clone())];
-    let revalidated = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| matches(v, &etag));
+    let revalidated = revalidates(&headers, &etag);
     let failed = |e: std::io::Error| AppError::Internal(format!("reading {name}: {e}"));
     // Checked on disk even for a 304: a name that parses may still be of a
     // file that was never made.

@@ -218,15 +218,15 @@ async fn home(Reads { db, cache, headers, .. }: Reads, auth: AuthSession) -> Res
     let (categories, _) = parts.fragment(cache.keys().category_list(), category_list(&db)).await?;
     let (featured, _) = parts
         .fragment_pinned(cache.keys().featured_products(), async {
-            let (featured, pinned) =
+            let (mut featured, pinned) =
                 catalog::featured_products(&db, HOME_FEATURED, |ids| pin_bands(&cache, ids)).await?;
+            images::attach(&db, &mut featured).await?;
             Ok((render_fragment(&ProductCards { products: &featured })?, String::new(), pinned))
         })
         .await?;
     let (newest, _) = parts
         .fragment_pinned(cache.keys().newest_products(), async {
-            let (mut newest, pinned) =
-                catalog::newest_products(&db, HOME_NEWEST, |ids| pin_bands(&cache, ids)).await?;
+            let (mut newest, pinned) = catalog::newest_products(&db, HOME_NEWEST, |ids| pin_bands(&cache, ids)).await?;
             images::attach(&db, &mut newest).await?;
             Ok((render_fragment(&ProductCards { products: &newest })?, String::new(), pinned))
         })

@@ -159,11 +159,7 @@ async fn draw_pictures(media: &Media, plan: SeedPlan) -> Result<Vec<Vec<Stored>>
 /// [`generate_categories`]) one picture of its theme's, the variant by its
 /// id: one `INSERT … SELECT` per category and variant, however many
 /// products there are.
-async fn give_pictures(
-    txn: &impl ConnectionTrait,
-    ids: &[i32],
-    pictures: &[Vec<Stored>],
-) -> Result<(), AppError> {
+async fn give_pictures(txn: &impl ConnectionTrait, ids: &[i32], pictures: &[Vec<Stored>]) -> Result<(), AppError> {
     use sea_orm::sea_query::{Expr, ExprTrait, Query};
     let now = Utc::now();
     for (i, category_id) in ids.iter().enumerate() {

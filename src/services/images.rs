@@ -125,11 +125,7 @@ pub async fn add(
 }
 
 /// The image `image_id` of product `product_id`, or DRF's 404.
-async fn image_of(
-    txn: &DatabaseTransaction,
-    product_id: i32,
-    image_id: i32,
-) -> Result<product_image::Model, AppError> {
+async fn image_of(txn: &DatabaseTransaction, product_id: i32, image_id: i32) -> Result<product_image::Model, AppError> {
     let found = product_image::Entity::find_by_id(image_id)
         .filter(product_image::Column::ProductId.eq(product_id))
         .one(txn)

@@ -25,9 +25,9 @@ use crate::auth::Hasher;
 use crate::auth::forms::FormSigner;
 use crate::config::{DatabaseUrl, SessionStoreKind, Settings};
 use crate::mail::Mailer;
+use crate::media::{Media, MediaStore};
 use crate::routes;
 use crate::seed::{self, SeedPlan};
-use crate::media::{Media, MediaStore};
 use crate::server::Deadlines;
 use crate::state::{AppState, PublicUrl, QueryCounter};
 

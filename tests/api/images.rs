@@ -40,7 +40,9 @@ fn png(width: u32, height: u32, seed: u8) -> Vec<u8> {
 fn multipart(files: &[(&str, &str, &[u8])], texts: &[(&str, &str)]) -> (String, Vec<u8>) {
     let mut body = Vec::new();
     for (name, value) in texts {
-        body.extend_from_slice(format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes());
+        body.extend_from_slice(
+            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+        );
     }
     for (name, file_name, bytes) in files {
         body.extend_from_slice(

@@ -16,8 +16,8 @@ use crate::auth::AuthSession;
 use crate::domain::product::{self as parse, NewProduct, ProductChanges};
 use crate::domain::{FieldErrors, Money, PageRequest, QueryPairs, SearchQuery};
 use crate::error::{AppError, PageError};
-use crate::models::product;
 use crate::media::Media;
+use crate::models::product;
 use crate::routes::extract::{AdminImagePath, CheckedForm, CsrfForm, FormToken, Id, Writer, require_csrf};
 use crate::routes::uploads;
 use crate::services::{catalog, images, writes};
@@ -197,7 +197,12 @@ async fn delete(
 }
 
 /// The edit page of product `id` again, with `errors` (an upload refused).
-async fn edit_again(db: &DatabaseConnection, auth: &AuthSession, id: i32, errors: FieldErrors) -> Result<Response, PageError> {
+async fn edit_again(
+    db: &DatabaseConnection,
+    auth: &AuthSession,
+    id: i32,
+    errors: FieldErrors,
+) -> Result<Response, PageError> {
     let p = catalog::stored_product(db, id).await?;
     form_page(db, auth, Some(id), ProductForm::from_model(p), errors).await
 }

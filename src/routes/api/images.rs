@@ -6,17 +6,17 @@
 //! shape is the seed's DRF serializer's, which clients compare field by
 //! field.
 
-use axum::extract::multipart::{Multipart, MultipartRejection};
+use axum::Json;
 use axum::extract::State;
+use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::Json;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{CreateRefusals, ChangeRefusals, DeleteRefusals, created};
+use super::{ChangeRefusals, CreateRefusals, DeleteRefusals, created};
 use crate::error::{AppError, Model};
 use crate::media::Media;
 use crate::routes::extract::{ApiAdmin, JsonBody, ProductId, ProductImagePath, Writer};
