@@ -108,7 +108,7 @@ async fn search(app: &TestApp, q: &str) -> Page {
 
 /// A generated catalog in place of the fixture.
 async fn seeded(app: &TestApp) -> Vec<Row> {
-    seed::load(&app.db, PLAN, true).await.expect("seeded");
+    seed::load(&app.db, &app.state.media, PLAN, true).await.expect("seeded");
     rows(app).await
 }
 
