@@ -146,7 +146,7 @@ impl<'a> Parts<'a> {
         auth: &AuthSession,
         shell: Shell,
         extra: &[&str],
-        page: impl FnOnce(Shell) -> T,
+        page: impl FnOnce(Shell) -> Result<T, AppError>,
     ) -> Result<Response, PageError> {
         let private = auth.has_cookie();
         let ttl = self.ttl.unwrap_or_default();
@@ -164,7 +164,7 @@ impl<'a> Parts<'a> {
             if revalidates(headers, &etag) {
                 (Bytes::new(), Sharing::of(&tags, ttl, private))
             } else {
-                let body = Bytes::from(render_html(&page(shell), self.bytes)?);
+                let body = Bytes::from(render_html(&page(shell)?, self.bytes)?);
                 match memo {
                     Some(memo) => {
                         let tag_names = Sharing::tag_names(&tags);
@@ -232,14 +232,14 @@ async fn home(Reads { db, cache, headers, .. }: Reads, auth: AuthSession) -> Res
         })
         .await?;
     let shell = Shell::for_visitor(&auth, "Home").await;
-    parts.respond(&headers, &auth, shell, &[], |shell| HomePage { shell, categories, featured, newest })
+    parts.respond(&headers, &auth, shell, &[], |shell| Ok(HomePage { shell, categories, featured, newest }))
 }
 
 async fn categories(Reads { db, cache, headers, .. }: Reads, auth: AuthSession) -> Result<Response, PageError> {
     let mut parts = Parts::new(&cache);
     let (list, _) = parts.fragment(cache.keys().category_list(), category_list(&db)).await?;
     let shell = Shell::for_visitor(&auth, "Categories").await;
-    parts.respond(&headers, &auth, shell, &[], |shell| CategoriesPage { shell, list })
+    parts.respond(&headers, &auth, shell, &[], |shell| Ok(CategoriesPage { shell, list }))
 }
 
 fn parse_listing(raw: Option<String>) -> Result<ListingQuery, AppError> {
@@ -278,7 +278,7 @@ async fn category(
         })
         .await?;
     let shell = Shell::for_visitor(&auth, title).await;
-    parts.respond(&headers, &auth, shell, &[], |shell| ContentPage { shell, main })
+    parts.respond(&headers, &auth, shell, &[], |shell| Ok(ContentPage { shell, main }))
 }
 
 async fn products(
@@ -314,13 +314,16 @@ async fn products(
             Ok((render_fragment(&Facets::new(&counts, &cats, &query, "/products"))?, String::new()))
         })
         .await?;
-    let main = main.as_str().map_err(|_| AppError::Internal("cached listing is not UTF-8".into()))?;
-    let facets = facets.as_str().map_err(|_| AppError::Internal("cached facets are not UTF-8".into()))?;
-    // The first hole is the only one (see `FACETS_HOLE`).
-    let main = Fragment::from(main.replacen(FACETS_HOLE, facets, 1));
     let mut shell = Shell::for_visitor(&auth, title).await;
     shell.search = query.filter.words.as_ref().map(|q| q.to_string()).unwrap_or_default();
-    parts.respond(&headers, &auth, shell, &[], |shell| ContentPage { shell, main })
+    // Put together only when the page is not kept whole already.
+    parts.respond(&headers, &auth, shell, &[], |shell| {
+        let main = main.as_str().map_err(|_| AppError::Internal("cached listing is not UTF-8".into()))?;
+        let facets = facets.as_str().map_err(|_| AppError::Internal("cached facets are not UTF-8".into()))?;
+        // The first hole is the only one (see `FACETS_HOLE`).
+        let main = Fragment::from(main.replacen(FACETS_HOLE, facets, 1));
+        Ok(ContentPage { shell, main })
+    })
 }
 
 async fn product(
@@ -340,12 +343,11 @@ async fn product(
     // The add-to-cart form gets this visitor's token: their session's, or a
     // signed one (nothing is stored for a visitor without a session).
     let token = auth.form_token().await.unwrap_or_default();
-    let main = main.as_str().map_err(|_| AppError::Internal("cached product page is not UTF-8".into()))?;
     let shell = Shell::for_visitor(&auth, title).await;
     // The first hole is the only one (see `CSRF_HOLE`). Visitors without a
     // session share the hour's signed token, so their page is shared too.
-    parts.respond(&headers, &auth, shell, &[&token], |shell| ContentPage {
-        shell,
-        main: Fragment::from(main.replacen(CSRF_HOLE, &token, 1)),
+    parts.respond(&headers, &auth, shell, &[&token], |shell| {
+        let main = main.as_str().map_err(|_| AppError::Internal("cached product page is not UTF-8".into()))?;
+        Ok(ContentPage { shell, main: Fragment::from(main.replacen(CSRF_HOLE, &token, 1)) })
     })
 }
