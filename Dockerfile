@@ -16,7 +16,8 @@ EXPOSE 80
 
 FROM debian:bookworm-slim AS app
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl \
-    && rm -rf /var/lib/apt/lists/* && useradd --system --home /app storefront
+    && rm -rf /var/lib/apt/lists/* && useradd --system --home /app storefront \
+    && mkdir -p /app/data/media && chown -R storefront /app
 WORKDIR /app
 COPY --from=build /src/target/release/storefront /usr/local/bin/storefront
 USER storefront
