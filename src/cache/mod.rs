@@ -370,6 +370,7 @@ impl Cache {
 /// How long an edge cache may take to answer a purge.
 const EDGE_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// The memory for whole pages shown to everyone: the hot pages of a shop
-/// (a few hundred at 20-60 KB) fit well within it.
-const PAGE_MEMO_BYTES: u64 = 16 * 1024 * 1024;
+/// The memory for whole pages shown to everyone: the hottest hundred or
+/// so pages (20-40 KB each); the rest are put together from their cached
+/// fragments. Small, so that filling it does not read as growth.
+const PAGE_MEMO_BYTES: u64 = 4 * 1024 * 1024;
