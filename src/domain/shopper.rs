@@ -192,7 +192,9 @@ impl ShopperQuery {
     /// `Ok(None)` when there is no word at all. Over 200 characters, or more
     /// than 8 different words, is refused (as the API's `search` is).
     pub fn parse(input: &str) -> Result<Option<Self>, SearchError> {
-        if input.chars().count() > MAX_SEARCH_CHARS {
+        // Counted as lower-cased, the form the canonical spelling has: `İ`
+        // is two characters there, and the canonical form must parse back.
+        if input.chars().flat_map(char::to_lowercase).count() > MAX_SEARCH_CHARS {
             return Err(SearchError::TooLong);
         }
         let quotes = input.matches('"').count();
