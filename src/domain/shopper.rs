@@ -20,6 +20,8 @@
 
 use std::fmt;
 
+use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
+
 use super::search::{MAX_SEARCH_CHARS, MAX_SEARCH_TERMS, SearchError};
 
 /// PostgreSQL's `english` stop words (its `english.stop`).
@@ -175,7 +177,10 @@ pub struct ShopperQuery {
 
 /// Runs of letters and digits, lower-cased.
 fn split_words(text: &str) -> impl Iterator<Item = String> + '_ {
-    text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase)
+    // Combining marks belong to their word: lower-casing `İ` gives `i` and
+    // a combining dot, and the canonical spelling must split as the input did.
+    let in_word = |c: char| c.is_alphanumeric() || c.general_category_group() == GeneralCategoryGroup::Mark;
+    text.split(move |c: char| !in_word(c)).filter(|w| !w.is_empty()).map(str::to_lowercase)
 }
 
 /// A term as the canonical form writes it: a phrase in double quotes.
