@@ -18,6 +18,22 @@ render path. Then the cost of one product update's invalidation with
 few and many cached entries, a cold key under 200 concurrent requests, the
 time from process start to the first 200, and the server's RSS.
 
+Compressed responses, on the same server: for each hit URL the bytes of
+the body as sent (on the wire, in the Content-Encoding the shop chose)
+without Accept-Encoding and to `Accept-Encoding: br, gzip` (a hit, the
+second request), and their ratio; the shop answers br for bodies of 1 KB
+or more, each form with its own ETag and `Vary: Accept-Encoding`. Then, at
+each connection count and URL by URL, wrk with that header against the
+shop's hits (hit-br) and against nginx serving the same body (the identity
+body, written to a file of its own with a `gzip -9` copy beside it) with
+`gzip_static on;` (nginx-gz): what a static site does at best for its
+bytes. A compressed hit is held to 0.9x nginx-gz at the same URL and
+connection count; the shop's storefront_compressions_total must not move
+during the hit-br runs (a hit sends the form made at the fill: it
+compresses nothing); and the HTML and JSON bodies of 4 KB or more must be
+3x smaller compressed (smaller bodies compress less and are not held to
+it). The last two are checked with --smoke too.
+
 With --varnish (and, at 32 connections only, with --smoke) two instances
 run behind a Varnish of the script's own, with the project's VCL
 (scripts/shoplab/varnish.py): the same anonymous URLs are measured as
@@ -94,6 +110,12 @@ SEARCH_URLS = ["/products?q=laptop&page=2", "/api/products/?search=laptop&page=2
 REVALIDATE_URLS = ["/products?q=laptop&page=2", "/api/products/?search=laptop&page=2"]
 COLD_URL = "/api/products/?search=lamp&ordering=-price&page_size=17"
 COLD_CONCURRENCY = 200
+# What a browser sends; the shop answers br to it.
+BR_GZIP = {"Accept-Encoding": "br, gzip"}
+# The shop's counter of bodies compressed (labelled by coding; summed here).
+COMPRESSIONS = "storefront_compressions_total"
+# The size target holds for bodies of at least this many bytes.
+SIZE_TARGET_MIN_BYTES = 4 * 1024
 UPDATES = 60
 # Instances behind Varnish in the edge comparison.
 EDGE_INSTANCES = 2
@@ -101,6 +123,11 @@ EDGE_INSTANCES = 2
 TARGETS = {
     "hit_vs_ceiling_32": 0.50,  # hits reach half the ceiling's requests/s at 32 connections
     "page_hit_vs_nginx": 0.9,  # HTML page hits reach 0.9x nginx's static 5 KB file, at each connection count
+    # Hits with Accept-Encoding: br, gzip reach 0.9x nginx gzip_static sending the same body, at each
+    # connection count.
+    "compressed_hit_vs_nginx_gz": 0.9,
+    "compressions_during_hits": 0,
+    "size_reduction": 3.0,  # identity/compressed bytes, HTML and JSON bodies of SIZE_TARGET_MIN_BYTES or more
     "hit_p99_ms_32": 5.0,
     "hit_vs_bypass_search": 20.0,
     "bypass_search_p50_ms_8": 20.0,  # on 100k products
@@ -252,16 +279,28 @@ def bench_size(binary: Path, pg_url: str, size: int, args: argparse.Namespace) -
         slug = json.loads(body)["results"][0]["slug"]
         urls = [u.replace("{slug}", slug) for u in HIT_URLS]
 
-        sizes, etags = {}, {}
+        sizes, etags, identity = {}, {}, {}
         for url in urls:
             server.get(url)
             status, headers, body = server.get(url)
             if status != 200 or headers.get("x-cache") != "HIT":
                 fail(f"{url} answered {status} {headers.get('x-cache')} on its second request, not a cache hit")
-            sizes[url], etags[url] = len(body), headers["etag"]
+            sizes[url], etags[url], identity[url] = len(body), headers["etag"], (body, headers)
         ceiling_bytes = int(statistics.median(sizes.values()))
         ceiling = f"/__bench/ceiling?bytes={ceiling_bytes}"
         result["body_bytes"] = sizes
+
+        # Compressed: the bytes sent to Accept-Encoding: br, gzip, and the
+        # same identity body precompressed for nginx, one file per URL.
+        result["bytes"], gz_paths = {}, {}
+        for i, url in enumerate(urls):
+            body, headers = identity[url]
+            sent = compressed_bytes(server, url, body, headers)
+            gz_paths[url], sent["nginx_gz"] = reference.add_gzip_page(f"page-{i}.{page_extension(url, headers)}", body)
+            result["bytes"][url] = sent
+            say(f"  bytes: identity {sent['identity']:>7,}  br, gzip {sent['br_gzip']:>7,} ({sent['coding']}, "
+                f"{sent['ratio']:.2f}x)  nginx .gz {sent['nginx_gz']:>7,}  {url}")
+        result["compressions_exported"] = metric_exported(server, COMPRESSIONS)
 
         def record(kind: str, url: str, c: int, figures: dict) -> None:
             figures.update(kind=kind, url=url, connections=c)
@@ -273,6 +312,9 @@ def bench_size(binary: Path, pg_url: str, size: int, args: argparse.Namespace) -
         for url in [ceiling, *urls]:
             wrk(server.port, url, 8, 1)
         wrk(reference.port, nginx.FILE_PATH, 8, 1)
+        for url in urls:
+            wrk(server.port, url, 8, 1, BR_GZIP)
+            wrk(reference.port, gz_paths[url], 8, 1, BR_GZIP)
         for c in args.connections:
             # The references before and after the group: the machine drifts.
             record("nginx", nginx.FILE_PATH, c, wrk(reference.port, nginx.FILE_PATH, c, args.duration))
@@ -281,6 +323,12 @@ def bench_size(binary: Path, pg_url: str, size: int, args: argparse.Namespace) -
                 record("hit", url, c, wrk(server.port, url, c, args.duration))
             for url in REVALIDATE_URLS:
                 record("304", url, c, wrk(server.port, url, c, args.duration, {"If-None-Match": etags[url]}))
+            # Compressed, side by side: the shop's hit, then nginx with the
+            # same body precompressed (its `url` the shop's, `path` nginx's).
+            for url in urls:
+                record("hit-br", url, c, wrk_compressed_hits(server, url, c, args.duration))
+                nginx_gz = wrk(reference.port, gz_paths[url], c, args.duration, BR_GZIP)
+                record("nginx-gz", url, c, dict(nginx_gz, path=gz_paths[url]))
             record("ceiling", ceiling, c, wrk(server.port, ceiling, c, args.duration))
             record("nginx", nginx.FILE_PATH, c, wrk(reference.port, nginx.FILE_PATH, c, args.duration))
 
@@ -334,6 +382,53 @@ def bench_size(binary: Path, pg_url: str, size: int, args: argparse.Namespace) -
         reference.stop()
         redis.stop()
     return result
+
+
+def compressed_bytes(server: Server, url: str, body: bytes, headers: dict) -> dict:
+    """The bytes of `url`'s identity body (given, with its headers) and of
+    the body sent to Accept-Encoding: br, gzip, asked twice so that it is a
+    hit; as sent: http.client decodes no Content-Encoding."""
+    server.get(url, BR_GZIP)
+    status, sent_headers, sent = server.get(url, BR_GZIP)
+    if status != 200 or sent_headers.get("x-cache") != "HIT":
+        fail(f"{url} with Accept-Encoding: br, gzip answered {status} {sent_headers.get('x-cache')} on its second "
+             "request, not a cache hit")
+    return {
+        "identity": len(body),
+        "br_gzip": len(sent),
+        "coding": sent_headers.get("content-encoding", "identity"),
+        "ratio": round(len(body) / max(1, len(sent)), 3),
+        "content_type": headers.get("content-type", ""),
+        "vary": sent_headers.get("vary", ""),
+        "own_etag": sent_headers.get("etag") != headers.get("etag"),
+    }
+
+
+def page_extension(url: str, headers: dict) -> str:
+    """The extension nginx gives the right Content-Type by: the shop's type."""
+    ctype = headers.get("content-type", "")
+    if ctype.startswith("text/html"):
+        return "html"
+    if ctype.startswith("application/json"):
+        return "json"
+    fail(f"{url} answered Content-Type {ctype!r}, neither HTML nor JSON")
+
+
+def metric_exported(server: Server, name: str) -> bool:
+    """Whether the metrics listener lists `name` at all (a counter appears
+    there once it first counts; before that Server.metric reads 0)."""
+    text = http_request(server.metrics_port, "/metrics")[2].decode()
+    return any(line.startswith(name) and line[len(name):len(name) + 1] in (" ", "{") for line in text.splitlines())
+
+
+def wrk_compressed_hits(server: Server, url: str, connections: int, duration: int) -> dict:
+    """wrk with Accept-Encoding: br, gzip, and the bodies the shop
+    compressed meanwhile (COMPRESSIONS, every coding summed by
+    Server.metric)."""
+    before = server.metric(COMPRESSIONS)
+    figures = wrk(server.port, url, connections, duration, BR_GZIP)
+    figures["compressions"] = int(server.metric(COMPRESSIONS) - before)
+    return figures
 
 
 def sign_in(server: Server, email: str, password: str) -> str:
@@ -707,6 +802,13 @@ def nginx_rps(runs: list[dict], connections: int) -> float | None:
     return statistics.mean(rps) if rps else None
 
 
+def size_checked(r: dict) -> list[str]:
+    """The URLs the size target holds for: HTML and JSON bodies of
+    SIZE_TARGET_MIN_BYTES or more."""
+    return [url for url, b in r["bytes"].items() if b["identity"] >= SIZE_TARGET_MIN_BYTES
+            and b["content_type"].startswith(("text/html", "application/json"))]
+
+
 def check_targets(results: list[dict], edge: dict | None, smoke: bool, order_result: dict | None = None) -> list[dict]:
     checks = []
 
@@ -730,6 +832,22 @@ def check_targets(results: list[dict], edge: dict | None, smoke: bool, order_res
                 ratio = x["rps"] / nginx_rps(runs, x["connections"])
                 check(f"page hit/nginx req/s at {x['connections']}, {x['url']}", ratio, TARGETS["page_hit_vs_nginx"],
                       ratio >= TARGETS["page_hit_vs_nginx"], True, n)
+        for x in runs:
+            if x["kind"] == "hit-br":
+                ref = by[("nginx-gz", x["url"], x["connections"])]
+                ratio = x["rps"] / ref["rps"] if ref["rps"] else 0.0
+                check(f"compressed hit/nginx gzip_static req/s at {x['connections']}, {x['url']}", ratio,
+                      TARGETS["compressed_hit_vs_nginx_gz"], ratio >= TARGETS["compressed_hit_vs_nginx_gz"], True, n)
+        # Exactness, enforced in --smoke too: a hit sends the form made at
+        # the fill, it compresses nothing.
+        compressions = sum(x["compressions"] for x in runs if x["kind"] == "hit-br")
+        unexported = "" if r["compressions_exported"] else " (the binary does not export it)"
+        check(f"{COMPRESSIONS} added during the compressed hits{unexported}", compressions,
+              TARGETS["compressions_during_hits"], compressions == TARGETS["compressions_during_hits"], False, n)
+        for url in size_checked(r):
+            ratio = r["bytes"][url]["ratio"]
+            check(f"size reduction identity/compressed, {url}", ratio, TARGETS["size_reduction"],
+                  ratio >= TARGETS["size_reduction"], False, n)
         for x in runs:
             if x["kind"] == "hit" and x["connections"] == 32 and any(x["url"] == u for u in SEARCH_URLS):
                 b = by[("bypass", x["url"], 32)]
@@ -820,6 +938,52 @@ def order_table(o: dict) -> list[str]:
     return lines
 
 
+def own_etag(b: dict) -> str:
+    """yes/no for a compressed body, - for one sent as identity."""
+    return "-" if b["coding"] == "identity" else ("yes" if b["own_etag"] else "no")
+
+
+def compressed_section(r: dict) -> list[str]:
+    """Bytes as sent, and the compressed hits against nginx gzip_static."""
+    lines = ["### Compressed responses", "",
+             "Bytes of the body as sent (on the wire, not decoded): without Accept-Encoding (identity) and to "
+             "`Accept-Encoding: br, gzip` (its second request, a hit), in the Content-Encoding the shop sent. "
+             "nginx .gz: the same identity body after `gzip -9`, as nginx's gzip_static sends it. Own ETag: the "
+             "compressed response's ETag differs from the identity one's. In the table of all runs above, an "
+             "nginx-gz row names the shop's URL whose body nginx sent.", "",
+             "| URL | identity bytes | br, gzip bytes | coding | identity/compressed | nginx .gz bytes | Vary | "
+             "own ETag |",
+             "| --- | ---: | ---: | --- | ---: | ---: | --- | --- |"]
+    for url, b in r["bytes"].items():
+        lines.append(f"| `{url}` | {b['identity']:,} | {b['br_gzip']:,} | {b['coding']} | {b['ratio']:.2f} | "
+                     f"{b['nginx_gz']:,} | {b['vary'] or '-'} | {own_etag(b)} |")
+    checked = size_checked(r)
+    skipped = [url for url in r["bytes"] if url not in checked]
+    lines += ["", f"Size target (identity/compressed >= {TARGETS['size_reduction']}, HTML and JSON bodies of "
+                  f"{SIZE_TARGET_MIN_BYTES:,} bytes or more) checked for: "
+                  + (", ".join(f"`{u}`" for u in checked) or "none")
+              + ("; not checked: " + ", ".join(f"`{u}` ({r['bytes'][u]['identity']:,} bytes)" for u in skipped)
+                 if skipped else "") + ".", ""]
+    by = {(x["kind"], x["url"], x["connections"]): x for x in r["runs"]}
+    total = sum(x["compressions"] for x in r["runs"] if x["kind"] == "hit-br")
+    lines += ["wrk with `Accept-Encoding: br, gzip`, URL by URL, one run after the other: the shop's hits (hit-br) "
+              "and nginx sending the same body precompressed (nginx-gz, `gzip_static on;`). Compressions: "
+              f"{COMPRESSIONS} after the run minus before, all codings.", "",
+              "| URL | conns | hit-br req/s | nginx-gz req/s | hit-br/nginx-gz | hit-br p99 ms | nginx-gz p99 ms | "
+              "compressions |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for x in r["runs"]:
+        if x["kind"] != "hit-br":
+            continue
+        g = by[("nginx-gz", x["url"], x["connections"])]
+        ratio = f"{x['rps'] / g['rps']:.2f}" if g["rps"] else "-"
+        lines.append(f"| `{x['url']}` | {x['connections']} | {x['rps']:,.0f} | {g['rps']:,.0f} | {ratio} | "
+                     f"{x['p99_ms']:.2f} | {g['p99_ms']:.2f} | {x['compressions']} |")
+    lines += ["", f"{COMPRESSIONS} during all hit-br runs: {total:+d}"
+                  + ("" if r["compressions_exported"] else " (this binary does not export the counter)") + ".", ""]
+    return lines
+
+
 def markdown(report: dict) -> str:
     lines = [f"# storefront benchmark, {report['started']}", "",
              f"Machine: {report['machine']}. Command: `{report['command']}`. "
@@ -849,6 +1013,7 @@ def markdown(report: dict) -> str:
                              f"{v['redis_commands_per_update']} |")
         lines += ["", f"Cold key `{cold['url']}`, {cold['requests']} concurrent requests: statuses "
                       f"{cold['statuses']}, {cold['fills']} fill(s), {cold['queries']} SQL statement(s).", ""]
+        lines += compressed_section(r)
     if edge := report.get("edge"):
         lines += [f"## Varnish in front of {edge['instances']} instances, {edge['products']:,} products", "",
                   "The same URLs through Varnish (one wrk, 2 threads; every request a Varnish hit: Varnish "

@@ -39,6 +39,10 @@ fi
 if ! command -v varnishd >/dev/null 2>&1 || [ ! -e /usr/lib/x86_64-linux-gnu/varnish/vmods/libvmod_xkey.so ]; then
   apt_install varnish varnish-modules
 fi
+# curl with HTTP/2, for the h2c test (tests/api/compression.rs).
+if ! curl -V 2>/dev/null | grep -q HTTP2; then
+  apt_install curl
+fi
 bash scripts/install-test-tools.sh
 
 cargo test "$@"

@@ -8,6 +8,7 @@ pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod encoding;
 pub mod error;
 pub mod mail;
 pub mod media;

@@ -8,7 +8,8 @@
 #   stopped replica gets no traffic; `app` stays declared but is never used;
 # - purges from app1 and app2, answered here exactly as storefront.vcl
 #   answers them (its own check would refuse their addresses);
-# - one retry on the other replica when a GET or HEAD found no backend.
+# - one retry on the other replica when a GET or HEAD found no backend, or
+#   asked for a static asset's hashed name its replica does not have.
 #
 # Host names are resolved when the VCL is loaded: docker-compose.yml starts
 # Varnish after both apps are healthy and restarts it when compose recreates
@@ -19,6 +20,15 @@ vcl 4.1;
 # Defined below; listed first so it runs before storefront.vcl's vcl_recv.
 sub vcl_recv {
     call compose_recv;
+}
+
+# Before storefront.vcl's, which delivers every error as it is.
+sub vcl_backend_response {
+    # A static asset's hashed name one replica does not have: during a
+    # rolling deploy, the other replica runs the build that links it.
+    if (beresp.status == 404 && bereq.url ~ "^/static/" && bereq.retries == 0) {
+        return (retry);
+    }
 }
 
 include "./storefront.vcl";

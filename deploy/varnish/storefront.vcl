@@ -35,6 +35,27 @@ sub vcl_recv {
         set req.http.x-purged = xkey.purge(req.http.xkey-purge);
         return (synth(200, "Purged " + req.http.x-purged));
     }
+    # The app sends each body in brotli, gzip or as it is, by
+    # Accept-Encoding. A browser's list becomes the one coding the app would
+    # pick, so all browsers share one object per coding; a list with
+    # q-values is kept whole, and gets objects of its own. Varnish's own gzip
+    # handling rewrites Accept-Encoding after this (to gzip or nothing), so
+    # the choice travels in a header of ours: vcl_hash keeps one object per
+    # choice, vcl_backend_fetch asks the app for it. A purge by xkey
+    # retires every one of them.
+    unset req.http.X-Storefront-Encoding;
+    if (req.http.Accept-Encoding && req.http.Accept-Encoding !~ ";") {
+        if (req.http.Accept-Encoding ~ "(?i)(^|,)\s*br\s*(,|$)") {
+            set req.http.Accept-Encoding = "br";
+        } elsif (req.http.Accept-Encoding ~ "(?i)(^|,)\s*(x-)?gzip\s*(,|$)") {
+            set req.http.Accept-Encoding = "gzip";
+        } else {
+            unset req.http.Accept-Encoding;
+        }
+    }
+    if (req.http.Accept-Encoding) {
+        set req.http.X-Storefront-Encoding = req.http.Accept-Encoding;
+    }
     # A session or credentials make the answer someone's own.
     if (req.http.Authorization || req.http.Cookie ~ "(^|;)\s*storefront_session=") {
         return (pass);
@@ -44,10 +65,25 @@ sub vcl_recv {
     unset req.http.Cookie;
 }
 
+sub vcl_hash {
+    # One object per coding (see vcl_recv); the built-in VCL adds the URL
+    # and host.
+    if (req.http.X-Storefront-Encoding) {
+        hash_data(req.http.X-Storefront-Encoding);
+    }
+}
+
 sub vcl_backend_fetch {
     # The app serves our fetches from Redis, never from an instance's own
     # memory, which may not yet know of the write that just purged us.
     set bereq.http.X-Edge-Fetch = "1";
+    # The coding vcl_recv chose, not the gzip Varnish put in its place.
+    if (bereq.http.X-Storefront-Encoding) {
+        set bereq.http.Accept-Encoding = bereq.http.X-Storefront-Encoding;
+    } else {
+        unset bereq.http.Accept-Encoding;
+    }
+    unset bereq.http.X-Storefront-Encoding;
 }
 
 sub vcl_backend_response {

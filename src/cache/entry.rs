@@ -9,7 +9,12 @@
 //! [1: format] [1: n] [n × 8: tag versions, LE]
 //! [2: p] p × ([8: version, LE] [2: name len] [tag name])
 //! [16: etag hash] [2: title len] [title] [4: body len, LE] [body]
+//! [4: gzip len, LE] [gzip] [4: brotli len, LE] [brotli]
 //! ```
+//!
+//! The compressed forms are made once, by the fill (for the API's bodies,
+//! which are sent as they are; a page's fragments are not), so a hit does
+//! no compression work.
 //!
 //! The static tags are not named (the key names them); pinned ones must be,
 //! since only the fill knew them. Bytes that cannot be read back (another
@@ -23,9 +28,10 @@ use bytes::Bytes;
 
 use super::pin::Pinned;
 use super::tags::Tag;
+use crate::encoding::Encodings;
 
-/// Format 2 added pinned tags.
-const FORMAT: u8 = 2;
+/// Format 2 added pinned tags, 3 the compressed forms.
+const FORMAT: u8 = 3;
 /// Written in place of [`FORMAT`] for an entry that must not be served
 /// (see [`Entry::encode`]): decoded as a miss.
 const UNSERVABLE: u8 = 0;
@@ -37,12 +43,19 @@ pub struct Entry {
     pub etag_hash: u128,
     pub title: String,
     pub body: Bytes,
+    pub encodings: Encodings,
 }
 
 impl Entry {
     pub fn new(versions: Vec<u64>, pinned: Pinned, title: String, body: Bytes) -> Self {
         let etag_hash = xxhash_rust::xxh3::xxh3_128(&body);
-        Entry { versions, pinned, etag_hash, title, body }
+        Entry { versions, pinned, etag_hash, title, body, encodings: Encodings::default() }
+    }
+
+    /// The entry a fill made, with the compressed forms `encodings` made
+    /// of its body.
+    pub fn filled(versions: Vec<u64>, filled: Filled, encodings: Encodings) -> Self {
+        Entry { encodings, ..Entry::new(versions, filled.pinned, filled.title, filled.body) }
     }
 
     /// A strong ETag: the hash of the body.
@@ -60,7 +73,8 @@ impl Entry {
         let pinned = self.pinned.tags().len();
         // A pinned tag is its version, a length and a short name
         // ("product-123"): 26 bytes each leaves room for the usual ones.
-        let capacity = 4 + self.versions.len() * 8 + pinned * 26 + 22 + title_len + self.body.len();
+        let capacity =
+            4 + self.versions.len() * 8 + pinned * 26 + 30 + title_len + self.body.len() + self.encodings.len();
         let mut out = Vec::with_capacity(capacity);
         out.push(FORMAT);
         out.push(u8::try_from(self.versions.len()).expect("entries have few tags"));
@@ -94,6 +108,17 @@ impl Entry {
             }
         }
         out.extend_from_slice(&self.body);
+        for form in [&self.encodings.gzip, &self.encodings.br] {
+            let form = form.as_deref().unwrap_or_default();
+            match u32::try_from(form.len()) {
+                Ok(len) => out.extend_from_slice(&len.to_le_bytes()),
+                Err(_) => {
+                    out[0] = UNSERVABLE;
+                    out.extend_from_slice(&[0; 4]);
+                }
+            }
+            out.extend_from_slice(form);
+        }
         out
     }
 
@@ -136,19 +161,32 @@ impl Entry {
             return None;
         }
         let (title, rest) = rest.split_at(len);
-        let (body_len, rest) = rest.split_first_chunk::<4>()?;
-        // A body cut short is not a shorter page.
-        if rest.len() != u32::from_le_bytes(*body_len) as usize {
+        let title = std::str::from_utf8(title).ok()?.to_owned();
+        // Each part's bytes, in place; one cut short is not a shorter body.
+        let mut rest = rest;
+        let mut part = || {
+            let (len, r) = rest.split_first_chunk::<4>()?;
+            let len = u32::from_le_bytes(*len) as usize;
+            if r.len() < len {
+                return None;
+            }
+            let start = raw.len() - r.len();
+            rest = &r[len..];
+            Some(raw.slice(start..start + len))
+        };
+        let (body, gzip, br) = (part()?, part()?, part()?);
+        if !rest.is_empty() || gzip.is_empty() != br.is_empty() {
             return None;
         }
-        let title = std::str::from_utf8(title).ok()?.to_owned();
-        let body_start = raw.len() - rest.len();
+        let encodings =
+            if gzip.is_empty() { Encodings::default() } else { Encodings { gzip: Some(gzip), br: Some(br) } };
         Some(Entry {
             versions,
             pinned: Pinned::new(tags, pinned_versions),
             etag_hash: u128::from_le_bytes(*etag),
             title,
-            body: raw.slice(body_start..),
+            body,
+            encodings,
         })
     }
 }
@@ -198,6 +236,9 @@ pub struct Filled {
     pub body: Bytes,
     pub title: String,
     pub pinned: Pinned,
+    /// Sent as it is (an API body), not part of a page: its compressed
+    /// forms are kept with it.
+    pub sent_whole: bool,
 }
 
 /// A cached (or freshly filled) body.
@@ -210,12 +251,16 @@ pub struct Cached {
     /// The tags its fill pinned, for the response to name; `None` when
     /// nothing was (no allocation, and no shared counter touched per hit).
     pub pinned: Option<Arc<[Tag]>>,
+    /// The compressed forms kept with it; `None` for a body served without
+    /// the cache, which the response compresses itself if it must.
+    pub encodings: Option<Encodings>,
 }
 
 impl Cached {
     pub(super) fn from_entry(e: Entry, status: CacheStatus) -> Self {
         let etag = e.etag();
-        Cached { etag, body: e.body, title: e.title, status, pinned: e.pinned.into_tags() }
+        let encodings = Some(e.encodings);
+        Cached { etag, body: e.body, title: e.title, status, pinned: e.pinned.into_tags(), encodings }
     }
 
     /// The tags its fill pinned.
@@ -266,6 +311,31 @@ mod tests {
             assert_eq!(Entry::decode(Bytes::from(longer)), None);
         }
         assert_eq!(Entry::decode(Bytes::from_static(b"\x09garbage")), None);
+    }
+
+    #[test]
+    fn round_trips_with_compressed_forms() {
+        let body = Bytes::from("<li>Oak desk $1,058.99</li>".repeat(80));
+        let filled = Filled { body: body.clone(), title: String::new(), pinned: pinned(), sent_whole: true };
+        let forms = crate::encoding::Encodings::make(&body, crate::encoding::Effort::Fill);
+        let e = Entry::filled(vec![3], filled, forms);
+        assert!(e.encodings.gzip.as_ref().is_some_and(|g| g.len() < body.len() / 3));
+        let raw = e.encode();
+        assert_eq!(Entry::decode(Bytes::from(raw.clone())), Some(e.clone()));
+        for cut in [raw.len() - 1, raw.len() - e.encodings.br.as_ref().unwrap().len() - 1] {
+            assert_eq!(Entry::decode(Bytes::copy_from_slice(&raw[..cut])), None, "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn entries_of_format_2_are_a_miss() {
+        // Format 2 ended with the body: a format 3 entry without forms, less
+        // their two empty lengths.
+        let e = Entry::new(vec![1], Pinned::default(), String::new(), Bytes::from_static(b"body"));
+        let mut old = e.encode();
+        old.truncate(old.len() - 8);
+        old[0] = 2;
+        assert_eq!(Entry::decode(Bytes::from(old)), None);
     }
 
     #[test]

@@ -59,6 +59,7 @@ use rand::Rng;
 use sea_orm::DatabaseConnection;
 
 use crate::config::CacheSettings;
+use crate::encoding::{Coding, Effort, Encodings};
 pub use breaker::Breaker;
 use conn::{Conn, Nodes, Query};
 use cursor::Cursor;
@@ -85,6 +86,9 @@ pub struct CacheCounters {
     pub errors: AtomicU64,
     pub fills: AtomicU64,
     pub invalidations: AtomicU64,
+    /// Compressed forms made (by fills, pages kept in memory and bodies
+    /// served once): a hit adds none.
+    pub compressions: AtomicU64,
     reported_hits: AtomicU64,
     reported_misses: AtomicU64,
 }
@@ -197,6 +201,31 @@ impl Cache {
 
     pub fn counters(&self) -> &CacheCounters {
         &self.inner.counters
+    }
+
+    /// Both compressed forms of a body kept for many responses (a fill's,
+    /// a page kept in memory), counted.
+    pub fn compress(&self, body: &[u8]) -> Encodings {
+        let forms = Encodings::make(body, Effort::Fill);
+        self.count_compressions(&forms);
+        forms
+    }
+
+    /// The form of a body served once that the request asks for, counted.
+    pub fn compress_once(&self, body: &[u8], coding: Coding) -> Encodings {
+        let forms = Encodings::only(body, coding);
+        self.count_compressions(&forms);
+        forms
+    }
+
+    fn count_compressions(&self, forms: &Encodings) {
+        let made = forms.gzip.is_some() as u64 + forms.br.is_some() as u64;
+        self.inner.counters.compressions.fetch_add(made, Ordering::Relaxed);
+    }
+
+    /// The forms a fill's entry keeps: none for a page's fragment.
+    fn forms_of(&self, filled: &Filled) -> Encodings {
+        if filled.sent_whole { self.compress(&filled.body) } else { Encodings::default() }
     }
 
     /// What applies the outbox: now, or on a beat in the background.

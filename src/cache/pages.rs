@@ -15,6 +15,7 @@ use bytes::Bytes;
 use xxhash_rust::xxh3::Xxh3;
 
 use super::keys::TEMPLATES_DIGEST;
+use crate::encoding::Encodings;
 
 /// The digest of a page's inputs, fed in order.
 #[derive(Clone)]
@@ -64,6 +65,8 @@ impl PageDigest {
 #[derive(Clone, Debug)]
 pub struct KeptPage {
     pub body: Bytes,
+    /// Its compressed forms, made when it was kept.
+    pub encodings: Encodings,
     /// The names of its tags (its fragments' keys' and pins'), as the
     /// response's `Surrogate-Key` gives them; `None` when too many to name.
     pub tag_names: Option<Bytes>,
@@ -76,7 +79,7 @@ struct ByLength;
 
 impl quick_cache::Weighter<PageDigest, KeptPage> for ByLength {
     fn weight(&self, _key: &PageDigest, page: &KeptPage) -> u64 {
-        (page.body.len() + page.tag_names.as_ref().map_or(0, Bytes::len)) as u64 + 64
+        (page.body.len() + page.encodings.len() + page.tag_names.as_ref().map_or(0, Bytes::len)) as u64 + 64
     }
 }
 
@@ -144,7 +147,12 @@ mod tests {
             inputs.digest()
         };
         for n in 0..100u8 {
-            let page = KeptPage { body: Bytes::from(vec![b'x'; 4096]), tag_names: None, ttl: Default::default() };
+            let page = KeptPage {
+                body: Bytes::from(vec![b'x'; 4096]),
+                encodings: Encodings::default(),
+                tag_names: None,
+                ttl: Default::default(),
+            };
             memo.insert(digest(n), page);
         }
         let kept = (0..100u8).filter(|&n| memo.get(digest(n)).is_some()).count();

@@ -81,7 +81,10 @@ impl Cache {
         let bypass = |filled: Filled| {
             counters.bypasses.fetch_add(1, Ordering::Relaxed);
             record("bypass");
-            Cached::from_entry(Entry::new(Vec::new(), filled.pinned, filled.title, filled.body), CacheStatus::Bypass)
+            // Served once: the response compresses it, in the coding asked
+            // for, if it must.
+            let e = Entry::new(Vec::new(), filled.pinned, filled.title, filled.body);
+            Cached { encodings: None, ..Cached::from_entry(e, CacheStatus::Bypass) }
         };
         if let Some(memory) = &self.inner.memory {
             return self.serve_in_process(memory, entry, fill).await;
@@ -182,7 +185,8 @@ impl Cache {
         }
         let fill = fill.ok_or_else(|| FillError::from(std::io::Error::other("a flight ran without its fill")))?;
         let filled = self.fill(entry, fill).await?;
-        let e = Entry::new(versions, filled.pinned, filled.title, filled.body);
+        let forms = self.forms_of(&filled);
+        let e = Entry::filled(versions, filled, forms);
         let pinned = e.pinned.clone();
         // Pinned tags whose versions could not be read: this request gets
         // the body, nobody else does.
@@ -246,7 +250,8 @@ impl Cache {
                 return Ok((hit, Pinned::default()));
             }
             let filled = self.fill(entry, fill).await?;
-            let e = Entry::new(versions, filled.pinned, filled.title, filled.body);
+            let forms = self.forms_of(&filled);
+            let e = Entry::filled(versions, filled, forms);
             let complete = e.pinned.is_complete();
             let (versions, pinned) = (e.versions.clone(), e.pinned.versions().to_vec());
             let cached = Cached::from_entry(e, CacheStatus::Miss);

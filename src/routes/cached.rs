@@ -13,7 +13,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
-use crate::cache::{CacheStatus, Tag};
+use crate::cache::{Cache, CacheStatus, Tag};
+use crate::encoding::{self, Coding, Encodings};
 use crate::routes::cache_policy::Shareable;
 
 pub const JSON: &str = "application/json";
@@ -27,11 +28,46 @@ const MAX_SURROGATE_KEY: usize = 4096;
 
 /// A response assembled from cache entries.
 pub struct CachedBody {
-    pub body: Bytes,
-    pub etag: String,
+    pub body: Representation,
     pub status: CacheStatus,
     pub sharing: Sharing,
     pub content_type: &'static str,
+}
+
+/// The form of a body a request gets: its bytes in the coding it asked
+/// for, that form's own ETag, and whether the body is negotiable (so the
+/// response varies by `Accept-Encoding`).
+#[derive(Debug)]
+pub struct Representation {
+    pub bytes: Bytes,
+    pub etag: String,
+    pub coding: Coding,
+    pub negotiable: bool,
+}
+
+impl Representation {
+    /// `body` (whose identity ETag is `etag`) as `request` wants it: a form
+    /// from `kept` when there is one, else compressed now (counted by
+    /// `cache`), for a body nothing kept.
+    pub fn choose(request: &HeaderMap, cache: &Cache, body: Bytes, etag: &str, kept: Option<&Encodings>) -> Self {
+        if body.len() < encoding::MIN_BYTES {
+            return Representation { bytes: body, etag: etag.to_owned(), coding: Coding::Identity, negotiable: false };
+        }
+        let coding = encoding::negotiate(request);
+        let bytes = match (coding, kept.and_then(|k| k.get(coding))) {
+            (Coding::Identity, _) => body,
+            (_, Some(form)) => form.clone(),
+            (_, None) => cache.compress_once(&body, coding).get(coding).cloned().unwrap_or(body),
+        };
+        Representation { bytes, etag: coding.etag(etag), coding, negotiable: true }
+    }
+
+    /// No bytes, for a 304: the ETag of the form `request` wants of a
+    /// negotiable body whose identity ETag is `etag`.
+    pub fn unchanged(request: &HeaderMap, etag: &str) -> Self {
+        let coding = encoding::negotiate(request);
+        Representation { bytes: Bytes::new(), etag: coding.etag(etag), coding, negotiable: true }
+    }
 }
 
 /// The headers the entries' tags and TTL decide: `Surrogate-Key`, and the
@@ -113,19 +149,26 @@ fn matches(if_none_match: &str, etag: &str) -> bool {
 
 impl CachedBody {
     pub fn into_response(self, request: &HeaderMap) -> Response {
+        let body = self.body;
         let mut headers = HeaderMap::new();
-        if let Ok(v) = HeaderValue::from_str(&self.etag) {
+        if let Ok(v) = HeaderValue::from_str(&body.etag) {
             headers.insert(header::ETAG, v);
         }
         headers.insert("x-cache", HeaderValue::from_static(self.status.as_str()));
         if let Some(keys) = self.sharing.surrogate_key {
             headers.insert(header::HeaderName::from_static("surrogate-key"), keys);
         }
-        let mut response = if revalidates(request, &self.etag) {
+        if body.negotiable {
+            headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+        }
+        let mut response = if revalidates(request, &body.etag) {
             (StatusCode::NOT_MODIFIED, headers).into_response()
         } else {
             headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(self.content_type));
-            (StatusCode::OK, headers, Body::from(self.body)).into_response()
+            if let Some(name) = body.coding.header() {
+                headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(name));
+            }
+            (StatusCode::OK, headers, Body::from(body.bytes)).into_response()
         };
         if let Some(shareable) = self.sharing.shareable {
             response.extensions_mut().insert(Shareable(shareable));
@@ -140,8 +183,12 @@ mod tests {
 
     fn body_with(tags: &[Tag], private: bool) -> CachedBody {
         CachedBody {
-            body: Bytes::from_static(b"{}"),
-            etag: "\"e\"".to_owned(),
+            body: Representation {
+                bytes: Bytes::from_static(b"{}"),
+                etag: "\"e\"".to_owned(),
+                coding: Coding::Identity,
+                negotiable: false,
+            },
             status: CacheStatus::Hit,
             sharing: Sharing::of(tags, Duration::from_secs(300), private),
             content_type: JSON,

@@ -21,12 +21,16 @@ mod media;
 mod pages;
 pub mod uploads;
 
+pub use assets::prepare as prepare_assets;
+
 use axum::Router;
 use axum::extract::OriginalUri;
 use axum::response::{IntoResponse, Response};
 
 use axum::http::{HeaderValue, StatusCode, header};
 use tower::ServiceBuilder;
+use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -71,6 +75,11 @@ pub fn router(state: AppState) -> Router {
         // give themselves (a timeout, a refused cross-site form, a body too
         // large).
         .layer(axum::middleware::from_fn(cache_policy::apply))
+        // Compresses what was not compressed where it was made: forms,
+        // the cart, admin pages, errors. Cached bodies and static assets
+        // carry their forms (and an ETag per form) already; images are
+        // compressed as they are.
+        .layer(CompressionLayer::new().compress_when(Uncompressed))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout))
         .layer(axum::middleware::from_fn_with_state(state_public_url, cross_site::refuse_cross_site))
         .layer(axum::middleware::from_fn(edge_fetches))
@@ -112,6 +121,22 @@ async fn session_failures(request: axum::extract::Request, next: axum::middlewar
         return AppError::Unavailable("the session store could not save the session".into()).into_html();
     }
     response
+}
+
+/// What the compression layer compresses (when asked to): not a small
+/// body, an image or an event stream, nor one with an ETag: that one names
+/// the identity form, and its handler made the other forms it has, each
+/// with its own ETag.
+#[derive(Clone, Copy)]
+struct Uncompressed;
+
+impl Predicate for Uncompressed {
+    fn should_compress<B: axum::body::HttpBody>(&self, response: &axum::http::Response<B>) -> bool {
+        !response.headers().contains_key(header::ETAG)
+            && SizeAbove::new(crate::encoding::MIN_BYTES as u64).should_compress(response)
+            && NotForContentType::IMAGES.should_compress(response)
+            && NotForContentType::SSE.should_compress(response)
+    }
 }
 
 /// The body limit refuses with a plain-text 413; answer in the shop's

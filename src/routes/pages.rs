@@ -17,7 +17,7 @@ use crate::auth::AuthSession;
 use crate::cache::{Cache, CacheStatus, EntryKey, Filled, KeptPage, PageInputs, Pinned, Tag};
 use crate::domain::{Dialect, ListingQuery, QueryPairs, Slug};
 use crate::error::{AppError, PageError};
-use crate::routes::cached::{CachedBody, HTML, Sharing, revalidates};
+use crate::routes::cached::{CachedBody, HTML, Representation, Sharing, revalidates};
 use crate::routes::extract::{PagePath, Reads};
 use crate::services::{catalog, facets, images, listings};
 use crate::state::AppState;
@@ -114,7 +114,7 @@ impl<'a> Parts<'a> {
             .cache
             .get_or_fill(&key, || async {
                 let (fragment, title, pinned) = fill.await?;
-                Ok(Filled { body: fragment.into_bytes(), title, pinned })
+                Ok(Filled { body: fragment.into_bytes(), title, pinned, sent_whole: false })
             })
             .await?;
         self.status = Some(self.status.map_or(cached.status, |s| s.combine(cached.status)));
@@ -156,26 +156,40 @@ impl<'a> Parts<'a> {
         let digest = self.inputs.digest();
         let etag = digest.etag();
         let memo = if private { None } else { self.cache.pages() };
+        // Pages are negotiable (a layout alone is several KB): a 304 names
+        // the form the request would get, without rendering it.
         let (body, sharing) = if let Some(kept) = memo.and_then(|m| m.get(digest)) {
-            let body = if revalidates(headers, &etag) { Bytes::new() } else { kept.body };
+            let body = if revalidates_form(headers, &etag) {
+                Representation::unchanged(headers, &etag)
+            } else {
+                Representation::choose(headers, self.cache, kept.body, &etag, Some(&kept.encodings))
+            };
             (body, Sharing::of_names(kept.tag_names, kept.ttl))
         } else {
             let tags = self.all_tags();
-            if revalidates(headers, &etag) {
-                (Bytes::new(), Sharing::of(&tags, ttl, private))
+            if revalidates_form(headers, &etag) {
+                (Representation::unchanged(headers, &etag), Sharing::of(&tags, ttl, private))
             } else {
                 let body = Bytes::from(render_html(&page(shell)?, self.bytes)?);
                 match memo {
+                    // Kept for everyone: compressed once, here.
                     Some(memo) => {
                         let tag_names = Sharing::tag_names(&tags);
-                        memo.insert(digest, KeptPage { body: body.clone(), tag_names: tag_names.clone(), ttl });
-                        (body, Sharing::of_names(tag_names, ttl))
+                        let encodings = self.cache.compress(&body);
+                        let representation =
+                            Representation::choose(headers, self.cache, body.clone(), &etag, Some(&encodings));
+                        memo.insert(digest, KeptPage { body, encodings, tag_names: tag_names.clone(), ttl });
+                        (representation, Sharing::of_names(tag_names, ttl))
                     }
-                    None => (body, Sharing::of(&tags, ttl, private)),
+                    // Someone's own, or nothing is kept: the one form asked for.
+                    None => (
+                        Representation::choose(headers, self.cache, body, &etag, None),
+                        Sharing::of(&tags, ttl, private),
+                    ),
                 }
             }
         };
-        Ok(CachedBody { body, etag, status: self.status.unwrap_or(CacheStatus::Bypass), sharing, content_type: HTML }
+        Ok(CachedBody { body, status: self.status.unwrap_or(CacheStatus::Bypass), sharing, content_type: HTML }
             .into_response(headers))
     }
 
@@ -198,6 +212,12 @@ impl<'a> Parts<'a> {
         tags.append(&mut pinned);
         tags
     }
+}
+
+/// Does the request's `If-None-Match` name the form of the page (whose
+/// identity ETag is `etag`) it would get now?
+fn revalidates_form(headers: &HeaderMap, etag: &str) -> bool {
+    revalidates(headers, &crate::encoding::negotiate(headers).etag(etag))
 }
 
 /// A listing's cards show each product's availability band: its fill pins

@@ -277,6 +277,8 @@ impl Application {
         let deliverer = self.state.mailer.spawn();
         let deadlines =
             Deadlines { headers: self.state.settings.header_timeout, grace: self.state.settings.shutdown_grace };
+        // Off the async threads; a request for an asset meanwhile waits.
+        tokio::task::spawn_blocking(routes::prepare_assets);
         let router = routes::router(self.state);
         let shop = crate::server::serve(self.listener, router, stop.received(), deadlines);
         // The same stop signal ends both listeners.

@@ -9,6 +9,10 @@ pub mod mail;
 pub mod pages;
 pub mod timestamp;
 
+/// The stylesheet's URL, named by a hash of its content (see build.rs), as
+/// the layout links it and `routes::assets` serves it.
+pub const SITE_CSS: &str = concat!("/static/css/site.", env!("STOREFRONT_SITE_CSS_HASH"), ".css");
+
 use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};

@@ -46,7 +46,7 @@ impl Listing {
                 let pinned = pins.pin(vec![Tag::Product(self.shown), Tag::Product(self.shown)]).await;
                 let row = product::Entity::find_by_id(self.shown).one(db).await?;
                 let row = row.ok_or_else(|| std::io::Error::other("the shown product is gone"))?;
-                Ok(Filled { body: row.price_cents.to_string().into(), title: String::new(), pinned })
+                Ok(Filled { body: row.price_cents.to_string().into(), title: String::new(), pinned, sent_whole: false })
             })
             .await
             .expect("the fill reads a product")
@@ -189,7 +189,12 @@ async fn a_request_after_a_write_never_gets_an_older_fill_it_joined(backend: cra
                     // Read before the write; handed out after it.
                     read.wait().await;
                     release.notified().await;
-                    Ok(Filled { body: row.price_cents.to_string().into(), title: String::new(), pinned })
+                    Ok(Filled {
+                        body: row.price_cents.to_string().into(),
+                        title: String::new(),
+                        pinned,
+                        sent_whole: false,
+                    })
                 })
                 .await
                 .expect("the leader's fill");

@@ -35,7 +35,7 @@ on_both_backends! {
         let newest = Expect::default().ids(&app.fixture);
         assert_eq!(texts(&doc, "section[aria-labelledby=home-newest] .product-name"), names_of(&app, &newest[..8]));
         assert!(!select(&doc, "a[href='/categories/computers']").is_empty());
-        assert_eq!(attr(&doc, "link[rel=stylesheet]", "href").as_deref(), Some("/static/css/site.css"));
+        assert_eq!(attr(&doc, "link[rel=stylesheet]", "href").as_deref(), Some(storefront::views::SITE_CSS));
     }
 
     async fn categories_page_shows_active_counts(app: TestApp) {
@@ -168,7 +168,7 @@ on_both_backends! {
     }
 
     async fn stylesheet_is_served(app: TestApp) {
-        let response = app.get("/static/css/site.css").await;
+        let response = app.get(storefront::views::SITE_CSS).await;
         assert_eq!(response.status(), 200);
         assert_eq!(response.headers()["content-type"], "text/css; charset=utf-8");
         assert!(response.text().await.unwrap().contains(".product-grid"));

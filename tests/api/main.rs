@@ -17,6 +17,7 @@ mod catalog_api;
 mod catalog_pages;
 mod checkout;
 mod cli;
+mod compression;
 mod credentials;
 mod database_outage;
 mod database_stores;

@@ -176,7 +176,8 @@ impl Local {
             return;
         }
         let names: usize = cached.pinned_tags().len() * 32;
-        let weight = (key.len() + cached.body.len() + cached.title.len() + names + 128) as u64;
+        let forms = cached.encodings.as_ref().map_or(0, crate::encoding::Encodings::len);
+        let weight = (key.len() + cached.body.len() + forms + cached.title.len() + names + 128) as u64;
         let entry = LocalEntry {
             cached: Cached { status: CacheStatus::Hit, ..cached.clone() },
             versions: versions.iter().chain(pinned).copied().collect(),
@@ -231,6 +232,7 @@ mod tests {
             etag: "\"e\"".into(),
             status: CacheStatus::Miss,
             pinned: None,
+            encodings: None,
         }
     }
 

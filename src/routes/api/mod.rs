@@ -35,7 +35,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::cache::{Cache, EntryKey, Filled, Pinned};
 use crate::domain::order::OrderStatus;
 use crate::error::{AppError, ErrorBody};
-use crate::routes::cached::{CachedBody, JSON, Sharing};
+use crate::routes::cached::{CachedBody, JSON, Representation, Sharing};
 use crate::routes::extract::Reads;
 use crate::state::{AppState, PublicUrl};
 use crate::views::api::{
@@ -258,14 +258,14 @@ where
             let (value, pinned) = load.await?;
             let body =
                 serde_json::to_vec(&value).map_err(|e| AppError::Internal(format!("serializing {}: {e}", key.kind)))?;
-            Ok(Filled { body: Bytes::from(body), title: String::new(), pinned })
+            Ok(Filled { body: Bytes::from(body), title: String::new(), pinned, sent_whole: true })
         })
         .await?;
     let mut tags = key.tags;
     tags.extend_from_slice(cached.pinned_tags());
+    let body = Representation::choose(headers, cache, cached.body, &cached.etag, cached.encodings.as_ref());
     Ok(CachedBody {
-        body: cached.body,
-        etag: cached.etag,
+        body,
         status: cached.status,
         sharing: Sharing::of(&tags, cache.ttl(key.ttl), false),
         content_type: JSON,

@@ -2,7 +2,7 @@
 //! another: the harness ([`TestApp`] over a fresh database of its [`store`],
 //! holding the [`fixture`] catalog), the scenario [`macros`], a browser
 //! ([`Visitor`]) and a real one ([`browser`]), shortcuts through the [`api`] and the [`writes`] layer,
-//! readings of the [`cache`], the [`cli`] binary run as a process, servers a
+//! readings of the [`cache`], responses in a content coding ([`encoded`]), the [`cli`] binary run as a process, servers a
 //! test owns ([`redis_server`], [`smtp_sink`], [`tcp_proxy`]), the [`route_table`], the
 //! listing [`oracle`] and the [`openapi`] check.
 
@@ -11,6 +11,7 @@ pub mod app;
 pub mod browser;
 pub mod cache;
 pub mod cli;
+pub mod encoded;
 pub mod fixture;
 pub mod macros;
 pub mod openapi;

@@ -167,7 +167,7 @@ pub const ROUTES: &[Route] = &[
     // Operations.
     shop("GET", "/healthz", Anyone, Nobody),
     shop("GET", "/readyz", Anyone, Nobody),
-    shop("GET", "/static/css/site.css", Anyone, Everyone),
+    shop("GET", "/static/css/{file}", Anyone, Everyone),
     shop("GET", "/media/{file}", Anyone, Everyone),
     shop("GET", "/__bench/ceiling", Anyone, Nobody),
     Route { method: "GET", path: "/metrics", on: Listener::Metrics, audience: Anyone, sharing: Nobody },
@@ -220,13 +220,25 @@ pub fn paths() -> Vec<(Listener, &'static str)> {
     paths
 }
 
+/// The id tests give [`fill`] for a product or category that does not exist.
+pub const MISSING: i32 = 999_999;
+
 /// `path` with its `{id}` and `{slug}` filled (the product's for product
 /// routes, the category's for category routes), its `{number}` (an
 /// order's), its `{image_id}` (one no product has) and its `{file}` (the
-/// product's picture, see [`media_file`]).
+/// product's picture, see [`media_file`], or the stylesheet's hashed name).
 pub fn fill(path: &str, product: (i32, &str), category: (i32, &str), order: &str) -> String {
     let (id, slug) = if path.contains("/categories/") { category } else { product };
     let path = path.replace("{id}", &id.to_string()).replace("{slug}", slug).replace("{number}", order);
     let path = path.replace("{image_id}", "987654");
-    if path.contains("{file}") { path.replace("{file}", &media_file(product.0)) } else { path }
+    if path.starts_with("/static/css/") {
+        // What does not exist, for the 999999 that names a missing product:
+        // another build's stylesheet.
+        let css = storefront::views::SITE_CSS.rsplit('/').next().unwrap();
+        path.replace("{file}", if product.0 == MISSING { "site.0000000000.css" } else { css })
+    } else if path.contains("{file}") {
+        path.replace("{file}", &media_file(product.0))
+    } else {
+        path
+    }
 }
