@@ -433,3 +433,49 @@ async fn a_write_through_one_deployment_is_purged_from_the_other_deployments_var
     }
     outbox_drained(&b).await;
 }
+
+#[tokio::test]
+async fn varnish_keeps_one_object_per_coding_and_a_purge_retires_every_one() {
+    use crate::support::encoded::get;
+    let varnish_port = free_port();
+    let purge = format!("http://127.0.0.1:{varnish_port}");
+    let (app, varnish) = app_behind_varnish(purge, varnish_port).await;
+    let token = token_for(&app, "edge-admin@example.com", true).await;
+    let product = app.fixture.product("Steel Laptop 13").clone();
+    let client = reqwest::Client::new();
+    // A browser's list, gzip alone, none, and a list with q-values.
+    let codings = [
+        (Some("gzip, deflate, br, zstd"), "br"),
+        (Some("gzip"), "gzip"),
+        (None, "identity"),
+        (Some("br;q=0.5, gzip"), "gzip"),
+    ];
+    for path in [format!("/products/{}", product.slug), "/api/products/?search=laptop".to_owned()] {
+        let url = format!("{}{path}", varnish.address);
+        let mut etags = Vec::new();
+        for (accept, coding) in codings {
+            let first = get(&client, &url, accept, None).await;
+            assert_eq!((first.status, first.header("x-varnish-cache")), (200, Some("MISS")), "{path} {accept:?}");
+            assert_eq!(first.coding(), coding, "{path} {accept:?}");
+            let second = get(&client, &url, accept, None).await;
+            assert_eq!(second.header("x-varnish-cache"), Some("HIT"), "{path} {accept:?}");
+            assert_eq!((second.coding(), second.etag()), (coding, first.etag()), "{path} {accept:?}");
+            assert!(second.varies_by_encoding(), "{path}");
+            assert!(second.text().contains("Steel Laptop 13"), "{path}");
+            let unchanged = get(&client, &url, accept, Some(first.etag())).await;
+            assert_eq!(unchanged.status, 304, "{path} {accept:?}: a 304 from Varnish");
+            etags.push(first.etag().to_owned());
+        }
+        assert_eq!(etags[1], etags[3], "{path}: both gzip answers are the same form");
+        assert_eq!(etags.iter().collect::<std::collections::HashSet<_>>().len(), 3, "{path}: {etags:?}");
+    }
+
+    // One write: every coding's object of the product page is retired.
+    set_price(&app, &token, product.id, "1111.00").await;
+    let url = format!("{}/products/{}", varnish.address, product.slug);
+    for (accept, coding) in codings {
+        let r = get(&client, &url, accept, None).await;
+        assert_eq!((r.header("x-varnish-cache"), r.coding()), (Some("MISS"), coding), "{accept:?} after the purge");
+        assert!(r.text().contains("$1,111.00"), "{accept:?}: the new price");
+    }
+}
