@@ -150,6 +150,12 @@ on_both_backends! {
                 assert_eq!(r.plain(), plain.wire, "{path}: the same document");
             }
         }
+        // Nothing acceptable (identity refused, no coding named): 406, kept by no cache.
+        for path in ["/api/products/", "/login"] {
+            let r = get(&app.client, &app.url(path), Some("identity;q=0"), None).await;
+            assert_eq!(r.status, 406, "{path}");
+            assert_eq!(r.header("cache-control"), Some("no-store"), "{path}");
+        }
         // Under 1 KB: as it is, with no Vary to split caches by.
         for path in ["/healthz", "/api/products/999999/", "/api/categories/?page=99"] {
             let r = get(&app.client, &app.url(path), Some("br, gzip"), None).await;
