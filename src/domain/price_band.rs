@@ -56,7 +56,11 @@ impl PriceBand {
 
     /// The band a price is in.
     pub fn of(price: Money) -> PriceBand {
-        let cents = price.cents();
+        Self::of_cents(price.cents())
+    }
+
+    /// The band of a price in cents (as the facets read prices).
+    pub fn of_cents(cents: i64) -> PriceBand {
         Self::ALL.into_iter().find(|b| b.cents().1.is_none_or(|below| cents < below)).unwrap_or(PriceBand::From500)
     }
 }

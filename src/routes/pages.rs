@@ -12,6 +12,7 @@ use axum::response::Response;
 use axum::routing::get;
 use bytes::Bytes;
 use sea_orm::DatabaseConnection;
+use tokio::sync::OnceCell;
 
 use crate::auth::AuthSession;
 use crate::cache::{Cache, CacheStatus, EntryKey, Filled, KeptPage, PageInputs, Pinned, Tag};
@@ -19,6 +20,7 @@ use crate::domain::{Dialect, ListingQuery, QueryPairs, Slug};
 use crate::error::{AppError, PageError};
 use crate::routes::cached::{CachedBody, HTML, Representation, Sharing, revalidates};
 use crate::routes::extract::{PagePath, Reads};
+use crate::services::search_rows::{self, SearchRows};
 use crate::services::{catalog, facets, images, listings};
 use crate::state::AppState;
 use crate::views::fragments::{
@@ -311,10 +313,18 @@ async fn products(
         Some(q) => (format!("Search: {q}"), format!("Results for “{q}”")),
         None => ("All products".to_owned(), "All products".to_owned()),
     };
+    // A search's matching rows serve both fills, read by the first that
+    // runs (none when both are cached; see `services::search_rows`).
+    let rows: OnceCell<Option<SearchRows>> = OnceCell::new();
+    let rows = || rows.get_or_try_init(|| search_rows::read(&db, &query.filter));
     let mut parts = Parts::new(&cache);
     let (main, _) = parts
         .fragment_pinned(cache.keys().product_listing(&query), async {
-            let (mut listing, pinned) = listings::list_products(&db, &query, |ids| pin_bands(&cache, ids)).await?;
+            let pin = |ids: &[i32]| pin_bands(&cache, ids);
+            let (mut listing, pinned) = match rows().await? {
+                Some(rows) => listings::list_searched(&db, &query, rows, pin).await?,
+                None => listings::list_products(&db, &query, pin).await?,
+            };
             images::attach(&db, &mut listing.items).await?;
             let cats = catalog::categories(&db).await?;
             let main = ListingMain {
@@ -329,7 +339,10 @@ async fn products(
         .await?;
     let (facets, _) = parts
         .fragment(cache.keys().product_facets(&query), async {
-            let counts = facets::counts(&db, &query.filter).await?;
+            let counts = match rows().await? {
+                Some(rows) => rows.facets(),
+                None => facets::counts(&db, &query.filter).await?,
+            };
             let cats = catalog::categories(&db).await?;
             Ok((render_fragment(&Facets::new(&counts, &cats, &query, "/products"))?, String::new()))
         })

@@ -15,6 +15,7 @@ use crate::error::AppError;
 use crate::models::{category, category_entity, product, product_entity};
 use crate::services::catalog::{ProductView, join_rows};
 use crate::services::search;
+use crate::services::search_rows::SearchRows;
 
 /// One page of a listing.
 #[derive(Clone, Debug)]
@@ -136,19 +137,58 @@ where
     let backend = db.get_database_backend();
     let search::Resolved { filter, corrected } = search::resolve(db, &query.filter).await?;
     let count = filtered(backend, &filter).count(db).await?;
+    page_of(db, query, &filter, count, None, corrected, pin).await
+}
+
+/// [`list_products`] for a shopper search whose matching rows are read
+/// already (see `services::search_rows`): the count, and in best-match
+/// order the page's ids, come from them.
+#[tracing::instrument(name = "listings.list_searched", level = "debug", skip_all)]
+pub async fn list_searched<P, Fut>(
+    db: &impl ConnectionTrait,
+    query: &ListingQuery,
+    rows: &SearchRows,
+    pin: P,
+) -> Result<(ProductPage, Fut::Output), AppError>
+where
+    P: FnOnce(&[i32]) -> Fut,
+    Fut: Future,
+{
+    page_of(db, query, &rows.filter, rows.count(), Some(rows), rows.corrected.clone(), pin).await
+}
+
+/// The page of a listing of `count` products under the resolved `filter`:
+/// its ids from `rows` when they can order them, else from the SQL.
+async fn page_of<P, Fut>(
+    db: &impl ConnectionTrait,
+    query: &ListingQuery,
+    filter: &ListingFilter,
+    count: u64,
+    rows: Option<&SearchRows>,
+    corrected: Option<String>,
+    pin: P,
+) -> Result<(ProductPage, Fut::Output), AppError>
+where
+    P: FnOnce(&[i32]) -> Fut,
+    Fut: Future,
+{
+    let backend = db.get_database_backend();
     let page = query.page.resolve(count);
     let page_count = page.page_count(count);
     if page.page() > page_count {
         return Err(AppError::invalid_page());
     }
+    let limit = u64::from(page.per_page());
     let ids: Vec<i32> = if count == 0 {
         Vec::new()
+    } else if let Some(ids) = rows.and_then(|r| r.best_match_ids(query.sort, page.offset(), limit)) {
+        ids
     } else {
-        ordered(backend, &filter, filtered(backend, &filter), query.sort)
+        ordered(backend, filter, filtered(backend, filter), query.sort)
             .select_only()
             .column(product::Column::Id)
             .offset(page.offset())
-            .limit(u64::from(page.per_page()))
+            .limit(limit)
             .into_tuple()
             .all(db)
             .await?

@@ -8,6 +8,7 @@ pub mod images;
 pub mod listings;
 pub mod orders;
 pub mod search;
+pub mod search_rows;
 pub mod writes;
 
 pub use catalog::{CategoryRef, CategorySummary, ProductView};
