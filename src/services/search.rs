@@ -117,25 +117,41 @@ pub fn relevance(backend: DbBackend, words: &[String]) -> [Expr; 2] {
     [matched_count(backend, words, false), matched_count(backend, words, true)]
 }
 
-/// Whether each word matches some active product.
+/// Whether each word matches some active product: one query for all the
+/// words, as each request resolves its words once and every round trip
+/// counts in the page's time.
 async fn words_found(db: &impl ConnectionTrait, words: &[String]) -> Result<Vec<bool>, DbErr> {
+    if words.is_empty() {
+        return Ok(Vec::new());
+    }
     let backend = db.get_database_backend();
-    let mut found = Vec::with_capacity(words.len());
-    for word in words {
-        let (sql, query) = match backend {
+    let mut tests = Vec::with_capacity(words.len());
+    let mut values: Vec<sea_orm::Value> = Vec::with_capacity(words.len());
+    for (i, word) in words.iter().enumerate() {
+        let (test, query) = match backend {
             DbBackend::Postgres => (
-                "SELECT EXISTS (SELECT 1 FROM products WHERE is_active \
-                 AND search_vector @@ to_tsquery('english', $1))",
+                format!(
+                    "EXISTS (SELECT 1 FROM products WHERE is_active \
+                     AND search_vector @@ to_tsquery('english', ${}))",
+                    i + 1
+                ),
                 ts_word(word, false),
             ),
             _ => (
-                "SELECT EXISTS (SELECT 1 FROM product_fts JOIN products ON products.id = product_fts.rowid \
-                 WHERE product_fts MATCH ? AND products.is_active)",
+                "EXISTS (SELECT 1 FROM product_fts JOIN products ON products.id = product_fts.rowid \
+                 WHERE product_fts MATCH ? AND products.is_active)"
+                    .to_owned(),
                 fts_word(word, false),
             ),
         };
-        let row = db.query_one_raw(Statement::from_sql_and_values(backend, sql, [query.into()])).await?;
-        found.push(row.map(|r| r.try_get_by_index::<bool>(0)).transpose()?.unwrap_or(false));
+        tests.push(test);
+        values.push(query.into());
+    }
+    let sql = format!("SELECT {}", tests.join(", "));
+    let row = db.query_one_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+    let mut found = Vec::with_capacity(words.len());
+    for i in 0..words.len() {
+        found.push(row.as_ref().map(|r| r.try_get_by_index::<bool>(i)).transpose()?.unwrap_or(false));
     }
     Ok(found)
 }
