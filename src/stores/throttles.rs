@@ -54,6 +54,9 @@ impl DbThrottle {
             .filter(throttle_counter::Column::Key.is_in(keys.iter().copied()))
             .all(&txn)
             .await?;
+        // The time once the rows are locked: a window another attempt began
+        // while this one waited for them then ends at most `window` later.
+        let now = std::cmp::max(now_ms(), now);
         let live = |key: &str| rows.iter().find(|r| r.key == key && r.window_ends > now);
         let wait = limits
             .iter()
