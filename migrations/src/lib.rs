@@ -19,6 +19,20 @@ mod m20261201_000012_orders;
 mod m20261201_000013_folded_search_document;
 mod m20261202_000014_product_images;
 mod m20261202_000015_shopper_search;
+mod m20261202_000016_search_postings;
+
+mod statements {
+    use sea_orm_migration::prelude::*;
+
+    /// Runs each of `statements` in turn: a migration written as raw SQL.
+    pub async fn run(manager: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        for sql in statements {
+            db.execute_unprepared(sql).await?;
+        }
+        Ok(())
+    }
+}
 
 pub struct Migrator;
 
@@ -41,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000013_folded_search_document::Migration),
             Box::new(m20261202_000014_product_images::Migration),
             Box::new(m20261202_000015_shopper_search::Migration),
+            Box::new(m20261202_000016_search_postings::Migration),
         ]
     }
 }

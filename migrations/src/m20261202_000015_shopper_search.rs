@@ -24,6 +24,8 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
 
+use crate::statements::run;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -92,14 +94,6 @@ const SQLITE_DOWN: &[&str] = &[
     "DROP TABLE IF EXISTS product_words",
     "DROP TABLE IF EXISTS product_fts",
 ];
-
-async fn run(manager: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
-    let db = manager.get_connection();
-    for sql in statements {
-        db.execute_unprepared(sql).await?;
-    }
-    Ok(())
-}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {

@@ -130,9 +130,11 @@ pub async fn load(db: &DatabaseConnection, media: &Media, plan: SeedPlan, reset:
     // Fresh statistics, so the planner sees the new rows at once rather than
     // after autovacuum's next pass (before it, a search scans the table). On
     // PostgreSQL, VACUUM also merges the trigram index's pending list, which
-    // bulk inserts leave long and every search would otherwise walk.
+    // bulk inserts leave long and every search would otherwise walk, and
+    // marks the search postings' pages all-visible, so a search reads them
+    // from their index alone from the first request.
     let tidy = match db.get_database_backend() {
-        DbBackend::Postgres => "VACUUM ANALYZE products",
+        DbBackend::Postgres => "VACUUM ANALYZE products, search_postings",
         _ => "ANALYZE",
     };
     db.execute_unprepared(tidy).await?;

@@ -142,7 +142,7 @@ where
 
 /// [`list_products`] for a shopper search whose matching rows are read
 /// already (see `services::search_rows`): the count, and in best-match
-/// order the page's ids, come from them.
+/// order or by price the page's ids, come from them.
 #[tracing::instrument(name = "listings.list_searched", level = "debug", skip_all)]
 pub async fn list_searched<P, Fut>(
     db: &impl ConnectionTrait,
@@ -181,7 +181,7 @@ where
     let limit = u64::from(page.per_page());
     let ids: Vec<i32> = if count == 0 {
         Vec::new()
-    } else if let Some(ids) = rows.and_then(|r| r.best_match_ids(query.sort, page.offset(), limit)) {
+    } else if let Some(ids) = rows.and_then(|r| r.ordered_ids(query.sort, page.offset(), limit)) {
         ids
     } else {
         ordered(backend, filter, filtered(backend, filter), query.sort)

@@ -11,9 +11,12 @@
 //! `services::facets`), and the best-match order is sorted here, as the
 //! SQL orders it (see `services::search`).
 
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use std::collections::HashMap;
 
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, Statement};
+
+use crate::domain::shopper::is_phrase;
 use crate::domain::{ListingFilter, PriceBand, ProductSort};
 use crate::error::AppError;
 use crate::models::{category, category_entity, product};
@@ -26,6 +29,7 @@ use crate::services::search;
 struct Row {
     id: i32,
     category_id: i32,
+    cents: i64,
     band: PriceBand,
     in_stock: bool,
     /// How many of the words it matches, then how many in its name.
@@ -88,6 +92,11 @@ async fn chosen_categories(db: &impl ConnectionTrait, filter: &ListingFilter) ->
     Ok(ids)
 }
 
+/// The facets' own filters of `filter`.
+async fn owned(db: &impl ConnectionTrait, filter: &ListingFilter) -> Result<Owned, AppError> {
+    Ok(Owned { categories: chosen_categories(db, filter).await?, band: filter.price_band, in_stock: filter.in_stock })
+}
+
 /// Reads the rows of `filter`'s shopper search; `None` when it has no
 /// words (a listing of everything is not read whole: see `listings`).
 #[tracing::instrument(name = "search_rows.read", level = "debug", skip_all)]
@@ -96,12 +105,32 @@ pub async fn read(db: &impl ConnectionTrait, filter: &ListingFilter) -> Result<O
         return Ok(None);
     }
     let backend = db.get_database_backend();
+    let by_postings = backend == DbBackend::Postgres && filter.search.is_none();
+    let unowned = |filter: &ListingFilter| ListingFilter {
+        category_id: None,
+        category_slug: None,
+        price_band: None,
+        in_stock: false,
+        ..filter.clone()
+    };
+    // Resolving the words checks that each finds something; the postings
+    // of words that all do are the search as typed, so one read answers
+    // both (only a typo takes the way round).
+    if by_postings
+        && let Some(words) = &filter.words
+        && let Some(found) = postings(db, &unowned(filter), words.words()).await?
+        && found.all_words_found
+    {
+        let owned = owned(db, filter).await?;
+        return Ok(Some(SearchRows { filter: filter.clone(), corrected: None, rows: found.rows, owned }));
+    }
     let search::Resolved { filter, corrected } = search::resolve(db, filter).await?;
     let Some(words) = &filter.words else { return Ok(None) };
-    let owned =
-        Owned { categories: chosen_categories(db, &filter).await?, band: filter.price_band, in_stock: filter.in_stock };
-    let unowned =
-        ListingFilter { category_id: None, category_slug: None, price_band: None, in_stock: false, ..filter.clone() };
+    let owned = owned(db, &filter).await?;
+    let unowned = unowned(&filter);
+    if by_postings && let Some(found) = postings(db, &unowned, words.words()).await? {
+        return Ok(Some(SearchRows { filter, corrected, rows: found.rows, owned }));
+    }
     let [all_words, name_words] = search::relevance(backend, words.words());
     // Every row found matches one of the words: with one word, it matches
     // all of them, and the test need not run per row.
@@ -122,6 +151,7 @@ pub async fn read(db: &impl ConnectionTrait, filter: &ListingFilter) -> Result<O
         .map(|(id, category_id, cents, in_stock, words, name_words)| Row {
             id,
             category_id,
+            cents,
             band: PriceBand::of_cents(cents),
             in_stock,
             words,
@@ -129,6 +159,102 @@ pub async fn read(db: &impl ConnectionTrait, filter: &ListingFilter) -> Result<O
         })
         .collect();
     Ok(Some(SearchRows { filter, corrected, rows, owned }))
+}
+
+/// A search's postings, as [`postings`] reads them.
+struct Postings {
+    rows: Vec<Row>,
+    /// Every word has a posting: it matches some active product.
+    all_words_found: bool,
+}
+
+/// The read of the postings of `words` (none a phrase) under `unowned`'s
+/// price range, in one statement: each word's lexeme under PostgreSQL's
+/// `english` configuration (as `to_tsquery` makes it), whether it has a
+/// posting, and the postings themselves, one index-only range of the
+/// primary key per word, which covers every column read.
+pub fn postings_statement(words: &[String], unowned: &ListingFilter) -> Statement {
+    // Words are letters and digits: a space parts them. A word given twice
+    // is counted twice, as `search::relevance` counts it. One row of
+    // arrays, not a row per posting: thousands of rows cost more to stream
+    // and decode than the index costs to read.
+    let mut sql = "WITH w AS (SELECT t.n, array_to_string(tsvector_to_array(to_tsvector('english', t.word)), ' ') \
+                     AS lexeme FROM unnest(string_to_array($1, ' ')) WITH ORDINALITY AS t (word, n)) \
+                   SELECT (SELECT array_agg(w.lexeme ORDER BY w.n) FROM w), \
+                   (SELECT bool_and(EXISTS (SELECT 1 FROM search_postings s WHERE s.lexeme = w.lexeme)) FROM w), \
+                   array_agg(p.product_id), array_agg(p.category_id), array_agg(p.price_cents), \
+                   array_agg(p.in_stock), array_agg(p.in_name) \
+                   FROM w JOIN search_postings p ON p.lexeme = w.lexeme"
+        .to_owned();
+    let mut values: Vec<sea_orm::Value> = vec![words.join(" ").into()];
+    let mut bounds = Vec::new();
+    if let Some(min) = unowned.min_price {
+        values.push(min.cents().into());
+        bounds.push(format!("p.price_cents >= ${}", values.len()));
+    }
+    if let Some(max) = unowned.max_price {
+        values.push(max.cents().into());
+        bounds.push(format!("p.price_cents <= ${}", values.len()));
+    }
+    if !bounds.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&bounds.join(" AND "));
+    }
+    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+}
+
+/// The rows of a search of `words` under `unowned`, from `search_postings`
+/// (see migration `m20261202_000016_search_postings`), summed here per
+/// product. `None` when the postings cannot answer it as the vector's test
+/// would: a phrase, or a word that makes other than one lexeme (a stop
+/// word makes none).
+async fn postings(
+    db: &impl ConnectionTrait,
+    unowned: &ListingFilter,
+    words: &[String],
+) -> Result<Option<Postings>, AppError> {
+    if words.is_empty() || words.iter().any(|w| is_phrase(w)) {
+        return Ok(None);
+    }
+    let Some(found) = db.query_one_raw(postings_statement(words, unowned)).await? else { return Ok(None) };
+    // Lexemes made from words hold no spaces: one that does is several.
+    let lexemes: Option<Vec<String>> = found.try_get_by_index(0)?;
+    if lexemes.is_none_or(|l| l.len() != words.len() || l.iter().any(|l| l.is_empty() || l.contains(' '))) {
+        return Ok(None);
+    }
+    let all_words_found: Option<bool> = found.try_get_by_index(1)?;
+    // No posting found: an aggregate of no rows is NULL.
+    fn column<T>(row: &sea_orm::QueryResult, i: usize) -> Result<Vec<T>, AppError>
+    where
+        Vec<T>: sea_orm::TryGetable,
+    {
+        Ok(row.try_get_by_index::<Option<Vec<T>>>(i)?.unwrap_or_default())
+    }
+    let postings = column::<i32>(&found, 2)?
+        .into_iter()
+        .zip(column::<i32>(&found, 3)?)
+        .zip(column::<i64>(&found, 4)?)
+        .zip(column::<bool>(&found, 5)?)
+        .zip(column::<bool>(&found, 6)?);
+    let mut rows: Vec<Row> = Vec::new();
+    let mut at: HashMap<i32, usize> = HashMap::new();
+    for ((((id, category_id), cents), in_stock), in_name) in postings {
+        let i = *at.entry(id).or_insert_with(|| {
+            rows.push(Row {
+                id,
+                category_id,
+                cents,
+                band: PriceBand::of_cents(cents),
+                in_stock,
+                words: 0,
+                name_words: 0,
+            });
+            rows.len() - 1
+        });
+        rows[i].words += 1;
+        rows[i].name_words += i32::from(in_name);
+    }
+    Ok(Some(Postings { rows, all_words_found: all_words_found.unwrap_or(false) }))
 }
 
 impl SearchRows {
@@ -142,20 +268,35 @@ impl SearchRows {
         self.listed().count() as u64
     }
 
-    /// The ids of the listing's products from `offset`, at most `limit`,
-    /// in best-match order; `None` for another order (the SQL orders it).
-    pub fn best_match_ids(&self, sort: ProductSort, offset: u64, limit: u64) -> Option<Vec<i32>> {
-        if sort != ProductSort::BEST_MATCH {
-            return None;
-        }
+    /// The ids of the listing's products from `offset`, at most `limit`, in
+    /// `sort`'s order when the rows hold its keys (best match, or price
+    /// alone); `None` for another order (the SQL orders it).
+    pub fn ordered_ids(&self, sort: ProductSort, offset: u64, limit: u64) -> Option<Vec<i32>> {
+        use std::cmp::Ordering;
+        // As `listings::ordered`: the keys, then the id in the first key's
+        // direction (best match, which has none, ascending).
+        let order: fn(&Row, &Row) -> Ordering = match sort {
+            ProductSort::BEST_MATCH => {
+                |a, b| b.words.cmp(&a.words).then(b.name_words.cmp(&a.name_words)).then(a.id.cmp(&b.id))
+            }
+            ProductSort::PRICE_ASC => |a, b| a.cents.cmp(&b.cents).then(a.id.cmp(&b.id)),
+            ProductSort::PRICE_DESC => |a, b| b.cents.cmp(&a.cents).then(b.id.cmp(&a.id)),
+            _ => return None,
+        };
         let mut listed: Vec<&Row> = self.listed().collect();
-        // As `listings::ordered`: both keys descending, then the id
-        // ascending (best match has no first key to take a direction from).
-        listed
-            .sort_unstable_by(|a, b| b.words.cmp(&a.words).then(b.name_words.cmp(&a.name_words)).then(a.id.cmp(&b.id)));
         let offset = usize::try_from(offset).unwrap_or(usize::MAX);
-        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-        Some(listed.into_iter().skip(offset).take(limit).map(|r| r.id).collect())
+        let end = offset.saturating_add(usize::try_from(limit).unwrap_or(usize::MAX)).min(listed.len());
+        if offset >= end {
+            return Some(Vec::new());
+        }
+        // Only the rows up to the page's end need sorting: select them
+        // first (the order is total, so which rows they are is decided).
+        if end < listed.len() {
+            listed.select_nth_unstable_by(end - 1, |a, b| order(a, b));
+            listed.truncate(end);
+        }
+        listed.sort_unstable_by(|a, b| order(a, b));
+        Some(listed[offset..].iter().map(|r| r.id).collect())
     }
 
     /// The facet counts, each ignoring its own filter (see `services::facets`).

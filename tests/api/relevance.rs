@@ -334,3 +334,126 @@ on_both_backends! {
         assert_ne!(counts_only(&after), counts_only(&before));
     }
 }
+
+/// On PostgreSQL, the search postings (see migration
+/// `m20261202_000016_search_postings`) as the trigger keeps them are exactly
+/// what they would be made afresh from `products`.
+async fn postings_are_in_step(app: &TestApp) {
+    if app.db.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return;
+    }
+    let fresh = "SELECT v.lexeme, p.id, coalesce('A' = ANY (v.weights), false), p.category_id, p.price_cents, \
+                 p.stock > 0 FROM products p, unnest(p.search_vector) AS v WHERE p.is_active";
+    let kept = "SELECT lexeme, product_id, in_name, category_id, price_cents, in_stock FROM search_postings";
+    for (a, b) in [(kept, fresh), (fresh, kept)] {
+        let sql = format!("SELECT count(*) FROM (({a}) EXCEPT ALL ({b})) AS d");
+        let row = app
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, sql))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), 0, "postings differ: {a} EXCEPT {b}");
+    }
+}
+
+on_both_backends! {
+    async fn a_search_and_its_facets_follow_every_kind_of_product_write(app: TestApp) {
+        use reqwest::Method;
+        use serde_json::json;
+        let token = crate::support::api::token_for(&app, "search-writes@example.com", true).await;
+        let (id, slug) = app.add_product("computers", "Laptop Quokka Stand", "Holds a laptop level", 4).await;
+        let books = app.fixture.category("books").id;
+        let send = |method: Method, body: Option<serde_json::Value>| {
+            let url = app.url(&format!("/api/products/{id}/"));
+            let request = app.client.request(method, url).bearer_auth(&token);
+            async move {
+                let request = match body {
+                    Some(body) => request.json(&body),
+                    None => request,
+                };
+                let response = request.send().await.unwrap();
+                assert!(response.status().is_success(), "{}", response.status());
+            }
+        };
+        // Each write, then the search and its facets against the oracle
+        // over the rows as they are now.
+        // None: no write (the product as created); else a method and body.
+        type Write = Option<(Method, Option<serde_json::Value>)>;
+        let writes: Vec<(&str, Write)> = vec![
+            ("created", None),
+            ("repriced into another band", Some((Method::PATCH, Some(json!({"price": "149.00"}))))),
+            ("sold out", Some((Method::PATCH, Some(json!({"stock": 0}))))),
+            ("restocked", Some((Method::PATCH, Some(json!({"stock": 9}))))),
+            ("stock changed above zero", Some((Method::PATCH, Some(json!({"stock": 3}))))),
+            ("moved to another category", Some((Method::PATCH, Some(json!({"category_id": books}))))),
+            ("renamed", Some((Method::PATCH, Some(json!({"name": "Marsupial Riser", "description": "Holds a laptop"}))))),
+            ("hidden", Some((Method::PATCH, Some(json!({"is_active": false}))))),
+            ("shown again", Some((Method::PATCH, Some(json!({"is_active": true}))))),
+            ("deleted", Some((Method::DELETE, None))),
+        ];
+        for (what, write) in writes {
+            if let Some((method, body)) = write {
+                send(method, body).await;
+            }
+            let rows = rows(&app).await;
+            check(&app, &rows, "laptops", &["laptop"], None).await;
+            check(&app, &rows, "quokka", &["quokka"], None).await;
+            check(&app, &rows, "marsupial laptop", &["marsupial", "laptop"], None).await;
+            let shown = facets(&app.get_html("/products?q=laptop", 200).await);
+            assert_eq!(counts_only(&shown), laptop_facets(&rows, &app), "{what}: facets");
+            let in_stock = page_of(&app.get_html("/products?q=laptop&in_stock=1&per_page=100", 200).await);
+            assert_eq!(in_stock.slugs.contains(&slug), rows.iter().any(|r| r.id == id && r.active && r.stock > 0), "{what}");
+            postings_are_in_step(&app).await;
+        }
+    }
+
+    async fn a_price_ordered_search_lists_every_match_by_price_then_id(app: TestApp) {
+        let rows = seeded(&app).await;
+        let hits: Vec<&Row> = rows.iter().filter(|r| r.active && r.text.iter().any(|w| same_word(w, "lamp"))).collect();
+        for (sort, descending) in [("price", false), ("-price", true)] {
+            let mut want: Vec<(i64, i32, &str)> = hits.iter().map(|r| (r.cents, r.id, r.slug.as_str())).collect();
+            want.sort();
+            if descending {
+                want.reverse();
+            }
+            let got = page_of(&app.get_html(&format!("/products?q=lamps&sort={sort}&per_page=100"), 200).await);
+            assert_eq!(got.count, want.len(), "{sort}");
+            let want: Vec<&str> = want.iter().take(100).map(|w| w.2).collect();
+            assert_eq!(got.slugs, want, "{sort}");
+        }
+        postings_are_in_step(&app).await;
+    }
+}
+
+on_both_backends! {
+    async fn parallel_stock_writes_leave_the_search_in_step(app: TestApp) {
+        use serde_json::json;
+        let token = crate::support::api::token_for(&app, "search-race@example.com", true).await;
+        let mut ids = Vec::new();
+        for n in 0..4 {
+            ids.push(app.add_product("computers", &format!("Laptop Wallaby {n}"), "A laptop stand", 2).await.0);
+        }
+        // Twenty writes released together: each product sold out and
+        // restocked by turns, from several connections at once.
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(20));
+        let mut tasks = Vec::new();
+        for i in 0..20usize {
+            let (client, token, barrier) = (app.client.clone(), token.clone(), barrier.clone());
+            let url = app.url(&format!("/api/products/{}/", ids[i % ids.len()]));
+            let stock = if i % 3 == 0 { 0 } else { i };
+            tasks.push(tokio::spawn(async move {
+                barrier.wait().await;
+                client.patch(url).bearer_auth(token).json(&json!({"stock": stock})).send().await.unwrap().status()
+            }));
+        }
+        for task in tasks {
+            assert!(task.await.unwrap().is_success());
+        }
+        let rows = rows(&app).await;
+        let shown = facets(&app.get_html("/products?q=laptop", 200).await);
+        assert_eq!(counts_only(&shown), laptop_facets(&rows, &app));
+        check(&app, &rows, "wallaby", &["wallaby"], None).await;
+        postings_are_in_step(&app).await;
+    }
+}
