@@ -139,6 +139,11 @@ impl Keys {
         self.entry("api-product", &id.to_string(), vec![Tag::Product(id), Tag::CategoryNames], TtlClass::ProductDetail)
     }
 
+    /// A product's gallery: its images are the product's, under its tag.
+    pub fn api_product_images(&self, id: i32) -> EntryKey {
+        self.entry("api-product-images", &id.to_string(), vec![Tag::Product(id)], TtlClass::ProductDetail)
+    }
+
     pub fn api_category_list(&self, page: PageRequest) -> EntryKey {
         let q = ListingQuery { page, ..ListingQuery::default() };
         self.entry("api-categories", &q.canonical_query(Dialect::Api), vec![Tag::Categories], TtlClass::Categories)

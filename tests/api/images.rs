@@ -361,6 +361,43 @@ on_both_backends! {
         assert_eq!(r.status(), 400);
     }
 
+    async fn anyone_reads_a_gallery_where_its_upload_says_and_never_a_stale_one(app: TestApp) {
+        let token = token_for(&app, "root@example.com", true).await;
+        let p = app.fixture.product("Steel Laptop 13").id;
+        let path = format!("/api/products/{p}/images/");
+        assert_eq!(app.get_json(&path, 200).await, serde_json::json!({"images": []}), "no images yet");
+        let (a, b) = (png(400, 300, 21), png(300, 400, 22));
+        let files: Vec<(&str, &str, &[u8])> = vec![("image", "a.png", &a), ("image", "b.png", &b)];
+        let (content_type, upload) = multipart(&files, &[]);
+        let r = app.client.post(app.url(&path)).bearer_auth(&token).header("content-type", content_type).body(upload).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let location = r.headers()["location"].to_str().unwrap().to_owned();
+        let created: Value = r.json().await.unwrap();
+        // Where the 201 points, the same gallery, for anyone, then cached.
+        let location = &location[location.find("/api/").unwrap()..];
+        assert_eq!(app.get_json(location, 200).await, created, "{location}");
+        assert_eq!(x_cache(&app, &path).await, "HIT");
+        // Moved and deleted through the API: never the gallery as it was.
+        let second = created["images"][1]["id"].as_i64().unwrap();
+        let moved = app.client.patch(app.url(&format!("{path}{second}/"))).bearer_auth(&token)
+            .json(&serde_json::json!({"position": 0})).send().await.unwrap();
+        let moved: Value = moved.json().await.unwrap();
+        assert_eq!(app.get_json(&path, 200).await, moved);
+        assert_eq!(moved["images"][0]["id"], second);
+        let r = app.client.delete(app.url(&format!("{path}{second}/"))).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(r.status(), 204);
+        let left = app.get_json(&path, 200).await;
+        assert_eq!(left["images"].as_array().unwrap().len(), 1);
+        assert_eq!((left["images"][0]["id"].clone(), left["images"][0]["position"].as_i64()), (created["images"][0]["id"].clone(), Some(0)));
+        // A hidden product's gallery is hidden with it; a missing one is DRF's 404.
+        let r = app.api_patch_product(&token, p, &serde_json::json!({"is_active": false})).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(app.get_json(&path, 404).await["detail"], "No Product matches the given query.");
+        assert_eq!(app.get_json("/api/products/999999/images/", 404).await["detail"], "No Product matches the given query.");
+        let r = app.get("/api/products/x/images/").await;
+        assert!(r.status().is_client_error(), "{}", r.status());
+    }
+
     async fn the_admin_form_uploads_moves_and_deletes_images(app: TestApp) {
         let admin = admin(&app).await;
         let steel = app.fixture.product("Steel Laptop 13").clone();

@@ -1,10 +1,10 @@
-//! `/api/products/{id}/images/`: an admin's writes to a product's gallery.
-//! A POST uploads one or more images (multipart, each in a part named
-//! `image`) to the end of it; a PATCH of one image moves it to the
-//! `position` given; a DELETE removes it. POST and PATCH answer with the
-//! whole gallery in its new order. The product's JSON is unchanged: its
-//! shape is the seed's DRF serializer's, which clients compare field by
-//! field.
+//! `/api/products/{id}/images/`: a product's gallery, read by anyone (and
+//! cached, under the product's tag) and written by an admin. A POST
+//! uploads one or more images (multipart, each in a part named `image`) to
+//! the end of it; a PATCH of one image moves it to the `position` given; a
+//! DELETE removes it. POST and PATCH answer with the whole gallery in its
+//! new order. The product's JSON is unchanged: its shape is the seed's DRF
+//! serializer's, which clients compare field by field.
 
 use axum::Json;
 use axum::extract::State;
@@ -16,17 +16,17 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{ChangeRefusals, CreateRefusals, DeleteRefusals, created};
+use super::{ChangeRefusals, CreateRefusals, DeleteRefusals, ReadRefusals, cached_json, created};
 use crate::error::{AppError, Model};
 use crate::media::Media;
-use crate::routes::extract::{ApiAdmin, JsonBody, ProductId, ProductImagePath, Writer};
+use crate::routes::extract::{ApiAdmin, JsonBody, ProductId, ProductImagePath, Reads, Writer};
 use crate::routes::uploads;
 use crate::services::{catalog, images};
 use crate::state::{AppState, PublicUrl};
 use crate::views::api::ProductImageList;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(upload_images)).routes(routes!(move_image, delete_image))
+    OpenApiRouter::new().routes(routes!(list_images, upload_images)).routes(routes!(move_image, delete_image))
 }
 
 /// The multipart body of an upload.
@@ -62,6 +62,19 @@ impl ImageMove {
 
 fn missing_product(error: AppError) -> AppError {
     Model::Product.not_found(error)
+}
+
+#[utoipa::path(get, path = "/api/products/{id}/images/", tag = "products",
+    params(("id" = i32, Path, description = "Product id", minimum = 1)),
+    responses((status = 200, description = "An active product's images, in gallery order", body = ProductImageList),
+        ReadRefusals))]
+async fn list_images(reads: Reads, ProductId(id): ProductId) -> Result<Response, AppError> {
+    let list = async {
+        // Only an active product's, as its detail: a hidden one is a 404.
+        catalog::product_by_id(&reads.db, id).await.map_err(missing_product)?;
+        Ok(ProductImageList::new(reads.base.as_str(), &images::gallery(&reads.db, id).await?))
+    };
+    cached_json(&reads, reads.cache.keys().api_product_images(id), list).await
 }
 
 #[utoipa::path(post, path = "/api/products/{id}/images/", tag = "products",
