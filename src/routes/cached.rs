@@ -49,11 +49,10 @@ impl Representation {
     /// `body` (whose identity ETag is `etag`) as `request` wants it: a form
     /// from `kept` when there is one, else compressed now (counted by
     /// `cache`), for a body nothing kept.
-    pub fn choose(request: &HeaderMap, cache: &Cache, body: Bytes, etag: &str, kept: Option<&Encodings>) -> Self {
+    pub fn choose(coding: Coding, cache: &Cache, body: Bytes, etag: &str, kept: Option<&Encodings>) -> Self {
         if body.len() < encoding::MIN_BYTES {
             return Representation { bytes: body, etag: etag.to_owned(), coding: Coding::Identity, negotiable: false };
         }
-        let coding = encoding::negotiate(request);
         let bytes = match (coding, kept.and_then(|k| k.get(coding))) {
             (Coding::Identity, _) => body,
             (_, Some(form)) => form.clone(),
@@ -64,8 +63,7 @@ impl Representation {
 
     /// No bytes, for a 304: the ETag of the form `request` wants of a
     /// negotiable body whose identity ETag is `etag`.
-    pub fn unchanged(request: &HeaderMap, etag: &str) -> Self {
-        let coding = encoding::negotiate(request);
+    pub fn unchanged(coding: Coding, etag: &str) -> Self {
         Representation { bytes: Bytes::new(), etag: coding.etag(etag), coding, negotiable: true }
     }
 }

@@ -20,8 +20,9 @@ use crate::domain::{Dialect, ListingQuery, QueryPairs, Slug};
 use crate::error::{AppError, PageError};
 use crate::routes::cached::{CachedBody, HTML, Representation, Sharing, revalidates};
 use crate::routes::extract::{PagePath, Reads};
+use crate::services::catalog::{self, CategorySummary};
 use crate::services::search_rows::{self, SearchRows};
-use crate::services::{catalog, facets, images, listings};
+use crate::services::{facets, images, listings};
 use crate::state::AppState;
 use crate::views::fragments::{
     CSRF_HOLE, CategoryList, FACETS_HOLE, Facets, FilterForm, ListingMain, ProductCards, ProductGrid, ProductMain,
@@ -160,17 +161,19 @@ impl<'a> Parts<'a> {
         let memo = if private { None } else { self.cache.pages() };
         // Pages are negotiable (a layout alone is several KB): a 304 names
         // the form the request would get, without rendering it.
+        let coding = crate::encoding::negotiate(headers);
+        let unchanged = revalidates(headers, &coding.etag(&etag));
         let (body, sharing) = if let Some(kept) = memo.and_then(|m| m.get(digest)) {
-            let body = if revalidates_form(headers, &etag) {
-                Representation::unchanged(headers, &etag)
+            let body = if unchanged {
+                Representation::unchanged(coding, &etag)
             } else {
-                Representation::choose(headers, self.cache, kept.body, &etag, Some(&kept.encodings))
+                Representation::choose(coding, self.cache, kept.body, &etag, Some(&kept.encodings))
             };
             (body, Sharing::of_names(kept.tag_names, kept.ttl))
         } else {
             let tags = self.all_tags();
-            if revalidates_form(headers, &etag) {
-                (Representation::unchanged(headers, &etag), Sharing::of(&tags, ttl, private))
+            if unchanged {
+                (Representation::unchanged(coding, &etag), Sharing::of(&tags, ttl, private))
             } else {
                 let body = Bytes::from(render_html(&page(shell)?, self.bytes)?);
                 match memo {
@@ -179,13 +182,13 @@ impl<'a> Parts<'a> {
                         let tag_names = Sharing::tag_names(&tags);
                         let encodings = self.cache.compress(&body);
                         let representation =
-                            Representation::choose(headers, self.cache, body.clone(), &etag, Some(&encodings));
+                            Representation::choose(coding, self.cache, body.clone(), &etag, Some(&encodings));
                         memo.insert(digest, KeptPage { body, encodings, tag_names: tag_names.clone(), ttl });
                         (representation, Sharing::of_names(tag_names, ttl))
                     }
                     // Someone's own, or nothing is kept: the one form asked for.
                     None => (
-                        Representation::choose(headers, self.cache, body, &etag, None),
+                        Representation::choose(coding, self.cache, body, &etag, None),
                         Sharing::of(&tags, ttl, private),
                     ),
                 }
@@ -214,12 +217,6 @@ impl<'a> Parts<'a> {
         tags.append(&mut pinned);
         tags
     }
-}
-
-/// Does the request's `If-None-Match` name the form of the page (whose
-/// identity ETag is `etag`) it would get now?
-fn revalidates_form(headers: &HeaderMap, etag: &str) -> bool {
-    revalidates(headers, &crate::encoding::negotiate(headers).etag(etag))
 }
 
 /// A listing's cards show each product's availability band: its fill pins
@@ -317,6 +314,9 @@ async fn products(
     // runs (none when both are cached; see `services::search_rows`).
     let rows: OnceCell<Option<SearchRows>> = OnceCell::new();
     let rows = || rows.get_or_try_init(|| search_rows::read(&db, &query.filter));
+    // Both fills name the categories: read once when both run.
+    let categories: OnceCell<Vec<CategorySummary>> = OnceCell::new();
+    let categories = || categories.get_or_try_init(|| catalog::categories(&db));
     let mut parts = Parts::new(&cache);
     let (main, _) = parts
         .fragment_pinned(cache.keys().product_listing(&query), async {
@@ -326,11 +326,10 @@ async fn products(
                 None => listings::list_products(&db, &query, pin).await?,
             };
             images::attach(&db, &mut listing.items).await?;
-            let cats = catalog::categories(&db).await?;
             let main = ListingMain {
                 heading,
                 intro: String::new(),
-                filters: render_fragment(&FilterForm::new("/products", Some(&cats), &query))?,
+                filters: render_fragment(&FilterForm::new("/products", Some(categories().await?), &query))?,
                 grid: render_fragment(&ProductGrid::new(&listing, &query, "/products"))?,
                 facets_hole: FACETS_HOLE,
             };
@@ -343,8 +342,7 @@ async fn products(
                 Some(rows) => rows.facets(),
                 None => facets::counts(&db, &query.filter).await?,
             };
-            let cats = catalog::categories(&db).await?;
-            Ok((render_fragment(&Facets::new(&counts, &cats, &query, "/products"))?, String::new()))
+            Ok((render_fragment(&Facets::new(&counts, categories().await?, &query, "/products"))?, String::new()))
         })
         .await?;
     let mut shell = Shell::for_visitor(&auth, title).await;

@@ -34,6 +34,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::cache::{Cache, EntryKey, Filled, Pinned};
 use crate::domain::order::OrderStatus;
+use crate::encoding;
 use crate::error::{AppError, ErrorBody};
 use crate::routes::cached::{CachedBody, JSON, Representation, Sharing};
 use crate::routes::extract::Reads;
@@ -263,7 +264,13 @@ where
         .await?;
     let mut tags = key.tags;
     tags.extend_from_slice(cached.pinned_tags());
-    let body = Representation::choose(headers, cache, cached.body, &cached.etag, cached.encodings.as_ref());
+    let body = Representation::choose(
+        encoding::negotiate(headers),
+        cache,
+        cached.body,
+        &cached.etag,
+        cached.encodings.as_ref(),
+    );
     Ok(CachedBody {
         body,
         status: cached.status,
