@@ -200,8 +200,23 @@ impl From<sea_orm::DbErr> for AppError {
         match err {
             DbErr::ConnectionAcquire(e) => AppError::Unavailable(e.to_string()),
             DbErr::Conn(e) => AppError::Unavailable(e.to_string()),
+            DbErr::Query(e) | DbErr::Exec(e) if lost_connection(&e) => AppError::Unavailable(e.to_string()),
             other => AppError::Internal(other.to_string()),
         }
+    }
+}
+
+/// A statement failed because its connection did: the database went away
+/// (or the pool with it) between the checkout and the answer. The pool
+/// tests a connection only after it sat idle, so a query can be the first
+/// to meet a dropped one.
+fn lost_connection(err: &sea_orm::RuntimeErr) -> bool {
+    use sea_orm::sqlx::Error;
+    match err {
+        sea_orm::RuntimeErr::SqlxError(e) => {
+            matches!(**e, Error::Io(_) | Error::PoolTimedOut | Error::PoolClosed | Error::WorkerCrashed)
+        }
+        _ => false,
     }
 }
 

@@ -74,6 +74,10 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, StartupE
         .max_connections(settings.database_max_connections)
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(5))
+        // A ping on every checkout is a round trip per statement (a page
+        // makes several). One idle this long may have been dropped; a query
+        // that meets a connection lost since is a 503 (see `AppError`).
+        .test_before_acquire_if_idle_for(Duration::from_secs(5))
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|o| {
             use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
