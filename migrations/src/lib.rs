@@ -20,6 +20,7 @@ mod m20261201_000013_folded_search_document;
 mod m20261202_000014_product_images;
 mod m20261202_000015_shopper_search;
 mod m20261202_000016_search_postings;
+mod m20261203_000017_packed_postings;
 
 mod statements {
     use sea_orm_migration::prelude::*;
@@ -56,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000014_product_images::Migration),
             Box::new(m20261202_000015_shopper_search::Migration),
             Box::new(m20261202_000016_search_postings::Migration),
+            Box::new(m20261203_000017_packed_postings::Migration),
         ]
     }
 }

@@ -11,8 +11,6 @@
 //! `services::facets`), and the best-match order is sorted here, as the
 //! SQL orders it (see `services::search`).
 
-use std::collections::HashMap;
-
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, Statement};
 
@@ -168,46 +166,50 @@ struct Postings {
     all_words_found: bool,
 }
 
-/// The read of the postings of `words` (none a phrase) under `unowned`'s
-/// price range, in one statement: each word's lexeme under PostgreSQL's
-/// `english` configuration (as `to_tsquery` makes it), whether it has a
-/// posting, and the postings themselves, one index-only range of the
-/// primary key per word, which covers every column read.
-pub fn postings_statement(words: &[String], unowned: &ListingFilter) -> Statement {
+/// The read of the postings of `words` (none a phrase), in one statement:
+/// each word's lexeme under PostgreSQL's `english` configuration (as
+/// `to_tsquery` makes it), whether it has a posting, and the postings
+/// themselves, one index-only range of the primary key per word, which
+/// covers their packed entries (see migration `m20261203_000017`).
+pub fn postings_statement(words: &[String]) -> Statement {
     // Words are letters and digits: a space parts them. A word given twice
-    // is counted twice, as `search::relevance` counts it. One row of
-    // arrays, not a row per posting: thousands of rows cost more to stream
-    // and decode than the index costs to read.
-    let mut sql = "WITH w AS (SELECT t.n, array_to_string(tsvector_to_array(to_tsvector('english', t.word)), ' ') \
-                     AS lexeme FROM unnest(string_to_array($1, ' ')) WITH ORDINALITY AS t (word, n)) \
-                   SELECT (SELECT array_agg(w.lexeme ORDER BY w.n) FROM w), \
-                   (SELECT bool_and(EXISTS (SELECT 1 FROM search_postings s WHERE s.lexeme = w.lexeme)) FROM w), \
-                   array_agg(p.product_id), array_agg(p.category_id), array_agg(p.price_cents), \
-                   array_agg(p.in_stock), array_agg(p.in_name) \
-                   FROM w JOIN search_postings p ON p.lexeme = w.lexeme"
-        .to_owned();
-    let mut values: Vec<sea_orm::Value> = vec![words.join(" ").into()];
-    let mut bounds = Vec::new();
-    if let Some(min) = unowned.min_price {
-        values.push(min.cents().into());
-        bounds.push(format!("p.price_cents >= ${}", values.len()));
-    }
-    if let Some(max) = unowned.max_price {
-        values.push(max.cents().into());
-        bounds.push(format!("p.price_cents <= ${}", values.len()));
-    }
-    if !bounds.is_empty() {
-        sql.push_str(" WHERE ");
-        sql.push_str(&bounds.join(" AND "));
-    }
-    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+    // is counted twice, as `search::relevance` counts it. The entries come
+    // as one string of bytes, not a row or an array element each: thousands
+    // of values cost more to gather, send and decode than the index costs
+    // to read.
+    let sql = "WITH w AS (SELECT t.n, array_to_string(tsvector_to_array(to_tsvector('english', t.word)), ' ') \
+                 AS lexeme FROM unnest(string_to_array($1, ' ')) WITH ORDINALITY AS t (word, n)) \
+               SELECT (SELECT array_agg(w.lexeme ORDER BY w.n) FROM w), \
+               (SELECT bool_and(EXISTS (SELECT 1 FROM search_postings s WHERE s.lexeme = w.lexeme)) FROM w), \
+               string_agg(p.entry, ''::bytea) \
+               FROM w JOIN search_postings p ON p.lexeme = w.lexeme";
+    Statement::from_sql_and_values(DbBackend::Postgres, sql, [words.join(" ").into()])
 }
 
-/// The rows of a search of `words` under `unowned`, from `search_postings`
-/// (see migration `m20261202_000016_search_postings`), summed here per
-/// product. `None` when the postings cannot answer it as the vector's test
-/// would: a phrase, or a word that makes other than one lexeme (a stop
-/// word makes none).
+/// The bytes of one packed posting (see migration `m20261203_000017`).
+const ENTRY_LEN: usize = 18;
+
+/// One posting, unpacked: its product's row, for one word.
+fn unpack(entry: &[u8]) -> (Row, bool) {
+    let int4 = |at: usize| i32::from_be_bytes(entry[at..at + 4].try_into().expect("4 bytes"));
+    let cents = i64::from_be_bytes(entry[8..16].try_into().expect("8 bytes"));
+    let row = Row {
+        id: int4(0),
+        category_id: int4(4),
+        cents,
+        band: PriceBand::of_cents(cents),
+        in_stock: entry[16] != 0,
+        words: 1,
+        name_words: 0,
+    };
+    (row, entry[17] != 0)
+}
+
+/// The rows of a search of `words` under `unowned`'s price range, from
+/// `search_postings` (see migration `m20261202_000016_search_postings`),
+/// summed here per product. `None` when the postings cannot answer it as
+/// the vector's test would: a phrase, or a word that makes other than one
+/// lexeme (a stop word makes none).
 async fn postings(
     db: &impl ConnectionTrait,
     unowned: &ListingFilter,
@@ -216,7 +218,7 @@ async fn postings(
     if words.is_empty() || words.iter().any(|w| is_phrase(w)) {
         return Ok(None);
     }
-    let Some(found) = db.query_one_raw(postings_statement(words, unowned)).await? else { return Ok(None) };
+    let Some(found) = db.query_one_raw(postings_statement(words)).await? else { return Ok(None) };
     // Lexemes made from words hold no spaces: one that does is several.
     let lexemes: Option<Vec<String>> = found.try_get_by_index(0)?;
     if lexemes.is_none_or(|l| l.len() != words.len() || l.iter().any(|l| l.is_empty() || l.contains(' '))) {
@@ -224,35 +226,28 @@ async fn postings(
     }
     let all_words_found: Option<bool> = found.try_get_by_index(1)?;
     // No posting found: an aggregate of no rows is NULL.
-    fn column<T>(row: &sea_orm::QueryResult, i: usize) -> Result<Vec<T>, AppError>
-    where
-        Vec<T>: sea_orm::TryGetable,
-    {
-        Ok(row.try_get_by_index::<Option<Vec<T>>>(i)?.unwrap_or_default())
+    let entries: Vec<u8> = found.try_get_by_index::<Option<Vec<u8>>>(2)?.unwrap_or_default();
+    if entries.len() % ENTRY_LEN != 0 {
+        return Err(AppError::Internal(format!("search postings of {} bytes, not whole entries", entries.len())));
     }
-    let postings = column::<i32>(&found, 2)?
-        .into_iter()
-        .zip(column::<i32>(&found, 3)?)
-        .zip(column::<i64>(&found, 4)?)
-        .zip(column::<bool>(&found, 5)?)
-        .zip(column::<bool>(&found, 6)?);
-    let mut rows: Vec<Row> = Vec::new();
-    let mut at: HashMap<i32, usize> = HashMap::new();
-    for ((((id, category_id), cents), in_stock), in_name) in postings {
-        let i = *at.entry(id).or_insert_with(|| {
-            rows.push(Row {
-                id,
-                category_id,
-                cents,
-                band: PriceBand::of_cents(cents),
-                in_stock,
-                words: 0,
-                name_words: 0,
-            });
-            rows.len() - 1
-        });
-        rows[i].words += 1;
-        rows[i].name_words += i32::from(in_name);
+    let (min, max) = (unowned.min_price.map(|m| m.cents()), unowned.max_price.map(|m| m.cents()));
+    let mut postings: Vec<(Row, bool)> = entries
+        .chunks_exact(ENTRY_LEN)
+        .map(unpack)
+        .filter(|(row, _)| min.is_none_or(|m| row.cents >= m) && max.is_none_or(|m| row.cents <= m))
+        .collect();
+    // A product's postings (one per word it matches) side by side, summed.
+    postings.sort_unstable_by_key(|(row, _)| row.id);
+    let mut rows: Vec<Row> = Vec::with_capacity(postings.len());
+    for (row, in_name) in postings {
+        let name_words = i32::from(in_name);
+        match rows.last_mut() {
+            Some(last) if last.id == row.id => {
+                last.words += 1;
+                last.name_words += name_words;
+            }
+            _ => rows.push(Row { name_words, ..row }),
+        }
     }
     Ok(Some(Postings { rows, all_words_found: all_words_found.unwrap_or(false) }))
 }
