@@ -196,6 +196,14 @@ pub struct ListingFilter {
     pub in_stock: bool,
 }
 
+impl ListingFilter {
+    /// Whether a price of `cents` is within `min_price` and `max_price`,
+    /// both inclusive, as `services::listings::filtered` tests it in SQL.
+    pub fn admits_price(&self, cents: i64) -> bool {
+        self.min_price.is_none_or(|m| cents >= m.cents()) && self.max_price.is_none_or(|m| cents <= m.cents())
+    }
+}
+
 /// A parsed listing request: filter, order and page.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct ListingQuery {
@@ -488,6 +496,14 @@ mod tests {
         let errors = api("min_price=10&max_price=9.99").unwrap_err();
         assert!(errors.as_map().contains_key("min_price"));
         assert!(api("min_price=10&max_price=10").is_ok());
+    }
+
+    #[test]
+    fn a_price_range_admits_both_its_ends() {
+        let f = api("min_price=10&max_price=20.50").unwrap().filter;
+        assert!(f.admits_price(1000) && f.admits_price(2050));
+        assert!(!f.admits_price(999) && !f.admits_price(2051));
+        assert!(ListingFilter::default().admits_price(0) && ListingFilter::default().admits_price(i64::MAX));
     }
 
     #[test]

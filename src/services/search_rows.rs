@@ -230,12 +230,8 @@ async fn postings(
     if entries.len() % ENTRY_LEN != 0 {
         return Err(AppError::Internal(format!("search postings of {} bytes, not whole entries", entries.len())));
     }
-    let (min, max) = (unowned.min_price.map(|m| m.cents()), unowned.max_price.map(|m| m.cents()));
-    let mut postings: Vec<(Row, bool)> = entries
-        .chunks_exact(ENTRY_LEN)
-        .map(unpack)
-        .filter(|(row, _)| min.is_none_or(|m| row.cents >= m) && max.is_none_or(|m| row.cents <= m))
-        .collect();
+    let mut postings: Vec<(Row, bool)> =
+        entries.chunks_exact(ENTRY_LEN).map(unpack).filter(|(row, _)| unowned.admits_price(row.cents)).collect();
     // A product's postings (one per word it matches) side by side, summed.
     postings.sort_unstable_by_key(|(row, _)| row.id);
     let mut rows: Vec<Row> = Vec::with_capacity(postings.len());
