@@ -8,7 +8,8 @@ For each database it seeds a fresh catalog (`storefront seed --categories 20
 --products N --seed 7`, as scripts/bench.py does), starts the server with
 the cache off (CACHE_ENABLED=false: every request is answered from the
 database and rendered) and runs wrk at 8 connections over SEARCHES in turn
-(each connection takes the next URL), then reports p50 and p99. The same
+(each connection takes the next URL), then reports p50 and p99, and the
+CPU time per request of the server and of PostgreSQL's processes. The same
 URLs serve before and after a change to search, so two binaries compare.
 
 Results go to stdout as a markdown table, and to
@@ -79,6 +80,33 @@ def wrk_figures(out: str) -> dict:
     }
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of one process so far; 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU time of every PostgreSQL process on this machine so far (a
+    backend that exits during the run takes its share with it; the
+    server's pool keeps its connections open)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    total += cpu_seconds(int(entry.name))
+            except OSError:
+                pass
+    return total
+
+
 def seed(binary: Path, env: dict, products: int) -> None:
     run([str(binary), "migrate"], env=env)
     run([str(binary), "seed", "--categories", "20", "--products", str(products), "--seed", "7"], env=env)
@@ -91,9 +119,17 @@ def measure(binary: Path, env: dict, duration: int, script: Path) -> dict:
             status = server.get(path)[0]
             if status != 200:
                 raise SystemExit(f"GET {path} answered {status}")
+        # Where the CPU goes, per request: the server's and PostgreSQL's
+        # (zero for SQLite, which runs inside the server).
+        server_cpu, postgres_cpu = cpu_seconds(server.proc.pid), postgres_cpu_seconds()
         out = run(["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{duration}s", "--latency", "--timeout", "5s",
                    "-s", str(script), f"http://127.0.0.1:{server.port}"])
-        return wrk_figures(out)
+        server_cpu, postgres_cpu = cpu_seconds(server.proc.pid) - server_cpu, postgres_cpu_seconds() - postgres_cpu
+        figures = wrk_figures(out)
+        requests = max(figures["rps"] * duration, 1.0)
+        figures["server_cpu_ms"] = server_cpu * 1000 / requests
+        figures["postgres_cpu_ms"] = postgres_cpu * 1000 / requests
+        return figures
     finally:
         server.stop()
 
@@ -132,10 +168,11 @@ def main() -> None:
             results["runs"]["sqlite"] = measure(binary, env, args.duration, script)
 
     print(f"\n{args.products} products, cache off, wrk {CONNECTIONS} connections over {len(SEARCHES)} searches\n")
-    print("| database | requests/s | p50 ms | p99 ms | non-2xx |")
-    print("| --- | --- | --- | --- | --- |")
+    print("| database | requests/s | p50 ms | p99 ms | non-2xx | server CPU ms/req | PostgreSQL CPU ms/req |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for db, f in results["runs"].items():
-        print(f"| {db} | {f['rps']:.0f} | {f['p50_ms']:.2f} | {f['p99_ms']:.2f} | {f['non_2xx_3xx']} |")
+        print(f"| {db} | {f['rps']:.0f} | {f['p50_ms']:.2f} | {f['p99_ms']:.2f} | {f['non_2xx_3xx']} "
+              f"| {f['server_cpu_ms']:.2f} | {f['postgres_cpu_ms']:.2f} |")
     out_dir = ROOT / "results"
     out_dir.mkdir(exist_ok=True)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
