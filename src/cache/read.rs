@@ -48,20 +48,23 @@ impl fmt::Display for FillError {
     }
 }
 
-/// Which fill a miss may share: one for the same key and static versions,
-/// started in the same invalidation epoch of this process. A pinned tag's
-/// version is known only once a fill has pinned it, so the static versions
-/// alone would let a request that arrives after a write to a pinned product
-/// (an order's 201 already sent) join a fill that pinned it before, and
-/// get its older body. Any invalidation this process learns of (its own
-/// writes, Redis's pushes) starts a new epoch, and later requests a fill of
-/// their own. Without the in-process layer the epoch is always 0, and a
-/// push may reach this process after a request it should have split off:
-/// so a request that joined a fill with pinned tags checks them in Redis
-/// once it ends, and fills again if one moved (see `get_or_fill`).
-fn flight_key(entry: &EntryKey, versions: &[u64], epoch: u64) -> String {
+/// Which fill a miss may share: one for the same key and static versions.
+/// A pinned tag's version is known only once a fill has pinned it, so the
+/// static versions alone would let a request that arrives after a write to
+/// a pinned product (an order's 201 already sent) join a fill that pinned
+/// it before, and get its older body. So a request that joined a fill with
+/// pinned tags checks them in Redis once it ends, and fills again if one
+/// moved (see `get_or_fill`): that holds whether this process has had the
+/// write's push or not.
+///
+/// The flight is not also of this process's invalidation epoch, as it is
+/// without Redis (`serve_in_process`, where nothing else checks): Redis
+/// pushes a tag's creation as it pushes a change, and a cold entry's fill
+/// creates the tags it pins, so the rest of a burst on that entry would
+/// start a fill of its own with nothing changed.
+fn flight_key(entry: &EntryKey, versions: &[u64]) -> String {
     let versions: Vec<String> = versions.iter().map(u64::to_string).collect();
-    format!("{}#{}#{epoch}", entry.key, versions.join("."))
+    format!("{}#{}", entry.key, versions.join("."))
 }
 
 fn count_request(kind: &'static str, result: &'static str) {
@@ -128,37 +131,40 @@ impl Cache {
         }
         counters.misses.fetch_add(1, Ordering::Relaxed);
         record("miss");
-        let flight = flight_key(entry, &versions, epoch);
+        let flight = flight_key(entry, &versions);
         let mut own = Some(fill);
         let shared = Box::pin(self.inner.flights.run(flight.clone(), || {
-            let fill = own.take();
-            self.fill_and_store(entry, versions.clone(), local, fill)
+            let (fill, versions) = (own.take(), versions.clone());
+            async move { Ok((self.fill_and_store(entry, versions, local, fill).await?, epoch)) }
         }))
         .await;
-        let (cached, pinned) = shared?;
-        // This request led the fill, or shared one with nothing pinned, or
-        // one that may not be stored anyway.
+        let ((cached, pinned), led_in) = shared?;
+        // This request led the fill, or shared one with nothing pinned.
         let Some(fill) = own else { return Ok(cached) };
-        if pinned.is_empty() || !pinned.is_complete() {
+        if pinned.is_empty() {
             return Ok(cached);
         }
         // It joined a fill that pinned its products before this request
         // came: a write since (an order acknowledged on any instance, whose
         // push this process may not have had yet) makes that body older
         // than the request. Redis's versions decide; a fill of those newer
-        // versions is shared by the requests that find the same.
-        if Box::pin(self.pins_hold(None, &pinned)).await {
+        // versions is shared by the requests that find the same. Pins that
+        // could not be read cannot be checked: the body is served only if
+        // nothing was invalidated here since the fill began.
+        let current =
+            if pinned.is_complete() { Box::pin(self.pins_hold(None, &pinned)).await } else { led_in == epoch };
+        if current {
             return Ok(cached);
         }
         let seen: Vec<String> = pinned.versions().iter().map(u64::to_string).collect();
-        let again = format!("{flight}#after:{}", seen.join("."));
+        let again = format!("{flight}#after:{}#{epoch}", seen.join("."));
         let mut own = Some(fill);
         let refilled = Box::pin(self.inner.flights.run(again, || {
             let fill = own.take();
-            self.fill_and_store(entry, versions, local, fill)
+            async move { Ok((self.fill_and_store(entry, versions, local, fill).await?, epoch)) }
         }))
         .await;
-        Ok(refilled?.0)
+        Ok((refilled?.0).0)
     }
 
     /// A flight's work: the entry another flight stored meanwhile, or
@@ -241,13 +247,15 @@ impl Cache {
         }
         counters.misses.fetch_add(1, Ordering::Relaxed);
         record("miss");
+        // Without Redis, nothing checks a joined fill's pins afterwards:
+        // any invalidation learned since it began splits later requests off.
         let epoch = memory.epoch();
         let versions = memory.current_versions(&entry.tags);
-        let flight = flight_key(entry, &versions, epoch);
+        let flight = format!("{}#{epoch}", flight_key(entry, &versions));
         let shared = Box::pin(self.inner.flights.run(flight, || async move {
             // A flight for these versions that ended meanwhile stored it.
             if let Some(hit) = memory.get(&entry.key, &entry.tags) {
-                return Ok((hit, Pinned::default()));
+                return Ok(((hit, Pinned::default()), epoch));
             }
             let filled = self.fill(entry, fill).await?;
             let forms = self.forms_of(&filled);
@@ -258,10 +266,10 @@ impl Cache {
             if complete {
                 memory.store(&entry.key, &cached, &versions, &pinned, self.ttl_with_jitter(entry.ttl));
             }
-            Ok((cached, Pinned::default()))
+            Ok(((cached, Pinned::default()), epoch))
         }))
         .await;
-        Ok(shared?.0)
+        Ok((shared?.0).0)
     }
 
     /// The entry stored under `key`, if any and readable.

@@ -225,3 +225,59 @@ async fn a_request_after_a_write_never_gets_an_older_fill_it_joined_sqlite() {
 async fn a_request_after_a_write_never_gets_an_older_fill_it_joined_postgres() {
     a_request_after_a_write_never_gets_an_older_fill_it_joined(crate::support::Backend::Postgres).await;
 }
+
+/// A burst on a cold entry is one fill, however late its last request
+/// comes: the fill creates the version of a tag it pins for the first time,
+/// and Redis pushes that creation to the in-process layer as it would a
+/// change, yet nothing the fill read has changed.
+#[tokio::test]
+async fn a_request_that_comes_after_its_fill_created_the_pinned_tags_shares_that_fill() {
+    use std::sync::Arc;
+    use tokio::sync::{Barrier, Notify};
+
+    let app = TestApp::spawn(crate::support::Backend::Sqlite).await;
+    assert!(app.state.settings.cache.local_max_bytes > 0, "the in-process layer, which gets the pushes, is on");
+    let listing = Arc::new(Listing::new(&app));
+    // As after a seed: the product has never been pinned or written.
+    let mut redis = redis_conn(&app.state.settings.cache.redis_url);
+    let tag = app.cache().keys().tag(&Tag::Product(listing.shown));
+    redis::cmd("DEL").arg(&tag).query_async::<()>(&mut redis).await.unwrap();
+    let (pinned, release) = (Arc::new(Barrier::new(2)), Arc::new(Notify::new()));
+    let leader = {
+        let (cache, db, listing, pinned, release) =
+            (app.cache().clone(), app.db.clone(), listing.clone(), pinned.clone(), release.clone());
+        tokio::spawn(async move {
+            let body = cache
+                .get_or_fill(&listing.key, || async {
+                    listing.fills.fetch_add(1, Ordering::SeqCst);
+                    // The product's tag has no version yet: this creates it.
+                    let pins = cache.pin(vec![Tag::Product(listing.shown)]).await;
+                    let row = product::Entity::find_by_id(listing.shown).one(&db).await?.expect("the product");
+                    pinned.wait().await;
+                    release.notified().await;
+                    Ok(Filled {
+                        body: row.price_cents.to_string().into(),
+                        title: String::new(),
+                        pinned: pins,
+                        sent_whole: false,
+                    })
+                })
+                .await
+                .expect("the leader's fill");
+            String::from_utf8(body.body.to_vec()).unwrap()
+        })
+    };
+    pinned.wait().await;
+    // Long enough for the creation's push to reach this process.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let late = {
+        let (cache, db, listing) = (app.cache().clone(), app.db.clone(), listing.clone());
+        tokio::spawn(async move { served(&listing.get(&cache, &db).await).1.to_owned() })
+    };
+    // Long enough for the late request to find the flight and wait on it.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    release.notify_one();
+    assert_eq!(leader.await.unwrap(), "8999");
+    assert_eq!(late.await.unwrap(), "8999");
+    assert_eq!(listing.fills(), 1, "the late request shared the fill");
+}
