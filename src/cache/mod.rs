@@ -118,9 +118,8 @@ struct Inner {
     /// Applies the outbox to this cache, its in-process layer and the edges.
     flusher: Flusher,
     breaker: Breaker,
-    /// Fills in flight, with what they pinned and the invalidation epoch
-    /// their leader came in (see `read::flight_key`).
-    flights: Flights<Result<((Cached, Pinned), u64), FillError>>,
+    /// Fills in flight (see `read::flight_key`).
+    flights: Flights<Result<read::Flown, FillError>>,
     counters: CacheCounters,
     #[cfg(feature = "test-seams")]
     fill_hook: std::sync::RwLock<Option<FillHook>>,

@@ -48,6 +48,10 @@ impl fmt::Display for FillError {
     }
 }
 
+/// What a flight hands each request that shared it: the fill's entry and
+/// the tags it pinned, and the invalidation epoch its leader came in.
+pub(super) type Flown = ((Cached, Pinned), u64);
+
 /// Which fill a miss may share: one for the same key and static versions.
 /// A pinned tag's version is known only once a fill has pinned it, so the
 /// static versions alone would let a request that arrives after a write to

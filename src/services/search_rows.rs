@@ -227,7 +227,7 @@ async fn postings(
     let all_words_found: Option<bool> = found.try_get_by_index(1)?;
     // No posting found: an aggregate of no rows is NULL.
     let entries: Vec<u8> = found.try_get_by_index::<Option<Vec<u8>>>(2)?.unwrap_or_default();
-    if entries.len() % ENTRY_LEN != 0 {
+    if !entries.len().is_multiple_of(ENTRY_LEN) {
         return Err(AppError::Internal(format!("search postings of {} bytes, not whole entries", entries.len())));
     }
     let mut postings: Vec<(Row, bool)> =
