@@ -190,19 +190,18 @@ pub fn postings_statement(words: &[String]) -> Statement {
 const ENTRY_LEN: usize = 18;
 
 /// One posting, unpacked: its product's row, for one word.
-fn unpack(entry: &[u8]) -> (Row, bool) {
+fn unpack(entry: &[u8]) -> Row {
     let int4 = |at: usize| i32::from_be_bytes(entry[at..at + 4].try_into().expect("4 bytes"));
     let cents = i64::from_be_bytes(entry[8..16].try_into().expect("8 bytes"));
-    let row = Row {
+    Row {
         id: int4(0),
         category_id: int4(4),
         cents,
         band: PriceBand::of_cents(cents),
         in_stock: entry[16] != 0,
         words: 1,
-        name_words: 0,
-    };
-    (row, entry[17] != 0)
+        name_words: i32::from(entry[17] != 0),
+    }
 }
 
 /// The rows of a search of `words` under `unowned`'s price range, from
@@ -230,19 +229,18 @@ async fn postings(
     if !entries.len().is_multiple_of(ENTRY_LEN) {
         return Err(AppError::Internal(format!("search postings of {} bytes, not whole entries", entries.len())));
     }
-    let mut postings: Vec<(Row, bool)> =
-        entries.chunks_exact(ENTRY_LEN).map(unpack).filter(|(row, _)| unowned.admits_price(row.cents)).collect();
+    let mut postings: Vec<Row> =
+        entries.chunks_exact(ENTRY_LEN).map(unpack).filter(|row| unowned.admits_price(row.cents)).collect();
     // A product's postings (one per word it matches) side by side, summed.
-    postings.sort_unstable_by_key(|(row, _)| row.id);
+    postings.sort_unstable_by_key(|row| row.id);
     let mut rows: Vec<Row> = Vec::with_capacity(postings.len());
-    for (row, in_name) in postings {
-        let name_words = i32::from(in_name);
+    for row in postings {
         match rows.last_mut() {
             Some(last) if last.id == row.id => {
-                last.words += 1;
-                last.name_words += name_words;
+                last.words += row.words;
+                last.name_words += row.name_words;
             }
-            _ => rows.push(Row { name_words, ..row }),
+            _ => rows.push(row),
         }
     }
     Ok(Some(Postings { rows, all_words_found: all_words_found.unwrap_or(false) }))
