@@ -24,9 +24,16 @@ mod m20261203_000017_packed_postings;
 
 mod statements {
     use sea_orm_migration::prelude::*;
+    use sea_orm_migration::sea_orm::DbBackend;
 
-    /// Runs each of `statements` in turn: a migration written as raw SQL.
-    pub async fn run(manager: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
+    /// Runs each statement written for the database's backend in turn: a
+    /// migration written as raw SQL, `postgres` on PostgreSQL, `sqlite` on
+    /// SQLite (none where it has nothing to do).
+    pub async fn run_for(manager: &SchemaManager<'_>, postgres: &[&str], sqlite: &[&str]) -> Result<(), DbErr> {
+        let statements = match manager.get_database_backend() {
+            DbBackend::Postgres => postgres,
+            _ => sqlite,
+        };
         let db = manager.get_connection();
         for sql in statements {
             db.execute_unprepared(sql).await?;

@@ -22,9 +22,8 @@
 //! either.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DbBackend;
 
-use crate::statements::run;
+use crate::statements::run_for;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -98,16 +97,10 @@ const SQLITE_DOWN: &[&str] = &[
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        match manager.get_database_backend() {
-            DbBackend::Postgres => run(manager, POSTGRES_UP).await,
-            _ => run(manager, SQLITE_UP).await,
-        }
+        run_for(manager, POSTGRES_UP, SQLITE_UP).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        match manager.get_database_backend() {
-            DbBackend::Postgres => run(manager, POSTGRES_DOWN).await,
-            _ => run(manager, SQLITE_DOWN).await,
-        }
+        run_for(manager, POSTGRES_DOWN, SQLITE_DOWN).await
     }
 }

@@ -16,9 +16,8 @@
 //! with it. SQLite needs none of this: its FTS5 index is already narrow.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DbBackend;
 
-use crate::statements::run;
+use crate::statements::run_for;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -70,16 +69,10 @@ const POSTGRES_DOWN: &[&str] = &[
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        match manager.get_database_backend() {
-            DbBackend::Postgres => run(manager, POSTGRES_UP).await,
-            _ => Ok(()),
-        }
+        run_for(manager, POSTGRES_UP, &[]).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        match manager.get_database_backend() {
-            DbBackend::Postgres => run(manager, POSTGRES_DOWN).await,
-            _ => Ok(()),
-        }
+        run_for(manager, POSTGRES_DOWN, &[]).await
     }
 }
