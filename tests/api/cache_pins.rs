@@ -3,12 +3,14 @@
 //! unchanged, over Redis (this instance and another one), over a cache
 //! without Redis, and never when the pins could not be read.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use sea_orm::{DatabaseConnection, EntityTrait};
 use storefront::cache::{Cache, CacheStatus, Cached, EntryKey, Filled, Pinned, Tag, as_edge_fetch};
 use storefront::models::_entities::product;
 use storefront::services::writes;
+use tokio::sync::{Barrier, Notify};
 
 use crate::on_both_backends;
 use crate::support::TestApp;
@@ -165,17 +167,16 @@ async fn pinning_while_redis_is_dead_is_incomplete_and_quick() {
     assert!(started.elapsed() <= app.state.settings.cache.timeout * 2, "took {:?}", started.elapsed());
 }
 
-/// A request that comes after a write must not be handed the body of a
-/// fill that pinned the product before it, even where this process has no
-/// in-process layer to tell it that the write happened (another instance's
-/// order, its push not here yet): it joins that fill, then finds the pin
-/// moved in Redis and fills again.
-async fn a_request_after_a_write_never_gets_an_older_fill_it_joined(backend: crate::support::Backend) {
-    use std::sync::Arc;
-    use tokio::sync::{Barrier, Notify};
+/// A fill of a [`Listing`], led in a task of its own and held once it has
+/// pinned the product and read it: it passes `read`, then waits for
+/// `release`; `leader` gives the body it served.
+struct HeldFill {
+    leader: tokio::task::JoinHandle<String>,
+    read: Arc<Barrier>,
+    release: Arc<Notify>,
+}
 
-    let app = TestApp::spawn_configured(backend, |s| s.cache.local_max_bytes = 0).await;
-    let listing = Arc::new(Listing::new(&app));
+fn hold_a_fill(app: &TestApp, listing: &Arc<Listing>) -> HeldFill {
     let (read, release) = (Arc::new(Barrier::new(2)), Arc::new(Notify::new()));
     let leader = {
         let (cache, db, listing, read, release) =
@@ -186,7 +187,7 @@ async fn a_request_after_a_write_never_gets_an_older_fill_it_joined(backend: cra
                     listing.fills.fetch_add(1, Ordering::SeqCst);
                     let pinned = cache.pin(vec![Tag::Product(listing.shown)]).await;
                     let row = product::Entity::find_by_id(listing.shown).one(&db).await?.expect("the product");
-                    // Read before the write; handed out after it.
+                    // Read, and held before it is handed out.
                     read.wait().await;
                     release.notified().await;
                     Ok(Filled {
@@ -201,7 +202,19 @@ async fn a_request_after_a_write_never_gets_an_older_fill_it_joined(backend: cra
             String::from_utf8(body.body.to_vec()).unwrap()
         })
     };
-    read.wait().await;
+    HeldFill { leader, read, release }
+}
+
+/// A request that comes after a write must not be handed the body of a
+/// fill that pinned the product before it, even where this process has no
+/// in-process layer to tell it that the write happened (another instance's
+/// order, its push not here yet): it joins that fill, then finds the pin
+/// moved in Redis and fills again.
+async fn a_request_after_a_write_never_gets_an_older_fill_it_joined(backend: crate::support::Backend) {
+    let app = TestApp::spawn_configured(backend, |s| s.cache.local_max_bytes = 0).await;
+    let listing = Arc::new(Listing::new(&app));
+    let held = hold_a_fill(&app, &listing);
+    held.read.wait().await;
     writes::update_product(&app.db, app.cache(), listing.shown, price_change(6100)).await.unwrap();
     let joiner = {
         let (cache, db, listing) = (app.cache().clone(), app.db.clone(), listing.clone());
@@ -209,8 +222,8 @@ async fn a_request_after_a_write_never_gets_an_older_fill_it_joined(backend: cra
     };
     // Long enough for the joiner to find the flight and wait on it.
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    release.notify_one();
-    assert_eq!(leader.await.unwrap(), "8999", "the leader came before the write");
+    held.release.notify_one();
+    assert_eq!(held.leader.await.unwrap(), "8999", "the leader came before the write");
     assert_eq!(joiner.await.unwrap(), "6100", "the joiner came after it");
     assert_eq!(listing.fills(), 2, "the joiner filled again");
     assert_eq!(served(&listing.get(app.cache(), &app.db).await), (CacheStatus::Hit, "6100"));
@@ -232,9 +245,6 @@ async fn a_request_after_a_write_never_gets_an_older_fill_it_joined_postgres() {
 /// change, yet nothing the fill read has changed.
 #[tokio::test]
 async fn a_request_that_comes_after_its_fill_created_the_pinned_tags_shares_that_fill() {
-    use std::sync::Arc;
-    use tokio::sync::{Barrier, Notify};
-
     let app = TestApp::spawn(crate::support::Backend::Sqlite).await;
     assert!(app.state.settings.cache.local_max_bytes > 0, "the in-process layer, which gets the pushes, is on");
     let listing = Arc::new(Listing::new(&app));
@@ -242,32 +252,9 @@ async fn a_request_that_comes_after_its_fill_created_the_pinned_tags_shares_that
     let mut redis = redis_conn(&app.state.settings.cache.redis_url);
     let tag = app.cache().keys().tag(&Tag::Product(listing.shown));
     redis::cmd("DEL").arg(&tag).query_async::<()>(&mut redis).await.unwrap();
-    let (pinned, release) = (Arc::new(Barrier::new(2)), Arc::new(Notify::new()));
-    let leader = {
-        let (cache, db, listing, pinned, release) =
-            (app.cache().clone(), app.db.clone(), listing.clone(), pinned.clone(), release.clone());
-        tokio::spawn(async move {
-            let body = cache
-                .get_or_fill(&listing.key, || async {
-                    listing.fills.fetch_add(1, Ordering::SeqCst);
-                    // The product's tag has no version yet: this creates it.
-                    let pins = cache.pin(vec![Tag::Product(listing.shown)]).await;
-                    let row = product::Entity::find_by_id(listing.shown).one(&db).await?.expect("the product");
-                    pinned.wait().await;
-                    release.notified().await;
-                    Ok(Filled {
-                        body: row.price_cents.to_string().into(),
-                        title: String::new(),
-                        pinned: pins,
-                        sent_whole: false,
-                    })
-                })
-                .await
-                .expect("the leader's fill");
-            String::from_utf8(body.body.to_vec()).unwrap()
-        })
-    };
-    pinned.wait().await;
+    // The fill pins the product's tag, which has no version yet: it creates it.
+    let held = hold_a_fill(&app, &listing);
+    held.read.wait().await;
     // Long enough for the creation's push to reach this process.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let late = {
@@ -276,8 +263,8 @@ async fn a_request_that_comes_after_its_fill_created_the_pinned_tags_shares_that
     };
     // Long enough for the late request to find the flight and wait on it.
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    release.notify_one();
-    assert_eq!(leader.await.unwrap(), "8999");
+    held.release.notify_one();
+    assert_eq!(held.leader.await.unwrap(), "8999");
     assert_eq!(late.await.unwrap(), "8999");
     assert_eq!(listing.fills(), 1, "the late request shared the fill");
 }
